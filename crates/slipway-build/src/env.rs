@@ -1,0 +1,433 @@
+//! The env lifecycle: `site/wwwroot/env`, the app's virtual environment.
+//!
+//! env carries a marker, `env/slipway-env.json`, written only once env is complete. Whether env can be
+//! reused is decided in one place, [`reasons_not_to_reuse`], which returns *every* reason it cannot
+//! be, so the log can print them all (as Heroku's Python buildpack does). An env without a readable
+//! marker — half-built by a crashed build, committed, or made by hand — is never reused.
+//!
+//! When env is recreated, the old one is first parked beside the build's state rather than deleted,
+//! so that a build failing later can put it back: a failed deployment leaves env intact.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IoContext;
+use crate::installer::Installer;
+use crate::log::BuildLog;
+use crate::runtime::{PythonVersion, Runtime};
+use crate::version::VersionSpec;
+use crate::{BuildError, Result};
+
+pub const ENV_DIR: &str = "env";
+pub const MARKER_FILE: &str = "slipway-env.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvMarker {
+    pub implementation: String,
+    pub python_version: PythonVersion,
+    pub base_interpreter: PathBuf,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The fingerprint of the last successful install ([`crate::requirements::fingerprint`]);
+    /// `None` until one succeeds, so an interrupted install is always run again.
+    pub requirements_sha256: Option<String>,
+    /// `uv` or `pip`.
+    pub installer: String,
+    /// The packages (normalized names) that requirements.txt brought at the last successful install:
+    /// what to uninstall when a later requirements.txt no longer needs them.
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+impl EnvMarker {
+    pub fn new(runtime: &Runtime, installer: &Installer) -> Self {
+        EnvMarker {
+            implementation: runtime.implementation.clone(),
+            python_version: runtime.version.clone(),
+            base_interpreter: runtime.path.clone(),
+            created_at: now_rfc3339(),
+            requirements_sha256: None,
+            installer: installer.name().to_string(),
+            packages: Vec::new(),
+        }
+    }
+
+    /// Writes the marker atomically: a reader sees the old marker or the new one, never half.
+    pub fn write(&self, env: &Path) -> Result<()> {
+        let path = env.join(MARKER_FILE);
+        let mut tmp = tempfile::NamedTempFile::new_in(env).at("create temporary file in", env)?;
+        serde_json::to_writer_pretty(&mut tmp, self).map_err(|e| BuildError::io("write", &path, e.into()))?;
+        tmp.persist(&path).map_err(|e| BuildError::io("write", &path, e.error))?;
+        Ok(())
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC timestamps always format")
+}
+
+/// What is at `env` before the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExistingEnv {
+    Missing,
+    /// env exists but has no marker, or not one slipway can read.
+    Unmarked { problem: String },
+    Marked(EnvMarker),
+}
+
+impl ExistingEnv {
+    pub fn read(env: &Path) -> Self {
+        if std::fs::symlink_metadata(env).is_err() {
+            return ExistingEnv::Missing;
+        }
+        let marker_path = env.join(MARKER_FILE);
+        match std::fs::read(&marker_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ExistingEnv::Unmarked {
+                problem: format!("env has no marker ({MARKER_FILE}): it is half-built, committed or made by hand"),
+            },
+            Err(e) => ExistingEnv::Unmarked { problem: format!("env's marker {MARKER_FILE} cannot be read: {e}") },
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(marker) => ExistingEnv::Marked(marker),
+                Err(e) => ExistingEnv::Unmarked { problem: format!("env's marker {MARKER_FILE} is not valid: {e}") },
+            },
+        }
+    }
+}
+
+/// What the deployment needs env to be.
+#[derive(Debug, Clone)]
+pub struct WantedEnv<'a> {
+    pub runtime: &'a Runtime,
+    /// The version as requested; an exact request (`3.12.1`) must match env exactly.
+    pub spec: Option<VersionSpec>,
+    pub installer: &'a str,
+}
+
+/// Why an existing env cannot be reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    CleanBuildRequested,
+    Unmarked(String),
+    PythonVersionChanged { env: PythonVersion, wanted: PythonVersion },
+    ImplementationChanged { env: String, wanted: String },
+    BaseInterpreterGone(PathBuf),
+    InstallerChanged { env: String, wanted: String },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::CleanBuildRequested => write!(f, "A clean build was requested."),
+            Reason::Unmarked(problem) => write!(f, "{problem}."),
+            Reason::PythonVersionChanged { env, wanted } => {
+                write!(f, "Virtual environment is for Python {env}, deployment needs Python {wanted}: deleting it.")
+            }
+            Reason::ImplementationChanged { env, wanted } => {
+                write!(f, "Virtual environment is for {env}, deployment needs {wanted}.")
+            }
+            Reason::BaseInterpreterGone(path) => {
+                write!(f, "The interpreter env was made from, {}, is gone.", path.display())
+            }
+            Reason::InstallerChanged { env, wanted } => {
+                write!(f, "Virtual environment was made for installer {env}, deployment uses {wanted}.")
+            }
+        }
+    }
+}
+
+/// Every reason the existing env cannot serve the wanted one; empty means reuse.
+///
+/// `base_exists` is asked about the interpreter the marker names (a parameter so tests need no
+/// real interpreter).
+pub fn reasons_not_to_reuse(
+    existing: &ExistingEnv,
+    wanted: &WantedEnv,
+    clean_requested: bool,
+    base_exists: impl Fn(&Path) -> bool,
+) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if clean_requested {
+        reasons.push(Reason::CleanBuildRequested);
+    }
+    match existing {
+        ExistingEnv::Missing => {}
+        ExistingEnv::Unmarked { problem } => reasons.push(Reason::Unmarked(problem.clone())),
+        ExistingEnv::Marked(marker) => {
+            let have = &marker.python_version;
+            let want = &wanted.runtime.version;
+            let exact_mismatch = wanted.spec.is_some_and(|s| s.patch.is_some()) && have != want;
+            if have.major_minor() != want.major_minor() || exact_mismatch {
+                reasons.push(Reason::PythonVersionChanged { env: have.clone(), wanted: want.clone() });
+            }
+            if marker.implementation != wanted.runtime.implementation {
+                reasons.push(Reason::ImplementationChanged {
+                    env: marker.implementation.clone(),
+                    wanted: wanted.runtime.implementation.clone(),
+                });
+            }
+            if !base_exists(&marker.base_interpreter) {
+                reasons.push(Reason::BaseInterpreterGone(marker.base_interpreter.clone()));
+            }
+            if marker.installer != wanted.installer {
+                reasons.push(Reason::InstallerChanged { env: marker.installer.clone(), wanted: wanted.installer.to_string() });
+            }
+        }
+    }
+    reasons
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvPlan {
+    Create,
+    Reuse(EnvMarker),
+    Recreate(Vec<Reason>),
+}
+
+/// Decides what to do with env, from what is there and what the deployment needs.
+pub fn plan(existing: ExistingEnv, wanted: &WantedEnv, clean_requested: bool) -> EnvPlan {
+    let reasons = reasons_not_to_reuse(&existing, wanted, clean_requested, |p| p.exists());
+    match existing {
+        ExistingEnv::Missing => EnvPlan::Create,
+        ExistingEnv::Marked(marker) if reasons.is_empty() => EnvPlan::Reuse(marker),
+        _ => EnvPlan::Recreate(reasons),
+    }
+}
+
+/// An old env moved out of the way while its replacement is built.
+#[derive(Debug)]
+pub struct ParkedEnv {
+    env: PathBuf,
+    parked: PathBuf,
+}
+
+impl ParkedEnv {
+    /// Puts the old env back (after a failed build), discarding whatever was built in its place.
+    pub fn restore(self, log: &BuildLog) -> Result<()> {
+        remove_path(&self.env)?;
+        std::fs::rename(&self.parked, &self.env).at("restore previous env from", &self.parked)?;
+        log.info("Restored the previous virtual environment.");
+        Ok(())
+    }
+
+    /// Deletes the old env for good (after a successful build).
+    pub fn discard(self) -> Result<()> {
+        remove_path(&self.parked)
+    }
+}
+
+/// The env a build works with, once `apply` has done what the plan says.
+#[derive(Debug)]
+pub struct PreparedEnv {
+    pub dir: PathBuf,
+    pub marker: EnvMarker,
+    pub reused: bool,
+    pub parked: Option<ParkedEnv>,
+}
+
+impl PreparedEnv {
+    pub fn python(&self) -> PathBuf {
+        python_in(&self.dir)
+    }
+}
+
+pub fn python_in(env: &Path) -> PathBuf {
+    env.join("bin").join("python")
+}
+
+/// Carries out the plan: logs the decision, deletes (parks) an incompatible env, creates a new one.
+/// `park_dir` must be on the same file system as env.
+pub fn apply(
+    plan: EnvPlan,
+    env: &Path,
+    park_dir: &Path,
+    runtime: &Runtime,
+    installer: &Installer,
+    log: &BuildLog,
+) -> Result<PreparedEnv> {
+    let parked = match plan {
+        EnvPlan::Reuse(marker) => {
+            log.info("Found compatible virtual environment.");
+            log.info(format!("Found compatible virtual environment (Python {}), skipping creation.", marker.python_version));
+            return Ok(PreparedEnv { dir: env.to_path_buf(), marker, reused: true, parked: None });
+        }
+        EnvPlan::Create => {
+            log.info(format!("No virtual environment at {}: creating one.", env.display()));
+            None
+        }
+        EnvPlan::Recreate(reasons) => {
+            log.info("Deleting incompatible virtual environment.");
+            for reason in &reasons {
+                log.info(format!("  - {reason}"));
+            }
+            Some(park(env, park_dir)?)
+        }
+    };
+    let created = create(env, runtime, installer, log);
+    match (created, parked) {
+        (Ok(marker), parked) => Ok(PreparedEnv { dir: env.to_path_buf(), marker, reused: false, parked }),
+        (Err(e), Some(parked)) => {
+            parked.restore(log)?;
+            Err(e)
+        }
+        (Err(e), None) => {
+            remove_path(env)?;
+            Err(e)
+        }
+    }
+}
+
+/// Creates a fresh env and writes its marker (without an install fingerprint yet).
+pub fn create(env: &Path, runtime: &Runtime, installer: &Installer, log: &BuildLog) -> Result<EnvMarker> {
+    log.info(format!("Creating virtual environment with {} using {}.", runtime, installer.name()));
+    installer.create_venv(runtime, env, log)?;
+    let marker = EnvMarker::new(runtime, installer);
+    marker.write(env)?;
+    Ok(marker)
+}
+
+fn park(env: &Path, park_dir: &Path) -> Result<ParkedEnv> {
+    std::fs::create_dir_all(park_dir).at("create directory", park_dir)?;
+    let parked = park_dir.join("env-previous");
+    // Left over by a build that crashed: it is garbage now.
+    remove_path(&parked)?;
+    match std::fs::rename(env, &parked) {
+        Ok(()) => Ok(ParkedEnv { env: env.to_path_buf(), parked }),
+        Err(e) => Err(BuildError::io("move aside old env", env, e)),
+    }
+}
+
+/// Removes a file, symlink or directory tree; a missing path is fine.
+pub fn remove_path(path: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
+    if meta.is_dir() {
+        std::fs::remove_dir_all(path).at("delete", path)
+    } else {
+        std::fs::remove_file(path).at("delete", path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(version: &str) -> Runtime {
+        Runtime {
+            implementation: "CPython".into(),
+            version: PythonVersion::parse(version).unwrap(),
+            path: PathBuf::from(format!("/py/{version}/bin/python")),
+        }
+    }
+
+    fn marker(version: &str, installer: &str) -> EnvMarker {
+        let rt = runtime(version);
+        EnvMarker {
+            implementation: rt.implementation,
+            python_version: rt.version,
+            base_interpreter: rt.path,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            requirements_sha256: None,
+            installer: installer.into(),
+            packages: vec![],
+        }
+    }
+
+    fn reasons(existing: ExistingEnv, version: &str, spec: Option<&str>, clean: bool, base_exists: bool) -> Vec<Reason> {
+        let rt = runtime(version);
+        let wanted = WantedEnv { runtime: &rt, spec: spec.and_then(VersionSpec::parse), installer: "uv" };
+        reasons_not_to_reuse(&existing, &wanted, clean, |_| base_exists)
+    }
+
+    #[test]
+    fn compatible_env_has_no_reasons() {
+        assert!(reasons(ExistingEnv::Marked(marker("3.12.1", "uv")), "3.12.1", Some("3.12"), false, true).is_empty());
+    }
+
+    #[test]
+    fn a_newer_patch_release_is_compatible_unless_an_exact_version_is_asked() {
+        let env = ExistingEnv::Marked(marker("3.12.1", "uv"));
+        assert!(reasons(env.clone(), "3.12.3", Some("3.12"), false, true).is_empty());
+        assert!(matches!(
+            reasons(env, "3.12.3", Some("3.12.3"), false, true)[..],
+            [Reason::PythonVersionChanged { .. }]
+        ));
+    }
+
+    #[test]
+    fn version_change_uses_the_documented_wording() {
+        let r = reasons(ExistingEnv::Marked(marker("3.11.7", "uv")), "3.12.1", None, false, true);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].to_string(),
+            "Virtual environment is for Python 3.11.7, deployment needs Python 3.12.1: deleting it."
+        );
+    }
+
+    #[test]
+    fn base_interpreter_gone() {
+        let r = reasons(ExistingEnv::Marked(marker("3.12.1", "uv")), "3.12.1", None, false, false);
+        assert_eq!(r, vec![Reason::BaseInterpreterGone(PathBuf::from("/py/3.12.1/bin/python"))]);
+    }
+
+    #[test]
+    fn installer_changed() {
+        let r = reasons(ExistingEnv::Marked(marker("3.12.1", "pip")), "3.12.1", None, false, true);
+        assert_eq!(r, vec![Reason::InstallerChanged { env: "pip".into(), wanted: "uv".into() }]);
+    }
+
+    #[test]
+    fn implementation_changed() {
+        let mut m = marker("3.12.1", "uv");
+        m.implementation = "PyPy".into();
+        let r = reasons(ExistingEnv::Marked(m), "3.12.1", None, false, true);
+        assert_eq!(r, vec![Reason::ImplementationChanged { env: "PyPy".into(), wanted: "CPython".into() }]);
+    }
+
+    #[test]
+    fn marker_missing_or_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("env");
+        assert_eq!(ExistingEnv::read(&env), ExistingEnv::Missing);
+        std::fs::create_dir(&env).unwrap();
+        let missing = ExistingEnv::read(&env);
+        assert!(matches!(&missing, ExistingEnv::Unmarked { problem } if problem.contains("has no marker")));
+        std::fs::write(env.join(MARKER_FILE), "{ half").unwrap();
+        let unreadable = ExistingEnv::read(&env);
+        assert!(matches!(&unreadable, ExistingEnv::Unmarked { problem } if problem.contains("is not valid")));
+        assert!(matches!(reasons(unreadable, "3.12.1", None, false, true)[..], [Reason::Unmarked(_)]));
+    }
+
+    #[test]
+    fn clean_build_requested() {
+        let r = reasons(ExistingEnv::Marked(marker("3.12.1", "uv")), "3.12.1", None, true, true);
+        assert_eq!(r, vec![Reason::CleanBuildRequested]);
+    }
+
+    #[test]
+    fn every_reason_is_reported_at_once() {
+        let r = reasons(ExistingEnv::Marked(marker("3.11.7", "pip")), "3.12.1", None, true, false);
+        assert_eq!(r.len(), 4, "{r:?}");
+    }
+
+    #[test]
+    fn plan_creates_missing_reuses_compatible_recreates_otherwise() {
+        let rt = runtime("3.12.1");
+        let wanted = WantedEnv { runtime: &rt, spec: None, installer: "uv" };
+        assert_eq!(plan(ExistingEnv::Missing, &wanted, false), EnvPlan::Create);
+        // A clean build of a missing env is simply a creation.
+        assert_eq!(plan(ExistingEnv::Missing, &wanted, true), EnvPlan::Create);
+        let unmarked = ExistingEnv::Unmarked { problem: "x".into() };
+        assert!(matches!(plan(unmarked, &wanted, false), EnvPlan::Recreate(_)));
+    }
+
+    #[test]
+    fn marker_round_trips_through_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = marker("3.13.0", "uv");
+        m.write(dir.path()).unwrap();
+        assert_eq!(ExistingEnv::read(dir.path()), ExistingEnv::Marked(m));
+    }
+}

@@ -1,0 +1,154 @@
+//! The build log: one line per event, written to its sink the moment it happens, and a closing table
+//! of steps with their durations.
+//!
+//! The sink is a trait so that the CLI can print to stderr and the server can append to the
+//! deployment's `log.txt` and stream to a `git push` at the same time.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+pub trait LogSink: Send + Sync {
+    fn line(&self, line: &str);
+}
+
+/// Writes each line to stderr, flushed at once.
+pub struct StderrSink;
+
+impl LogSink for StderrSink {
+    fn line(&self, line: &str) {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+        let _ = err.flush();
+    }
+}
+
+/// Collects lines in memory; for tests and for callers that want the log as a value.
+#[derive(Default)]
+pub struct MemorySink(Mutex<Vec<String>>);
+
+impl MemorySink {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl LogSink for MemorySink {
+    fn line(&self, line: &str) {
+        self.0.lock().unwrap().push(line.to_string());
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    Ok,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepTiming {
+    pub name: String,
+    pub duration: Duration,
+    pub outcome: StepOutcome,
+}
+
+#[derive(Clone)]
+pub struct BuildLog {
+    sink: Arc<dyn LogSink>,
+    steps: Arc<Mutex<Vec<StepTiming>>>,
+    started: Instant,
+}
+
+impl BuildLog {
+    pub fn new(sink: Arc<dyn LogSink>) -> Self {
+        BuildLog { sink, steps: Arc::default(), started: Instant::now() }
+    }
+
+    pub fn to_stderr() -> Self {
+        Self::new(Arc::new(StderrSink))
+    }
+
+    pub fn info(&self, message: impl AsRef<str>) {
+        for line in message.as_ref().lines() {
+            self.sink.line(line);
+        }
+    }
+
+    pub fn warn(&self, message: impl AsRef<str>) {
+        self.info(format!("warning: {}", message.as_ref()));
+    }
+
+    /// A line of a child process's output, indented under the step that runs it.
+    pub fn output(&self, line: &str) {
+        self.sink.line(&format!("    {}", line.trim_end()));
+    }
+
+    /// Runs one step: announces it, times it and records how it ended.
+    pub fn step<T>(&self, name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.sink.line(&format!("--> {name}"));
+        let started = Instant::now();
+        let result = run();
+        let outcome = if result.is_ok() { StepOutcome::Ok } else { StepOutcome::Failed };
+        self.record(name, started.elapsed(), outcome);
+        result
+    }
+
+    /// Records a step that did not run, with the reason, so the closing table lists every step.
+    pub fn skip(&self, name: &str, why: impl AsRef<str>) {
+        self.sink.line(&format!("--> {name}: skipped ({})", why.as_ref()));
+        self.record(name, Duration::ZERO, StepOutcome::Skipped);
+    }
+
+    fn record(&self, name: &str, duration: Duration, outcome: StepOutcome) {
+        self.steps.lock().unwrap().push(StepTiming { name: name.to_string(), duration, outcome });
+    }
+
+    pub fn timings(&self) -> Vec<StepTiming> {
+        self.steps.lock().unwrap().clone()
+    }
+
+    /// The closing table: one line per step and the total.
+    pub fn write_summary(&self) {
+        self.sink.line("Step timings:");
+        for step in self.timings() {
+            let outcome = match step.outcome {
+                StepOutcome::Ok => "ok",
+                StepOutcome::Skipped => "skipped",
+                StepOutcome::Failed => "FAILED",
+            };
+            self.sink.line(&format!("  {:<14} {:>9}  {outcome}", step.name, format_duration(step.duration)));
+        }
+        self.sink.line(&format!("  {:<14} {:>9}", "total", format_duration(self.started.elapsed())));
+    }
+}
+
+pub fn format_duration(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.3}s", d.as_secs_f64())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lists_every_step_with_its_outcome() {
+        let sink = Arc::new(MemorySink::default());
+        let log = BuildLog::new(sink.clone());
+        log.step("sync", || Ok(())).unwrap();
+        log.skip("install", "no requirements.txt");
+        let _ = log.step("env", || Err::<(), _>(crate::BuildError::NoRuntimes));
+        log.write_summary();
+        let lines = sink.lines();
+        assert!(lines.iter().any(|l| l.starts_with("  sync") && l.ends_with("ok")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("  install") && l.ends_with("skipped")));
+        assert!(lines.iter().any(|l| l.starts_with("  env") && l.ends_with("FAILED")));
+        assert!(lines.last().unwrap().starts_with("  total"));
+    }
+}

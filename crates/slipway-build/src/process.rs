@@ -1,0 +1,93 @@
+//! Running a child process with its output streamed into the build log line by line as it is
+//! printed (never buffered to the end), stdout and stderr alike.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+use crate::log::BuildLog;
+use crate::{BuildError, Result};
+
+/// Runs `command`, streaming its output into `log`; fails with `what` in the message if it cannot
+/// start or exits non-zero.
+pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<()> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program, source })?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let status = std::thread::scope(|scope| {
+        scope.spawn(|| forward_lines(stdout, log));
+        scope.spawn(|| forward_lines(stderr, log));
+        child.wait()
+    })
+    .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program: what.to_string(), source })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::CommandFailed { what: what.to_string(), status: describe_status(status) })
+    }
+}
+
+/// Runs `command` and returns its stdout; stderr goes to the log. For short queries (versions).
+pub fn capture(what: &str, command: &mut Command) -> Result<String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program, source })?;
+    if !output.status.success() {
+        return Err(BuildError::Installer(format!(
+            "{what} failed ({}): {}",
+            describe_status(output.status),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn forward_lines(stream: impl Read, log: &BuildLog) {
+    for line in BufReader::new(stream).split(b'\n') {
+        match line {
+            Ok(bytes) => log.output(&String::from_utf8_lossy(&bytes)),
+            Err(_) => break,
+        }
+    }
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::MemorySink;
+    use std::sync::Arc;
+
+    #[test]
+    fn output_of_both_streams_reaches_the_log_and_failure_names_the_command() {
+        let sink = Arc::new(MemorySink::default());
+        let log = BuildLog::new(sink.clone());
+        let err = run_logged("the probe", Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]), &log)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the probe failed (exit code 3); its output is in the log above");
+        let lines = sink.lines();
+        assert!(lines.contains(&"    out".to_string()) && lines.contains(&"    err".to_string()), "{lines:?}");
+    }
+
+    #[test]
+    fn a_missing_program_is_named() {
+        let log = BuildLog::new(Arc::new(MemorySink::default()));
+        let err = run_logged("deploy script", &mut Command::new("/nonexistent/x"), &log).unwrap_err();
+        assert!(err.to_string().starts_with("cannot run deploy script (`/nonexistent/x`)"), "{err}");
+    }
+}

@@ -1,0 +1,191 @@
+//! requirements.txt as far as the build needs to understand it: which files it includes with
+//! `-r`/`-c`, and a fingerprint over all of them that says whether the installer must run at all.
+//! Resolving the requirements themselves is the installer's job.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::{BuildError, Result};
+
+pub const REQUIREMENTS_TXT: &str = "requirements.txt";
+
+/// A requirements file and the files it includes, recursively, in the order they are met.
+#[derive(Debug, Clone)]
+pub struct RequirementFiles {
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl RequirementFiles {
+    /// Reads `path` and everything it includes. `display_root` makes names in errors relative.
+    pub fn read(path: &Path, display_root: &Path) -> Result<Self> {
+        let mut files = Vec::new();
+        collect(path, display_root, &mut files, None)?;
+        Ok(RequirementFiles { files })
+    }
+
+    /// sha256 over every file (name and content) and whatever else decides the install's result —
+    /// the installer and its version, the interpreter, where packages come from.
+    pub fn fingerprint(&self, context: &[&str]) -> String {
+        let mut hash = Sha256::new();
+        for (path, bytes) in &self.files {
+            hash.update(path.as_os_str().as_encoded_bytes());
+            hash.update([0]);
+            hash.update(bytes);
+            hash.update([0]);
+        }
+        for part in context {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn display(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+fn collect(path: &Path, root: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>, included_from: Option<(&str, usize)>) -> Result<()> {
+    if files.iter().any(|(p, _)| p == path) {
+        return Ok(()); // already read: includes may form a diamond or a cycle
+    }
+    let name = display(path, root);
+    let where_ = |message: String| match included_from {
+        Some((file, line)) => BuildError::invalid_file(file, Some(line), message),
+        None => BuildError::invalid_file(name.clone(), None, message),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| where_(format!("cannot read `{name}`: {e}")))?;
+    if !meta.is_file() {
+        return Err(where_(format!("`{name}` is not a file; expected a requirements file")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| where_(format!("cannot read `{name}`: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| BuildError::invalid_file(&name, None, "the file is not UTF-8 text; expected one requirement per line (save it as UTF-8)"))?
+        .to_string();
+    files.push((path.to_path_buf(), bytes));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for (index, line) in text.lines().enumerate() {
+        if let Some(include) = include_target(line) {
+            if include.contains("://") {
+                continue; // a URL: its text is in the fingerprint already
+            }
+            collect(&dir.join(include), root, files, Some((&name, index + 1)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The file named by a `-r`/`--requirement`/`-c`/`--constraint` line, if this is one.
+fn include_target(line: &str) -> Option<&str> {
+    let line = strip_comment(line).trim();
+    for option in ["--requirement", "--constraint", "-r", "-c"] {
+        if let Some(rest) = line.strip_prefix(option) {
+            let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
+            // `-rfile` is legal; `--requirements-foo` would not be an include.
+            if !rest.is_empty() && (option.len() == 2 || line[option.len()..].starts_with([' ', '\t', '='])) {
+                return Some(rest);
+            }
+        }
+    }
+    None
+}
+
+/// pip treats `#` as a comment at the start of a line or after whitespace.
+fn strip_comment(line: &str) -> &str {
+    if line.trim_start().starts_with('#') {
+        return "";
+    }
+    match line.find(" #").or_else(|| line.find("\t#")) {
+        Some(i) => &line[..i],
+        None => line,
+    }
+}
+
+/// PEP 503 normalization: `Typing_Extensions` → `typing-extensions`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut separator = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            separator = true;
+        } else {
+            if separator && !out.is_empty() {
+                out.push('-');
+            }
+            separator = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_lines_are_recognised_in_every_spelling() {
+        assert_eq!(include_target("-r base.txt"), Some("base.txt"));
+        assert_eq!(include_target("-rbase.txt"), Some("base.txt"));
+        assert_eq!(include_target("--requirement=base.txt"), Some("base.txt"));
+        assert_eq!(include_target("  -c constraints.txt  # pins"), Some("constraints.txt"));
+        assert_eq!(include_target("flask"), None);
+        assert_eq!(include_target("# -r old.txt"), None);
+        assert_eq!(include_target("--requirements-extra x"), None);
+    }
+
+    #[test]
+    fn fingerprint_changes_when_an_included_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = dir.path().join(REQUIREMENTS_TXT);
+        std::fs::write(&req, "flask\n-r more/base.txt\n").unwrap();
+        std::fs::create_dir(dir.path().join("more")).unwrap();
+        std::fs::write(dir.path().join("more/base.txt"), "requests\n-c ../pins.txt\n").unwrap();
+        std::fs::write(dir.path().join("pins.txt"), "requests==2.34.2\n").unwrap();
+        let before = RequirementFiles::read(&req, dir.path()).unwrap();
+        assert_eq!(before.files.len(), 3);
+        std::fs::write(dir.path().join("pins.txt"), "requests==2.34.1\n").unwrap();
+        let after = RequirementFiles::read(&req, dir.path()).unwrap();
+        assert_ne!(before.fingerprint(&["uv 1"]), after.fingerprint(&["uv 1"]));
+        assert_ne!(after.fingerprint(&["uv 1"]), after.fingerprint(&["uv 2"]));
+        assert_eq!(after.fingerprint(&["uv 1"]), RequirementFiles::read(&req, dir.path()).unwrap().fingerprint(&["uv 1"]));
+    }
+
+    #[test]
+    fn a_missing_include_names_the_including_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = dir.path().join(REQUIREMENTS_TXT);
+        std::fs::write(&req, "flask\n\n-r base.txt\n").unwrap();
+        let err = RequirementFiles::read(&req, dir.path()).unwrap_err().to_string();
+        assert!(err.starts_with("requirements.txt line 3: cannot read `base.txt`"), "{err}");
+    }
+
+    #[test]
+    fn include_cycles_terminate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "-r b.txt\n").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "-r a.txt\n").unwrap();
+        assert_eq!(RequirementFiles::read(&dir.path().join("a.txt"), dir.path()).unwrap().files.len(), 2);
+    }
+
+    #[test]
+    fn non_utf8_and_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = dir.path().join(REQUIREMENTS_TXT);
+        std::fs::write(&req, b"\xFF\xFEf\0l\0").unwrap();
+        let err = RequirementFiles::read(&req, dir.path()).unwrap_err().to_string();
+        assert!(err.starts_with("requirements.txt: the file is not UTF-8 text"), "{err}");
+        std::fs::remove_file(&req).unwrap();
+        std::fs::create_dir(&req).unwrap();
+        let err = RequirementFiles::read(&req, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("is not a file"), "{err}");
+    }
+
+    #[test]
+    fn names_normalize_like_pep_503() {
+        assert_eq!(normalize_name("Typing_Extensions"), "typing-extensions");
+        assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        assert_eq!(normalize_name("a--_b"), "a-b");
+    }
+}

@@ -1,0 +1,352 @@
+//! Sync: copy the repository checkout into wwwroot the way KuduSync does.
+//!
+//! New and changed files are copied (atomically, mtimes preserved); unchanged ones are left alone.
+//! A manifest lists what each deployment brought; the next sync deletes only files the previous
+//! manifest lists and the new checkout no longer has, so files that users put into wwwroot outside
+//! deployments stay. env and slipway's own state are never touched, and `.git`, `.deployment`,
+//! the custom script and a committed `env/` are never copied.
+
+use std::collections::BTreeSet;
+use std::fs::Metadata;
+use std::path::{Component, Path, PathBuf};
+
+use filetime::FileTime;
+
+use crate::error::IoContext;
+use crate::log::BuildLog;
+use crate::{BuildError, Result};
+
+/// Names at the root of wwwroot that belong to slipway, not to deployments.
+pub const RESERVED_ROOT_NAMES: &[&str] = &[crate::env::ENV_DIR, crate::pipeline::STATE_DIR_NAME];
+
+/// How many file names the log lists per kind of change before summarising.
+const LOGGED_NAMES: usize = 50;
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    /// The manifest of the previous deployment, if there was one.
+    pub previous_manifest: Option<PathBuf>,
+    /// Where this deployment's manifest is written.
+    pub next_manifest: PathBuf,
+    /// Paths relative to the source that are never copied (the custom script).
+    pub exclude: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub copied: Vec<String>,
+    pub unchanged: usize,
+    pub deleted: Vec<String>,
+}
+
+/// Refuses a target that is the source or inside it (a sync would copy into itself).
+pub fn check_paths(source: &Path, target: &Path) -> Result<(PathBuf, PathBuf)> {
+    let source_meta = std::fs::metadata(source)
+        .map_err(|e| BuildError::InvalidPaths(format!("source directory `{}` cannot be read: {e}", source.display())))?;
+    if !source_meta.is_dir() {
+        return Err(BuildError::InvalidPaths(format!("source `{}` is not a directory", source.display())));
+    }
+    let source = source.canonicalize().at("resolve", source)?;
+    let target_abs = absolute_through_existing(target)?;
+    if target_abs.starts_with(&source) {
+        return Err(BuildError::InvalidPaths(format!(
+            "target `{}` is inside source `{}`; expected a directory outside the checkout",
+            target.display(),
+            source.display()
+        )));
+    }
+    Ok((source, target_abs))
+}
+
+/// Canonicalizes the longest existing ancestor and appends the rest, so a target that does not
+/// exist yet can still be compared with the source.
+fn absolute_through_existing(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).at("resolve", path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        rest.push(existing.file_name().map(PathBuf::from).unwrap_or_default());
+        existing = existing.parent().unwrap_or(Path::new("/"));
+    }
+    let mut result = existing.canonicalize().at("resolve", existing)?;
+    for part in rest.into_iter().rev() {
+        result.push(part);
+    }
+    Ok(result)
+}
+
+pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
+    let SyncOptions { source, target, .. } = options;
+    std::fs::create_dir_all(target).at("create target directory", target)?;
+    let mut report = SyncReport::default();
+    let mut brought: BTreeSet<String> = BTreeSet::new();
+
+    let walker = walkdir::WalkDir::new(source).min_depth(1).sort_by_file_name().into_iter();
+    let mut entries = walker.filter_entry(|entry| {
+        let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
+        !is_never_copied(rel, options, log)
+    });
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|e| BuildError::io("read source", e.path().unwrap_or(source).to_path_buf(), e.into()))?;
+        let rel = entry.path().strip_prefix(source).expect("walk stays below source").to_path_buf();
+        let rel_name = manifest_name(&rel);
+        let dest = target.join(&rel);
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            ensure_dir(&dest)?;
+            brought.insert(format!("{rel_name}/"));
+        } else if file_type.is_symlink() {
+            let link = std::fs::read_link(entry.path()).at("read symlink", entry.path())?;
+            if !stays_inside(&rel, &link) {
+                log.warn(format!("not copying symlink `{rel_name}` → `{}`: it points outside the repository", link.display()));
+                continue;
+            }
+            if std::fs::read_link(&dest).ok().as_ref() != Some(&link) {
+                crate::env::remove_path(&dest)?;
+                std::os::unix::fs::symlink(&link, &dest).at("create symlink", &dest)?;
+                report.copied.push(rel_name.clone());
+            } else {
+                report.unchanged += 1;
+            }
+            brought.insert(rel_name);
+        } else {
+            let meta = entry.metadata().map_err(|e| BuildError::io("read", entry.path(), e.into()))?;
+            if is_unchanged(entry.path(), &meta, &dest)? {
+                report.unchanged += 1;
+            } else {
+                copy_file(entry.path(), &meta, &dest)?;
+                report.copied.push(rel_name.clone());
+            }
+            brought.insert(rel_name);
+        }
+    }
+
+    if let Some(previous) = options.previous_manifest.as_deref().filter(|p| p.exists()) {
+        report.deleted = delete_no_longer_brought(previous, &brought, target, log)?;
+    }
+    write_manifest(&options.next_manifest, &brought)?;
+    log_changes(log, "Copied", &report.copied);
+    log_changes(log, "Deleted (no longer in the repository)", &report.deleted);
+    log.info(format!(
+        "Synced {} into {}: {} copied, {} unchanged, {} deleted.",
+        source.display(),
+        target.display(),
+        report.copied.len(),
+        report.unchanged,
+        report.deleted.len()
+    ));
+    Ok(report)
+}
+
+fn is_never_copied(rel: &Path, options: &SyncOptions, log: &BuildLog) -> bool {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let at_root = rel.components().count() == 1;
+    if name == ".git" || options.exclude.iter().any(|e| e == rel) {
+        return true;
+    }
+    if at_root && name == crate::custom_script::DEPLOYMENT_FILE {
+        return true;
+    }
+    if at_root && name == crate::env::ENV_DIR {
+        log.warn("the repository contains `env/`; it is not copied over the managed virtual environment. Add `env/` to .gitignore.");
+        return true;
+    }
+    at_root && RESERVED_ROOT_NAMES.contains(&name)
+}
+
+/// A relative symlink that resolves inside the checkout; absolute ones are refused.
+fn stays_inside(rel: &Path, link: &Path) -> bool {
+    if link.is_absolute() {
+        return false;
+    }
+    let mut depth: i64 = rel.components().count() as i64 - 1;
+    for component in link.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
+}
+
+fn manifest_name(rel: &Path) -> String {
+    rel.to_string_lossy().into_owned()
+}
+
+fn ensure_dir(dest: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(dest) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => {
+            crate::env::remove_path(dest)?;
+            std::fs::create_dir(dest).at("create directory", dest)
+        }
+        Err(_) => std::fs::create_dir_all(dest).at("create directory", dest),
+    }
+}
+
+/// Same size and mtime, or same size and same bytes (then the mtime is carried over, so the
+/// next sync takes the quick path).
+fn is_unchanged(source: &Path, meta: &Metadata, dest: &Path) -> Result<bool> {
+    let Ok(dest_meta) = std::fs::symlink_metadata(dest) else { return Ok(false) };
+    if !dest_meta.is_file() || dest_meta.len() != meta.len() {
+        return Ok(false);
+    }
+    let source_mtime = FileTime::from_last_modification_time(meta);
+    if FileTime::from_last_modification_time(&dest_meta) == source_mtime {
+        return Ok(true);
+    }
+    let same = std::fs::read(source).at("read", source)? == std::fs::read(dest).at("read", dest)?;
+    if same {
+        filetime::set_file_mtime(dest, source_mtime).at("set modification time of", dest)?;
+    }
+    Ok(same)
+}
+
+/// Copies through a temporary file and a rename, so a running app never reads half a file.
+fn copy_file(source: &Path, meta: &Metadata, dest: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(dest).is_ok_and(|m| !m.is_file()) {
+        crate::env::remove_path(dest)?;
+    }
+    let file_name = dest.file_name().expect("a file has a name").to_string_lossy();
+    let tmp = dest.with_file_name(format!(".{file_name}.slipway-tmp"));
+    std::fs::copy(source, &tmp).at("copy to", &tmp)?;
+    filetime::set_file_mtime(&tmp, FileTime::from_last_modification_time(meta)).at("set modification time of", &tmp)?;
+    std::fs::rename(&tmp, dest).at("replace", dest)
+}
+
+pub fn read_manifest(path: &Path) -> Result<BTreeSet<String>> {
+    let text = std::fs::read_to_string(path).at("read manifest", path)?;
+    Ok(text.lines().filter(|l| !l.is_empty()).map(String::from).collect())
+}
+
+fn write_manifest(path: &Path, entries: &BTreeSet<String>) -> Result<()> {
+    let dir = path.parent().expect("manifest path has a directory");
+    std::fs::create_dir_all(dir).at("create directory", dir)?;
+    let mut text = String::new();
+    for entry in entries {
+        text.push_str(entry);
+        text.push('\n');
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).at("create temporary file in", dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).at("write", path)?;
+    tmp.persist(path).map_err(|e| BuildError::io("write manifest", path, e.error))?;
+    Ok(())
+}
+
+/// Deletes what the previous manifest lists and this sync did not bring, files first, then
+/// directories that are left empty. Entries that could escape the target, or reach env or
+/// slipway's state, are ignored: a custom script may have written the manifest.
+fn delete_no_longer_brought(previous: &Path, brought: &BTreeSet<String>, target: &Path, log: &BuildLog) -> Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    let mut stale_dirs = Vec::new();
+    for entry in read_manifest(previous)?.difference(brought) {
+        let (rel, is_dir) = match entry.strip_suffix('/') {
+            Some(dir) => (dir, true),
+            None => (entry.as_str(), false),
+        };
+        if !is_safe_manifest_path(Path::new(rel)) {
+            log.warn(format!("ignoring manifest entry `{entry}`: not a path inside wwwroot"));
+            continue;
+        }
+        let path = target.join(rel);
+        if is_dir {
+            stale_dirs.push(path);
+        } else if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+            std::fs::remove_file(&path).at("delete", &path)?;
+            deleted.push(rel.to_string());
+        }
+    }
+    // Deepest first, and only if empty: a directory may still hold user files.
+    stale_dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for dir in stale_dirs {
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(deleted)
+}
+
+fn is_safe_manifest_path(rel: &Path) -> bool {
+    let mut components = rel.components();
+    let first_ok = match components.next() {
+        Some(Component::Normal(name)) => !RESERVED_ROOT_NAMES.iter().any(|r| name == *r),
+        _ => false,
+    };
+    first_ok && components.all(|c| matches!(c, Component::Normal(_)))
+}
+
+fn log_changes(log: &BuildLog, verb: &str, names: &[String]) {
+    for name in names.iter().take(LOGGED_NAMES) {
+        log.info(format!("  {verb}: {name}"));
+    }
+    if names.len() > LOGGED_NAMES {
+        log.info(format!("  {verb}: … and {} more", names.len() - LOGGED_NAMES));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::MemorySink;
+    use std::sync::Arc;
+
+    #[test]
+    fn symlinks_must_stay_inside_the_checkout() {
+        assert!(stays_inside(Path::new("static/logo.png"), Path::new("../img/logo.png")));
+        assert!(!stays_inside(Path::new("logo.png"), Path::new("../etc/passwd")));
+        assert!(!stays_inside(Path::new("a"), Path::new("/etc/passwd")));
+    }
+
+    #[test]
+    fn manifest_paths_cannot_escape_or_reach_env() {
+        assert!(is_safe_manifest_path(Path::new("app/views.py")));
+        assert!(!is_safe_manifest_path(Path::new("../other/app.py")));
+        assert!(!is_safe_manifest_path(Path::new("/etc/passwd")));
+        assert!(!is_safe_manifest_path(Path::new("env/bin/python")));
+        assert!(!is_safe_manifest_path(Path::new("a/../../b")));
+    }
+
+    #[test]
+    fn target_inside_source_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_paths(dir.path(), &dir.path().join("out/site")).unwrap_err().to_string();
+        assert!(err.contains("is inside source"), "{err}");
+        let err = check_paths(&dir.path().join("missing"), &dir.path().join("t")).unwrap_err().to_string();
+        assert!(err.starts_with("source directory"), "{err}");
+    }
+
+    #[test]
+    fn resync_copies_only_changes_and_deletes_only_what_was_brought() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst, state) = (dir.path().join("src"), dir.path().join("dst"), dir.path().join("state"));
+        std::fs::create_dir_all(src.join("pkg")).unwrap();
+        std::fs::write(src.join("app.py"), "v1").unwrap();
+        std::fs::write(src.join("pkg/mod.py"), "m").unwrap();
+        let options = SyncOptions {
+            source: src.clone(),
+            target: dst.clone(),
+            previous_manifest: Some(state.join("manifest")),
+            next_manifest: state.join("manifest"),
+            exclude: vec![],
+        };
+        let log = BuildLog::new(Arc::new(MemorySink::default()));
+        let first = sync(&options, &log).unwrap();
+        assert_eq!(first.copied, ["app.py", "pkg/mod.py"]);
+        std::fs::write(dst.join("user.txt"), "mine").unwrap();
+
+        std::fs::remove_dir_all(src.join("pkg")).unwrap();
+        std::fs::write(src.join("app.py"), "v2").unwrap();
+        let second = sync(&options, &log).unwrap();
+        assert_eq!(second.copied, ["app.py"]);
+        assert_eq!(second.deleted, ["pkg/mod.py"]);
+        assert!(!dst.join("pkg").exists(), "emptied directory the deployment brought is removed");
+        assert_eq!(std::fs::read_to_string(dst.join("user.txt")).unwrap(), "mine");
+
+        let third = sync(&options, &log).unwrap();
+        assert_eq!((third.copied.len(), third.unchanged), (0, 1));
+    }
+}
