@@ -9,27 +9,25 @@ use crate::process::run_logged;
 use crate::settings::{Settings, DISABLE_COLLECTSTATIC};
 use crate::Result;
 
-pub enum Collectstatic {
-    Ran,
-    Skipped(&'static str),
-}
-
-pub fn collectstatic(target: &Path, env: &Path, settings: &Settings, log: &BuildLog) -> Result<Collectstatic> {
+/// Why collectstatic does not apply to this deployment, if it does not.
+pub fn skip_reason(target: &Path, env: &Path, settings: &Settings) -> Result<Option<&'static str>> {
     if !target.join("manage.py").is_file() {
-        return Ok(Collectstatic::Skipped("no manage.py"));
+        return Ok(Some("no manage.py"));
     }
     if settings.flag(DISABLE_COLLECTSTATIC)?.unwrap_or(false) {
-        log.info("DISABLE_COLLECTSTATIC is set: not running collectstatic.");
-        return Ok(Collectstatic::Skipped("DISABLE_COLLECTSTATIC is true"));
+        return Ok(Some("DISABLE_COLLECTSTATIC is true"));
     }
     if !has_django(env) {
-        return Ok(Collectstatic::Skipped("Django is not installed in env"));
+        return Ok(Some("Django is not installed in env"));
     }
+    Ok(None)
+}
+
+pub fn collectstatic(target: &Path, env: &Path, settings: &Settings, log: &BuildLog) -> Result<()> {
     log.info("Running manage.py collectstatic --noinput (set DISABLE_COLLECTSTATIC=true to skip).");
     let mut command = Command::new(crate::env::python_in(env));
     command.args(["manage.py", "collectstatic", "--noinput"]).current_dir(target).envs(settings.iter());
-    run_logged("manage.py collectstatic (set DISABLE_COLLECTSTATIC=true to skip it)", &mut command, log)?;
-    Ok(Collectstatic::Ran)
+    run_logged("manage.py collectstatic (set DISABLE_COLLECTSTATIC=true to skip it)", &mut command, log)
 }
 
 /// Django's package directory in env's site-packages; no interpreter start needed.

@@ -376,9 +376,9 @@ pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: 
 /// `slipway build collectstatic`.
 pub fn collectstatic_step(target: &Path, settings: &Settings, log: &BuildLog) -> Result<()> {
     let env_dir = target.join(env::ENV_DIR);
-    match log.step("collectstatic", || crate::django::collectstatic(target, &env_dir, settings, log))? {
-        crate::django::Collectstatic::Ran => {}
-        crate::django::Collectstatic::Skipped(why) => log.info(format!("collectstatic: skipped ({why})")),
+    match crate::django::skip_reason(target, &env_dir, settings)? {
+        Some(why) => log.skip("collectstatic", why),
+        None => log.step("collectstatic", || crate::django::collectstatic(target, &env_dir, settings, log))?,
     }
     Ok(())
 }

@@ -1,0 +1,4 @@
+pub fn run() -> anyhow::Result<()> {
+    print!("{}", slipway_build::custom_script::default_script());
+    Ok(())
+}
