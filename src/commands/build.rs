@@ -22,7 +22,6 @@ pub fn run(args: BuildArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
                 next_manifest: next_manifest.unwrap_or_else(|| state.join(pipeline::MANIFEST_FILE)),
                 source,
                 target,
-                exclude: vec![],
             };
             Ok(pipeline::sync_step(&options, &log)?)
         }

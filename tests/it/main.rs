@@ -1,1 +1,11 @@
+//! Integration tests: the real `slipway` binary, real pyenv interpreters (3.11, 3.12, 3.13), real uv
+//! and pip installing from the wheelhouse in `../shared/wheelhouse`, each test in its own temp dir.
 
+mod support;
+
+mod bad_input;
+mod build;
+mod custom_script;
+mod installers;
+mod runtimes;
+mod sync;

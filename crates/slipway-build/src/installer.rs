@@ -60,6 +60,22 @@ impl Installer {
         }
     }
 
+    /// For the log: `uv 0.13.9`, or `pip` (whose version is env's own).
+    pub fn describe(&self) -> String {
+        match self {
+            Installer::Uv { version, .. } => format!("uv {version}"),
+            Installer::Pip => "pip (the version in env)".to_string(),
+        }
+    }
+
+    /// The command that resolves requirements without installing them.
+    pub fn resolver(&self) -> &'static str {
+        match self {
+            Installer::Uv { .. } => "uv pip compile",
+            Installer::Pip => "pip install --dry-run",
+        }
+    }
+
     /// The installer and its version, e.g. `uv 0.13.9` or `pip 24.2` (pip's as installed in env).
     pub fn identity(&self, env: &Path) -> String {
         match self {
@@ -105,7 +121,7 @@ impl Installer {
                     .arg("--output-file")
                     .arg(&lock_path)
                     .args(sources.as_args());
-                run_logged("resolving requirements.txt (uv pip compile)", with_settings(&mut c, settings).current_dir(workdir), log)?;
+                run_logged(&format!("resolving requirements.txt ({})", self.resolver()), with_settings(&mut c, settings).current_dir(workdir), log)?;
                 let text = std::fs::read_to_string(&lock_path).at("read", &lock_path)?;
                 Ok(Lock { packages: names_in_lock(&text), path: lock_path })
             }
@@ -117,9 +133,8 @@ impl Installer {
                     .arg("--report")
                     .arg(&report)
                     .arg("-r")
-                    .arg(requirements)
-                    .args(sources.as_args());
-                run_logged("resolving requirements.txt (pip install --dry-run)", with_settings(&mut c, settings).current_dir(workdir), log)?;
+                    .arg(requirements);
+                run_logged(&format!("resolving requirements.txt ({})", self.resolver()), with_settings(&mut c, settings).current_dir(workdir), log)?;
                 let bytes = std::fs::read(&report).at("read", &report)?;
                 let report: PipReport = serde_json::from_slice(&bytes)
                     .map_err(|e| BuildError::Installer(format!("pip's resolution report is not what slipway expects: {e}")))?;
@@ -130,12 +145,24 @@ impl Installer {
         }
     }
 
-    pub fn install(&self, env: &Path, lock: &Lock, sources: &PackageSources, settings: &Settings, log: &BuildLog) -> Result<()> {
+    /// Installs the pins into env. Runs in `workdir` — wwwroot, where requirements.txt was synced —
+    /// so that local paths in requirements.txt (`./libs/mylib`) resolve to the deployed copy.
+    /// uv is given the package sources as flags; pip reads the same `PIP_*` settings from its
+    /// environment.
+    pub fn install(
+        &self,
+        env: &Path,
+        lock: &Lock,
+        workdir: &Path,
+        sources: &PackageSources,
+        settings: &Settings,
+        log: &BuildLog,
+    ) -> Result<()> {
         let python = crate::env::python_in(env);
         let mut command = match self {
             Installer::Uv { exe, .. } => {
                 let mut c = Command::new(exe);
-                c.args(["pip", "install", "--no-config", "--python"]).arg(&python).arg("-r").arg(&lock.path);
+                c.args(["pip", "install", "--no-config", "--python"]).arg(&python).arg("-r").arg(&lock.path).args(sources.as_args());
                 c
             }
             Installer::Pip => {
@@ -144,8 +171,7 @@ impl Installer {
                 c
             }
         };
-        command.args(sources.as_args());
-        run_logged(&format!("installing requirements ({})", self.name()), with_settings(&mut command, settings), log)
+        run_logged(&format!("installing requirements ({})", self.name()), with_settings(&mut command, settings).current_dir(workdir), log)
     }
 
     pub fn uninstall(&self, env: &Path, packages: &[String], log: &BuildLog) -> Result<()> {

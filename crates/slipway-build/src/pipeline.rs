@@ -95,7 +95,7 @@ fn run(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
     }
     if let Some(why) = python_build_skipped(&paths.source, settings)? {
         log.info(format!("{why}: copying files only."));
-        log.step("sync", || sync_into_wwwroot(&paths, vec![], log))?;
+        log.step("sync", || sync_into_wwwroot(&paths, log))?;
         for step in ["runtime", "resolve", "env", "install", "collectstatic"] {
             log.skip(step, why);
         }
@@ -105,7 +105,7 @@ fn run(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
     let (resolution, installer) = log.step("runtime", || {
         let resolution = version::resolve(&paths.source, settings, request.default_python, &request.catalog, log)?;
         let installer = Installer::choose(settings, request.uv.as_deref())?;
-        log.info(format!("Installer: {}", installer.identity(&paths.env)));
+        log.info(format!("Installer: {}", installer.describe()));
         Ok((resolution, installer))
     })?;
     let runtime = &resolution.runtime;
@@ -125,7 +125,7 @@ fn run(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
         Some(log.step("resolve", || lock_requirements(&installer, runtime, requirements.as_ref(), &sources, settings, temp.path(), log))?)
     };
 
-    log.step("sync", || sync_into_wwwroot(&paths, vec![], log))?;
+    log.step("sync", || sync_into_wwwroot(&paths, log))?;
     let prepared = log.step("env", || env::apply(env_plan, &paths.env, &paths.state, runtime, &installer, log))?;
     let parked = prepared.parked;
     let env_reused = prepared.reused;
@@ -169,7 +169,7 @@ fn finish_python_steps(
             log.skip("install", "requirements unchanged since the last install");
             marker
         }
-        Some(lock) => log.step("install", || install_locked(marker, &lock, requirements, installer, &paths.env, sources, settings, log))?,
+        Some(lock) => log.step("install", || install_locked(marker, &lock, requirements, installer, &paths.target, sources, settings, log))?,
     };
     collectstatic_step(&paths.target, settings, log)?;
     Ok(marker)
@@ -186,13 +186,12 @@ fn python_build_skipped(source: &Path, settings: &Settings) -> Result<Option<&'s
     Ok(None)
 }
 
-fn sync_into_wwwroot(paths: &Paths, exclude: Vec<PathBuf>, log: &BuildLog) -> Result<()> {
+fn sync_into_wwwroot(paths: &Paths, log: &BuildLog) -> Result<()> {
     let options = SyncOptions {
         source: paths.source.clone(),
         target: paths.target.clone(),
         previous_manifest: Some(paths.manifest()),
         next_manifest: paths.next_manifest(),
-        exclude,
     };
     sync::sync(&options, log)?;
     // The files are in wwwroot now, whatever happens next: the next sync must know they came from a
@@ -277,7 +276,7 @@ fn lock_requirements(
         return Ok(LockedRequirements(None));
     };
     let path = &files.files[0].0;
-    log.info(format!("Resolving requirements.txt for Python {} with {}.", runtime.version, installer.name()));
+    log.info(format!("Resolving requirements.txt for Python {} ({}).", runtime.version, installer.resolver()));
     let lock = installer.lock(runtime, path, sources, settings, temp, log)?;
     log.info(format!("Resolved {} packages.", lock.packages.len()));
     Ok(LockedRequirements(Some(lock)))
@@ -292,16 +291,17 @@ fn install_locked(
     lock: &LockedRequirements,
     requirements: Option<&RequirementFiles>,
     installer: &Installer,
-    env: &Path,
+    target: &Path,
     sources: &PackageSources,
     settings: &Settings,
     log: &BuildLog,
 ) -> Result<EnvMarker> {
+    let env = &target.join(env::ENV_DIR);
     marker.requirements_sha256 = None;
     marker.write(env)?;
     let needed: BTreeSet<String> = match &lock.0 {
         Some(lock) => {
-            installer.install(env, lock, sources, settings, log)?;
+            installer.install(env, lock, target, sources, settings, log)?;
             lock.packages.iter().cloned().collect()
         }
         None => BTreeSet::new(),
@@ -368,7 +368,7 @@ pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: 
     let temp = tempfile::tempdir().at("create a temporary directory in", std::env::temp_dir())?;
     log.step("install", || {
         let lock = lock_requirements(&installer, &runtime, requirements.as_ref(), &sources, settings, temp.path(), log)?;
-        install_locked(marker, &lock, requirements.as_ref(), &installer, &env_dir, &sources, settings, log)
+        install_locked(marker, &lock, requirements.as_ref(), &installer, target, &sources, settings, log)
     })?;
     Ok(true)
 }

@@ -30,8 +30,6 @@ pub struct SyncOptions {
     pub previous_manifest: Option<PathBuf>,
     /// Where this deployment's manifest is written.
     pub next_manifest: PathBuf,
-    /// Paths relative to the source that are never copied (the custom script).
-    pub exclude: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,11 +80,14 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
     std::fs::create_dir_all(target).at("create target directory", target)?;
     let mut report = SyncReport::default();
     let mut brought: BTreeSet<String> = BTreeSet::new();
+    // The custom script is part of the build, not of the site. A malformed `.deployment` is
+    // reported by the build that reads it; here it only means there is no script to leave out.
+    let script = crate::custom_script::read(source).ok().flatten().and_then(|s| s.script_file);
 
     let walker = walkdir::WalkDir::new(source).min_depth(1).sort_by_file_name().into_iter();
     let mut entries = walker.filter_entry(|entry| {
         let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
-        !is_never_copied(rel, options, log)
+        !is_never_copied(rel, script.as_deref(), log)
     });
     while let Some(entry) = entries.next() {
         let entry = entry.map_err(|e| BuildError::io("read source", e.path().unwrap_or(source).to_path_buf(), e.into()))?;
@@ -140,10 +141,10 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
     Ok(report)
 }
 
-fn is_never_copied(rel: &Path, options: &SyncOptions, log: &BuildLog) -> bool {
+fn is_never_copied(rel: &Path, custom_script: Option<&Path>, log: &BuildLog) -> bool {
     let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let at_root = rel.components().count() == 1;
-    if name == ".git" || options.exclude.iter().any(|e| e == rel) {
+    if name == ".git" || custom_script == Some(rel) {
         return true;
     }
     if at_root && name == crate::custom_script::DEPLOYMENT_FILE {
@@ -331,7 +332,6 @@ mod tests {
             target: dst.clone(),
             previous_manifest: Some(state.join("manifest")),
             next_manifest: state.join("manifest"),
-            exclude: vec![],
         };
         let log = BuildLog::new(Arc::new(MemorySink::default()));
         let first = sync(&options, &log).unwrap();
