@@ -28,6 +28,36 @@ pub enum Command {
     Runtimes(RuntimesArgs),
     /// Print the default build as a custom deployment script to start from.
     DeploymentScript,
+    /// Run the service: REST API, git smart HTTP and deployments, in one process.
+    Serve(ServeArgs),
+    /// git hooks of app repositories (run by git, not by people).
+    #[command(hide = true)]
+    Hook {
+        #[arg(value_parser = ["pre-receive"])]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where slipway keeps its database, admin token and apps.
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// HTTP address: API, git, dashboard and `<app>.localhost` proxy.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub http: std::net::SocketAddr,
+    /// FTP address (shown as each app's FTP host).
+    #[arg(long, default_value = "127.0.0.1:2121", value_name = "ADDR")]
+    pub ftp: std::net::SocketAddr,
+    /// Version used when an app asks for none [default: the newest runtime found].
+    #[arg(long, env = "SLIPWAY_DEFAULT_PYTHON", value_name = "VERSION")]
+    pub default_python: Option<String>,
+    /// Also offer this interpreter as a runtime (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub python: Vec<PathBuf>,
+    /// The uv executable [default: `uv` on PATH].
+    #[arg(long, env = "SLIPWAY_UV", value_name = "PATH")]
+    pub uv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

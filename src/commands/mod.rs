@@ -2,7 +2,9 @@
 
 mod build;
 mod deployment_script;
+mod hook;
 mod runtimes;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -14,6 +16,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => build::run(args, cache_dir),
         Command::Runtimes(args) => runtimes::run(args, cache_dir),
         Command::DeploymentScript => deployment_script::run(),
+        Command::Serve(args) => serve::run(args),
+        Command::Hook { .. } => hook::run(),
     }
 }
 

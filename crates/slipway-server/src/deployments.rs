@@ -1,0 +1,204 @@
+//! Deployments: one run of the build for one commit, with a record, a status and a log.
+//!
+//! One deployment per app at a time (a second waits, and says so); different apps build in
+//! parallel. Each runs in its own task, so a client that goes away does not leave it half done.
+//! A deployment that fails after wwwroot changed puts the active deployment back by building its
+//! commit again; the engine itself already restores env when it had replaced it.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use slipway_build::log::{BuildLog, LogSink, StepOutcome};
+use slipway_build::pipeline::{self, BuildRequest};
+use slipway_build::Settings;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use crate::git::{self, ObjectAccess};
+use crate::state::Shared;
+use crate::store::{Deployment, NewDeployment, Status};
+
+pub const DEFAULT_MAX_DEPLOYMENTS: usize = 20;
+const MAX_DEPLOYMENTS_SETTING: &str = "SCM_MAX_DEPLOYMENTS";
+
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub app: String,
+    pub commit: String,
+    pub clean_env: bool,
+    /// `push`, `redeploy`, `env-reset`.
+    pub trigger: &'static str,
+    pub access: ObjectAccess,
+}
+
+pub struct Deployer {
+    shared: Arc<Shared>,
+    app_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    tasks: TaskTracker,
+}
+
+/// Log lines of one deployment: appended to its `log.txt` and sent to whoever is watching.
+struct DeploymentSink {
+    file: Mutex<std::fs::File>,
+    progress: mpsc::UnboundedSender<String>,
+}
+
+impl LogSink for DeploymentSink {
+    fn line(&self, line: &str) {
+        if let Ok(mut file) = self.file.lock() {
+            let _ = writeln!(file, "{line}");
+        }
+        let _ = self.progress.send(line.to_string());
+    }
+}
+
+impl Deployer {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Deployer { shared, app_locks: Mutex::default(), tasks: TaskTracker::new() }
+    }
+
+    fn app_lock(&self, app: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.app_locks.lock().unwrap().entry(app.to_string()).or_default().clone()
+    }
+
+    /// Records the deployment and starts it; the returned handle ends with the final record.
+    /// Log lines arrive on `progress` as they are written.
+    pub fn start(
+        self: &Arc<Self>,
+        request: DeployRequest,
+        progress: mpsc::UnboundedSender<String>,
+    ) -> anyhow::Result<(Deployment, tokio::task::JoinHandle<Deployment>)> {
+        let store = &self.shared.store;
+        let paths = self.shared.app_paths(&request.app);
+        let info = git::commit_info(&paths.repository(), &request.commit, &request.access)?;
+        let clean_env = request.clean_env | store.take_needs_clean_env(&request.app)?;
+        let record = store.insert_deployment(&NewDeployment {
+            app: &request.app,
+            commit: &request.commit,
+            author: &info.author,
+            message: &info.message,
+            clean_env,
+            trigger: request.trigger,
+        })?;
+        let this = self.clone();
+        let started = record.clone();
+        let handle = self.tasks.spawn(async move { this.run(started, request, progress).await });
+        Ok((record, handle))
+    }
+
+    async fn run(self: Arc<Self>, record: Deployment, request: DeployRequest, progress: mpsc::UnboundedSender<String>) -> Deployment {
+        let lock = self.app_lock(&record.app);
+        let _turn = match lock.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                let _ = progress.send(format!("Another deployment of {} is running: waiting for it to finish…", record.app));
+                lock.lock_owned().await
+            }
+        };
+        let store = &self.shared.store;
+        let outcome = match self.open_log(&record, progress) {
+            Ok(log) => {
+                let _ = store.set_status(record.id, Status::Building);
+                let this = self.clone();
+                let (rec, req, blocking_log) = (record.clone(), request.clone(), log.clone());
+                let built = tokio::task::spawn_blocking(move || this.build_with_rollback(&rec, &req, &blocking_log)).await;
+                let outcome = built.unwrap_or_else(|e| Err(anyhow::anyhow!("the build crashed: {e}")));
+                match &outcome {
+                    Ok(()) => log.info(format!("Deployment {} succeeded.", record.id)),
+                    Err(e) => log.info(format!("Deployment {} failed: {e:#}", record.id)),
+                }
+                outcome
+            }
+            Err(e) => Err(e),
+        };
+        let (status, reason) = match &outcome {
+            Ok(()) => (Status::Success, None),
+            Err(e) => (Status::Failed, Some(format!("{e:#}"))),
+        };
+        if let Err(e) = store.finish(&record.app, record.id, status, reason.as_deref()) {
+            tracing::error!("recording the end of deployment {}: {e:#}", record.id);
+        }
+        self.purge_old(&record.app);
+        store.deployment(&record.app, record.id).ok().flatten().unwrap_or(record)
+    }
+
+    fn open_log(&self, record: &Deployment, progress: mpsc::UnboundedSender<String>) -> anyhow::Result<BuildLog> {
+        let path = self.shared.app_paths(&record.app).deployment_log(record.id);
+        std::fs::create_dir_all(path.parent().expect("log has a directory"))?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("open {}", path.display()))?;
+        Ok(BuildLog::new(Arc::new(DeploymentSink { file: Mutex::new(file), progress })))
+    }
+
+    /// Builds the commit; if that fails after wwwroot changed, builds the active deployment's
+    /// commit again so the app is left as it was.
+    fn build_with_rollback(&self, record: &Deployment, request: &DeployRequest, log: &BuildLog) -> anyhow::Result<()> {
+        let short = &record.commit[..record.commit.len().min(10)];
+        log.info(format!("Deployment {} of {}: commit {short} by {}: {}", record.id, record.app, record.author, record.message));
+        if record.clean_env {
+            log.info("A clean env was asked for: env will be deleted and created afresh.");
+        }
+        let Err(error) = self.build_commit(&record.app, &record.commit, record.clean_env, &request.access, record.id, log) else {
+            return Ok(());
+        };
+        let wwwroot_changed = log.timings().iter().any(|s| s.name == "sync" && s.outcome == StepOutcome::Ok);
+        let active = self.shared.store.active_deployment(&record.app)?;
+        if let (true, Some(active)) = (wwwroot_changed, active) {
+            log.info(format!("Rolling back to deployment {} (commit {})…", active.id, &active.commit[..active.commit.len().min(10)]));
+            match self.build_commit(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log) {
+                Ok(()) => log.info(format!("Rolled back to deployment {}", active.id)),
+                Err(e) => log.info(format!("Rollback to deployment {} failed: {e:#}", active.id)),
+            }
+        }
+        Err(error)
+    }
+
+    fn build_commit(&self, app: &str, commit: &str, clean_env: bool, access: &ObjectAccess, id: i64, log: &BuildLog) -> anyhow::Result<()> {
+        let shared = &self.shared;
+        let paths = shared.app_paths(app);
+        let checkout = git::Checkout { dir: paths.tmp().join(format!("checkout-{id}")) };
+        let _ = std::fs::remove_dir_all(&checkout.dir);
+        git::checkout(&paths.repository(), commit, &checkout.dir, access)?;
+        let settings: Settings = shared.store.settings(app)?.into_iter().collect();
+        let request = BuildRequest {
+            source: checkout.dir.clone(),
+            target: paths.wwwroot(),
+            state_dir: Some(paths.deployments()),
+            settings,
+            clean_env,
+            catalog: shared.runtimes.clone(),
+            default_python: shared.config.default_python,
+            uv: shared.config.uv.clone(),
+            slipway_dir: shared.config.slipway_exe.parent().map(PathBuf::from),
+        };
+        pipeline::build(&request, log)?;
+        Ok(())
+    }
+
+    fn purge_old(&self, app: &str) {
+        let store = &self.shared.store;
+        let keep = store
+            .settings(app)
+            .ok()
+            .and_then(|s| s.get(MAX_DEPLOYMENTS_SETTING).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(DEFAULT_MAX_DEPLOYMENTS)
+            .max(1);
+        match store.purge_deployments(app, keep) {
+            Ok(ids) => {
+                let paths = self.shared.app_paths(app);
+                for id in ids {
+                    let _ = std::fs::remove_dir_all(paths.deployments().join(id.to_string()));
+                }
+            }
+            Err(e) => tracing::warn!("purging old deployments of {app}: {e:#}"),
+        }
+    }
+
+    /// Waits for running deployments at shutdown, up to `grace`; returns whether all finished.
+    pub async fn drain(&self, grace: std::time::Duration) -> bool {
+        self.tasks.close();
+        tokio::time::timeout(grace, self.tasks.wait()).await.is_ok()
+    }
+}

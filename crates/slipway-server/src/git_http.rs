@@ -1,0 +1,134 @@
+//! git smart HTTP at `/git/<app>.git`, served by the real `git http-backend` (CGI): it speaks
+//! both protocol versions, handles gzip request bodies and runs receive-pack with our hook.
+//! Request and response bodies are streamed; a pack is never held in memory.
+
+use std::process::Stdio;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_util::io::ReaderStream;
+
+use crate::apps::validate_name;
+use crate::auth;
+use crate::error::ApiError;
+use crate::hook;
+use crate::state::AppState;
+
+pub async fn handle(State(state): State<AppState>, Path((repo, rest)): Path<(String, String)>, request: Request) -> Response {
+    let Some(app) = repo.strip_suffix(".git").filter(|a| validate_name(a).is_ok()) else {
+        return ApiError::not_found(format!("no repository `{repo}`: expected /git/<app>.git")).into_response();
+    };
+    match state.shared.app_exists(app) {
+        Ok(true) => {}
+        Ok(false) => return ApiError::not_found(format!("no app `{app}`")).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let authorized = match auth::basic_credentials(request.headers()) {
+        Some((user, password)) => {
+            let (state2, app2) = (state.clone(), app.to_string());
+            tokio::task::spawn_blocking(move || auth::app_credentials_valid(&state2, &app2, &user, &password)).await.unwrap_or(false)
+        }
+        None => false,
+    };
+    if !authorized {
+        return auth::basic_challenge(app);
+    }
+    match run_backend(&state, app, &rest, request).await {
+        Ok(response) => response,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn run_backend(state: &AppState, app: &str, rest: &str, request: Request) -> anyhow::Result<Response> {
+    let shared = &state.shared;
+    let (parts, body) = request.into_parts();
+    let mut command = tokio::process::Command::new("git");
+    command
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", shared.config.data_dir.join("apps"))
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("PATH_INFO", format!("/{app}/repository/{rest}"))
+        .env("REQUEST_METHOD", parts.method.as_str())
+        .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
+        .env("REMOTE_USER", app)
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env(hook::ENV_SOCKET, &shared.hook_socket)
+        .env(hook::ENV_TOKEN, &shared.hook_token)
+        .env(hook::ENV_APP, app)
+        .env_remove("GIT_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (name, var) in [
+        (header::CONTENT_TYPE, "CONTENT_TYPE"),
+        (header::CONTENT_LENGTH, "CONTENT_LENGTH"),
+        (header::CONTENT_ENCODING, "HTTP_CONTENT_ENCODING"),
+    ] {
+        if let Some(value) = parts.headers.get(&name).and_then(|v| v.to_str().ok()) {
+            command.env(var, value);
+        }
+    }
+    if let Some(protocol) = parts.headers.get("git-protocol").and_then(|v| v.to_str().ok()) {
+        command.env("GIT_PROTOCOL", protocol);
+    }
+    let mut child = command.spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+
+    // Request body → backend, as it arrives.
+    let has_body = parts.method == Method::POST;
+    tokio::spawn(async move {
+        if has_body {
+            let mut stream = body.into_data_stream();
+            while let Some(Ok(chunk)) = stream.next().await {
+                if stdin.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+        }
+        drop(stdin);
+    });
+    let app_name = app.to_string();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::warn!("git http-backend ({app_name}): {line}");
+        }
+    });
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+
+    // CGI response: headers, a blank line, then the body, streamed.
+    let mut reader = BufReader::new(stdout);
+    let mut status = StatusCode::OK;
+    let mut headers = HeaderMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            break;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("status") {
+            let code = value.split_whitespace().next().and_then(|c| c.parse().ok());
+            status = code.and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(StatusCode::BAD_GATEWAY);
+        } else if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
+            headers.append(name, value);
+        }
+    }
+    let mut response = Response::new(Body::from_stream(ReaderStream::new(reader)));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}

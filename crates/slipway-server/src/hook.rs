@@ -1,0 +1,180 @@
+//! git's pre-receive hook, and the server's side of it.
+//!
+//! A push reaches `git http-backend`, which runs `receive-pack`, which runs the hook
+//! (`slipway hook pre-receive`) before it moves any ref. The hook hands the pushed refs to the
+//! server over a Unix socket (`<data-dir>/run/hook.sock`) and prints everything the server sends
+//! back; git relays that to the pusher as `remote:` lines while the build runs. The hook's exit
+//! code accepts or rejects the push, so a failed build leaves the branch where it was.
+//!
+//! The protocol is one JSON line up ([`HookRequest`]), then text lines down; the last line is
+//! [`RESULT_OK`] or starts with [`RESULT_REJECTED`].
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+use crate::deployments::{DeployRequest, Deployer};
+use crate::git::ObjectAccess;
+use crate::state::Shared;
+use crate::store::Status;
+
+pub const ENV_SOCKET: &str = "SLIPWAY_HOOK_SOCKET";
+pub const ENV_TOKEN: &str = "SLIPWAY_HOOK_TOKEN";
+pub const ENV_APP: &str = "SLIPWAY_APP";
+const RESULT_OK: &str = "\u{0}slipway:ok";
+const RESULT_REJECTED: &str = "\u{0}slipway:rejected";
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+pub const CLEAN_ENV_OPTION: &str = "clean-env";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HookRequest {
+    pub token: String,
+    pub app: String,
+    pub refs: Vec<RefUpdate>,
+    pub push_options: Vec<String>,
+    pub access: ObjectAccess,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefUpdate {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+// ---- client: runs inside git's hook process ----
+
+/// `slipway hook pre-receive`: returns the exit code for git.
+pub fn run_pre_receive() -> i32 {
+    match pre_receive() {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("slipway: {e:#}");
+            1
+        }
+    }
+}
+
+fn pre_receive() -> anyhow::Result<bool> {
+    let (Ok(socket), Ok(token), Ok(app)) = (std::env::var(ENV_SOCKET), std::env::var(ENV_TOKEN), std::env::var(ENV_APP)) else {
+        anyhow::bail!("pushes are accepted only through slipway's git URL (this push did not come through `slipway serve`)");
+    };
+    let mut refs = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let mut parts = line.split_whitespace();
+        if let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) {
+            refs.push(RefUpdate { old: old.into(), new: new.into(), name: name.into() });
+        }
+    }
+    let count: usize = std::env::var("GIT_PUSH_OPTION_COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let push_options = (0..count).filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok()).collect();
+    let access = ObjectAccess {
+        object_directory: std::env::var("GIT_OBJECT_DIRECTORY").ok(),
+        alternate_object_directories: std::env::var("GIT_ALTERNATE_OBJECT_DIRECTORIES").ok(),
+    };
+    let request = HookRequest { token, app, refs, push_options, access };
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket)
+        .map_err(|e| anyhow::anyhow!("cannot reach the slipway server at {socket}: {e}"))?;
+    serde_json::to_writer(&mut stream, &request)?;
+    stream.write_all(b"\n")?;
+    let mut stderr = std::io::stderr();
+    for line in BufReader::new(stream).lines() {
+        let line = line?;
+        if line == RESULT_OK {
+            return Ok(true);
+        }
+        if line.starts_with(RESULT_REJECTED) {
+            return Ok(false);
+        }
+        let _ = writeln!(stderr, "{line}");
+        let _ = stderr.flush();
+    }
+    anyhow::bail!("the slipway server closed the connection before the deployment finished")
+}
+
+// ---- server ----
+
+/// The branch whose pushes deploy: setting `DEPLOYMENT_BRANCH`, default `main`.
+pub fn deployment_branch(shared: &Shared, app: &str) -> String {
+    shared
+        .store
+        .settings(app)
+        .ok()
+        .and_then(|s| s.get("DEPLOYMENT_BRANCH").map(|b| b.trim().to_string()))
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "main".to_string())
+}
+
+pub async fn serve(listener: UnixListener, shared: Arc<Shared>, deployer: Arc<Deployer>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (shared, deployer) = (shared.clone(), deployer.clone());
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, &shared, &deployer).await {
+                tracing::warn!("pre-receive hook connection: {e:#}");
+            }
+        });
+    }
+}
+
+async fn handle(stream: UnixStream, shared: &Shared, deployer: &Arc<Deployer>) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    tokio::io::BufReader::new(read).read_line(&mut line).await?;
+    let request: HookRequest = serde_json::from_str(&line)?;
+    if request.token != shared.hook_token || !shared.app_exists(&request.app)? {
+        write.write_all(format!("slipway: refusing a hook that did not come from this server\n{RESULT_REJECTED}\n").as_bytes()).await?;
+        return Ok(());
+    }
+    let (progress, mut lines) = mpsc::unbounded_channel();
+    let branch = deployment_branch(shared, &request.app);
+    let decision = tokio::spawn(decide(request, branch, deployer.clone(), progress));
+    while let Some(line) = lines.recv().await {
+        write.write_all(line.as_bytes()).await?;
+        write.write_all(b"\n").await?;
+    }
+    let accepted = decision.await.unwrap_or(false);
+    write.write_all(if accepted { RESULT_OK } else { RESULT_REJECTED }.as_bytes()).await?;
+    write.write_all(b"\n").await?;
+    Ok(())
+}
+
+/// Accepts or rejects the push: the deployment branch is deployed (a failed build rejects it),
+/// deleting it is refused, other refs are stored.
+async fn decide(request: HookRequest, branch: String, deployer: Arc<Deployer>, progress: mpsc::UnboundedSender<String>) -> bool {
+    let deployed_ref = format!("refs/heads/{branch}");
+    let mut to_deploy = None;
+    for update in &request.refs {
+        if update.name == deployed_ref {
+            if update.new == ZERO_SHA {
+                let _ = progress.send(format!("slipway: refusing to delete `{branch}`, the deployment branch of {}", request.app));
+                return false;
+            }
+            to_deploy = Some(update.new.clone());
+        } else if update.name.starts_with("refs/heads/") {
+            let _ = progress.send(format!(
+                "slipway: `{}` stored, not deployed: only `{branch}` is deployed (setting DEPLOYMENT_BRANCH)",
+                update.name.trim_start_matches("refs/heads/")
+            ));
+        }
+    }
+    let Some(commit) = to_deploy else { return true };
+    let clean_env = request.push_options.iter().any(|o| o == CLEAN_ENV_OPTION);
+    let deploy = DeployRequest { app: request.app.clone(), commit, clean_env, trigger: "push", access: request.access };
+    match deployer.start(deploy, progress.clone()) {
+        Ok((_, handle)) => {
+            drop(progress);
+            handle.await.map(|d| d.status == Status::Success).unwrap_or(false)
+        }
+        Err(e) => {
+            let _ = progress.send(format!("slipway: cannot start the deployment: {e:#}"));
+            false
+        }
+    }
+}

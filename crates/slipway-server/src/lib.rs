@@ -1,0 +1,124 @@
+//! `slipway serve`: one process holding the store, the REST API, git smart HTTP and the
+//! deployments, built on the engine in `slipway-build`.
+//!
+//! [`serve`] takes its listeners' configuration and a shutdown future, mini-redis style, so tests
+//! start the real server on port 0 in a temporary data dir.
+
+pub mod api;
+pub mod apps;
+pub mod auth;
+pub mod config;
+pub mod deployments;
+pub mod env_info;
+pub mod error;
+pub mod git;
+pub mod git_http;
+pub mod hook;
+pub mod secrets;
+pub mod state;
+pub mod store;
+pub mod vfs;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::any;
+use axum::Router;
+use slipway_build::runtime::{Discovery, RuntimeCatalog};
+
+use crate::config::Config;
+use crate::deployments::Deployer;
+use crate::state::{AppState, Shared};
+use crate::store::Store;
+
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// How long a stopping server waits for running deployments before recording them as failed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(120);
+const INTERRUPTED: &str = "slipway stopped while this deployment was running";
+
+/// Runs the server until `shutdown` resolves, then lets running deployments finish.
+pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    // Absolute, because git runs the hook (which finds the server through it) in the repository.
+    config.data_dir = std::path::absolute(&config.data_dir).with_context(|| format!("resolve {}", config.data_dir.display()))?;
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir.join("apps")).with_context(|| format!("create data dir {}", data_dir.display()))?;
+    let store = Store::open(&data_dir.join("slipway.db"))?;
+    ensure_admin_token(&store, data_dir)?;
+    for (app, id) in store.fail_interrupted(INTERRUPTED)? {
+        tracing::warn!("deployment {id} of {app} was interrupted by a stop; marked failed, its next deployment builds a fresh env");
+    }
+    let runtimes = RuntimeCatalog::discover(&Discovery::from_process_env(config.pythons.clone(), Some(data_dir.join("cache"))))?;
+    tracing::info!("runtimes: {}", runtimes.describe_versions());
+    for app in store.app_names()? {
+        let repo = apps::AppPaths::new(data_dir, &app).repository();
+        if let Err(e) = git::install_hook(&repo, &config.slipway_exe) {
+            tracing::warn!("refreshing the git hook of {app}: {e:#}");
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("listen on {}", config.http))?;
+    let http_addr = listener.local_addr()?;
+    let hook_socket = data_dir.join("run/hook.sock");
+    let hook_listener = bind_hook_socket(&hook_socket)?;
+    let shared = Arc::new(Shared {
+        config,
+        store,
+        runtimes,
+        http_addr,
+        hook_token: secrets::generate_token(),
+        hook_socket,
+    });
+    let deployer = Arc::new(Deployer::new(shared.clone()));
+    let state = AppState { shared: shared.clone(), deployer: deployer.clone() };
+    tokio::spawn(hook::serve(hook_listener, shared.clone(), deployer.clone()));
+
+    let router = Router::new()
+        .nest("/api", api::router(state.clone()).layer(DefaultBodyLimit::max(api::MAX_JSON_BODY)))
+        .route("/git/{repo}/{*rest}", any(git_http::handle))
+        .with_state(state);
+    println!("slipway listening on http://{http_addr} (data dir {})", shared.config.data_dir.display());
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+
+    tracing::info!("stopping: waiting for running deployments");
+    if !deployer.drain(SHUTDOWN_GRACE).await {
+        shared.store.fail_interrupted(INTERRUPTED)?;
+    }
+    let _ = std::fs::remove_file(&shared.hook_socket);
+    Ok(())
+}
+
+/// First start: a new admin token, written to `<data-dir>/admin-token` (0600) and stored hashed.
+fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) => {
+            // The file is the operator's: if the database is new, adopt it.
+            let hash = secrets::token_sha256(token.trim());
+            if store.admin_token_hash()?.as_deref() != Some(hash.as_str()) {
+                store.set_admin_token_hash(&hash)?;
+            }
+        }
+        Err(_) => {
+            let token = secrets::generate_token();
+            secrets::write_token_file(&path, &token)?;
+            store.set_admin_token_hash(&secrets::token_sha256(&token))?;
+            println!("admin token written to {} (mode 0600)", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn bind_hook_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().expect("socket has a directory");
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path).with_context(|| format!("listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}

@@ -1,0 +1,37 @@
+use anyhow::Context;
+use slipway_build::version::VersionSpec;
+use slipway_server::config::Config;
+
+use crate::cli::ServeArgs;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .init();
+    let exe = std::env::current_exe().context("locate the slipway executable")?;
+    let mut config = Config::with_defaults(args.data_dir, exe);
+    config.http = args.http;
+    config.ftp = args.ftp;
+    config.pythons = args.python;
+    config.uv = args.uv;
+    config.default_python = args
+        .default_python
+        .as_deref()
+        .map(|v| VersionSpec::parse(v).with_context(|| format!("--default-python `{v}` is not a Python version; expected `3.X` or `3.X.Y`")))
+        .transpose()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(slipway_server::serve(config, shutdown_signal()))
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested");
+}
