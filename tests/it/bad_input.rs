@@ -190,3 +190,12 @@ fn an_unknown_installer_setting() {
     );
     assert_env_untouched(&project, &marker);
 }
+
+#[test]
+fn a_checkout_without_python_says_what_it_expected() {
+    let project = Project::new();
+    project.write("index.html", "<h1>static</h1>").write("README.md", "docs");
+    let line = project.build_fails(&[]).error_line();
+    assert!(line.starts_with("error: the repository has no Python files"), "{line}");
+    assert!(line.contains(".skipPythonDeployment"), "{line}");
+}

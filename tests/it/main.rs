@@ -1,11 +1,14 @@
 //! Integration tests: the real `slipway` binary, real pyenv interpreters (3.11, 3.12, 3.13), real uv
 //! and pip installing from the wheelhouse in `../shared/wheelhouse`, each test in its own temp dir.
 
+mod server_support;
 mod support;
 
+mod api;
 mod bad_input;
 mod build;
 mod custom_script;
 mod installers;
 mod runtimes;
+mod serve;
 mod sync;

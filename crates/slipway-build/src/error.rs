@@ -35,6 +35,9 @@ pub enum BuildError {
 
     #[error("{0}")]
     Installer(String),
+
+    #[error("the repository has no Python files (no requirements.txt, no pyproject.toml, no .py file); expected a Python web app, or a `.skipPythonDeployment` file to deploy the files as they are")]
+    NotAPythonApp,
 }
 
 impl BuildError {

@@ -102,6 +102,9 @@ fn run(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
         return Ok(BuildOutcome::default());
     }
 
+    if !looks_like_python_app(&paths.source) {
+        return Err(BuildError::NotAPythonApp);
+    }
     let (resolution, installer) = log.step("runtime", || {
         let resolution = version::resolve(&paths.source, settings, request.default_python, &request.catalog, log)?;
         let installer = Installer::choose(settings, request.uv.as_deref())?;
@@ -173,6 +176,20 @@ fn finish_python_steps(
     };
     collectstatic_step(&paths.target, settings, log)?;
     Ok(marker)
+}
+
+/// Any sign of Python within a few levels of the checkout's root.
+fn looks_like_python_app(source: &Path) -> bool {
+    const MARKERS: &[&str] = &[REQUIREMENTS_TXT, version::RUNTIME_TXT, version::PYTHON_VERSION_FILE, "pyproject.toml", "setup.py", "Procfile"];
+    walkdir::WalkDir::new(source)
+        .max_depth(3)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git")
+        .flatten()
+        .any(|e| {
+            let name = e.file_name().to_string_lossy();
+            e.file_type().is_file() && (name.ends_with(".py") || (e.depth() == 1 && MARKERS.contains(&name.as_ref())))
+        })
 }
 
 /// Why the Python steps are skipped, if they are.
@@ -250,8 +267,7 @@ fn read_requirements(path: &Path, root: &Path) -> Result<Option<RequirementFiles
 fn fingerprint(requirements: Option<&RequirementFiles>, installer: &Installer, env: &Path, sources: &PackageSources) -> String {
     let identity = installer.identity(env);
     let sources = sources.as_args().join(" ");
-    let files = requirements.cloned().unwrap_or(RequirementFiles { files: vec![] });
-    files.fingerprint(&[&identity, &sources])
+    requirements.cloned().unwrap_or_default().fingerprint(&[&identity, &sources])
 }
 
 fn is_up_to_date(marker: &EnvMarker, requirements: Option<&RequirementFiles>, installer: &Installer, env: &Path, sources: &PackageSources) -> bool {
@@ -275,7 +291,7 @@ fn lock_requirements(
         log.info("No requirements.txt: nothing to install.");
         return Ok(LockedRequirements(None));
     };
-    let path = &files.files[0].0;
+    let path = &files.files[0].path;
     log.info(format!("Resolving requirements.txt for Python {} ({}).", runtime.version, installer.resolver()));
     let lock = installer.lock(runtime, path, sources, settings, temp, log)?;
     log.info(format!("Resolved {} packages.", lock.packages.len()));

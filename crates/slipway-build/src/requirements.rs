@@ -11,9 +11,18 @@ use crate::{BuildError, Result};
 pub const REQUIREMENTS_TXT: &str = "requirements.txt";
 
 /// A requirements file and the files it includes, recursively, in the order they are met.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RequirementFiles {
-    pub files: Vec<(PathBuf, Vec<u8>)>,
+    pub files: Vec<RequirementFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequirementFile {
+    pub path: PathBuf,
+    /// Relative to the checkout: the fingerprint must not change when the same repository is
+    /// checked out somewhere else.
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 impl RequirementFiles {
@@ -28,10 +37,10 @@ impl RequirementFiles {
     /// the installer and its version, the interpreter, where packages come from.
     pub fn fingerprint(&self, context: &[&str]) -> String {
         let mut hash = Sha256::new();
-        for (path, bytes) in &self.files {
-            hash.update(path.as_os_str().as_encoded_bytes());
+        for file in &self.files {
+            hash.update(file.name.as_bytes());
             hash.update([0]);
-            hash.update(bytes);
+            hash.update(&file.bytes);
             hash.update([0]);
         }
         for part in context {
@@ -46,8 +55,8 @@ fn display(path: &Path, root: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-fn collect(path: &Path, root: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>, included_from: Option<(&str, usize)>) -> Result<()> {
-    if files.iter().any(|(p, _)| p == path) {
+fn collect(path: &Path, root: &Path, files: &mut Vec<RequirementFile>, included_from: Option<(&str, usize)>) -> Result<()> {
+    if files.iter().any(|f| f.path == path) {
         return Ok(()); // already read: includes may form a diamond or a cycle
     }
     let name = display(path, root);
@@ -63,7 +72,7 @@ fn collect(path: &Path, root: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>, includ
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| BuildError::invalid_file(&name, None, "the file is not UTF-8 text; expected one requirement per line (save it as UTF-8)"))?
         .to_string();
-    files.push((path.to_path_buf(), bytes));
+    files.push(RequirementFile { path: path.to_path_buf(), name: name.clone(), bytes });
     let dir = path.parent().unwrap_or(Path::new("."));
     for (index, line) in text.lines().enumerate() {
         if let Some(include) = include_target(line) {
@@ -150,6 +159,15 @@ mod tests {
         assert_ne!(before.fingerprint(&["uv 1"]), after.fingerprint(&["uv 1"]));
         assert_ne!(after.fingerprint(&["uv 1"]), after.fingerprint(&["uv 2"]));
         assert_eq!(after.fingerprint(&["uv 1"]), RequirementFiles::read(&req, dir.path()).unwrap().fingerprint(&["uv 1"]));
+
+        // The same files in another checkout have the same fingerprint.
+        let elsewhere = tempfile::tempdir().unwrap();
+        for name in [REQUIREMENTS_TXT, "more/base.txt", "pins.txt"] {
+            std::fs::create_dir_all(elsewhere.path().join(name).parent().unwrap()).unwrap();
+            std::fs::copy(dir.path().join(name), elsewhere.path().join(name)).unwrap();
+        }
+        let moved = RequirementFiles::read(&elsewhere.path().join(REQUIREMENTS_TXT), elsewhere.path()).unwrap();
+        assert_eq!(moved.fingerprint(&["uv 1"]), after.fingerprint(&["uv 1"]));
     }
 
     #[test]

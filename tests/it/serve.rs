@@ -1,0 +1,252 @@
+//! `slipway serve` with real `git push` deployments.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::server_support::*;
+
+fn deployment_id(d: &serde_json::Value) -> i64 {
+    d["id"].as_i64().unwrap()
+}
+
+#[test]
+fn push_deploys_streams_remote_lines_and_records_the_deployment() {
+    let server = TestServer::start();
+    let password = server.create_app("hello");
+    let repo = Repo::flask("3.12", "flask\n");
+    let out = repo.push_ok(&server.git_url("hello", &password), &["main"]);
+    for expected in ["remote: --> runtime", "remote: --> install", "remote:     Installed", "remote: Step timings:", "remote: Deployment 1 succeeded."] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    let active = server.active("hello").expect("an active deployment");
+    assert_eq!(active["status"], "success");
+    assert_eq!(active["commit"], repo.head());
+    assert_eq!(active["author"], "Ada Tester <ada@example.com>");
+    assert_eq!(active["message"], "first commit");
+    assert_eq!(active["trigger"], "push");
+    assert!(active["ended_at"].is_string());
+    let log = server.deployment_log("hello", deployment_id(&active));
+    assert!(log.contains("--> install") && log.contains("Step timings:"), "{log}");
+    assert!(server.app_home("hello").join("site/deployments/1/log.txt").is_file());
+    assert!(server.wwwroot("hello").join("app.py").is_file());
+
+    // Second push of a code change reuses env.
+    repo.write("app.py", &format!("{}# v2\n", crate::support::FLASK_APP));
+    repo.commit("code only");
+    let out = repo.push_ok(&server.git_url("hello", &password), &["main"]);
+    assert!(out.contains("remote: Found compatible virtual environment."), "{out}");
+    assert!(out.contains("remote: --> install: skipped"), "{out}");
+    assert_eq!(server.deployments("hello").len(), 2);
+
+    // The repository can be cloned back with the same credentials.
+    let clone = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("git")
+        .args(["clone", "--quiet", &server.git_url("hello", &password)])
+        .arg(clone.path().join("copy"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read_to_string(clone.path().join("copy/app.py")).unwrap().ends_with("# v2\n"));
+}
+
+#[test]
+fn python_version_setting_toggles_recreate_env() {
+    let server = TestServer::start();
+    let password = server.create_app("toggle");
+    let repo = Repo::flask("3.12", "flask\n");
+    let url = server.git_url("toggle", &password);
+    repo.push_ok(&url, &["main"]);
+    for version in ["3.11", "3.12"] {
+        server.set_settings("toggle", json!({ "PYTHON_VERSION": version }));
+        repo.commit(&format!("deploy on {version}"));
+        let out = repo.push_ok(&url, &["main"]);
+        assert!(out.contains("remote: Deleting incompatible virtual environment."), "{out}");
+        assert!(out.contains(&format!("app setting PYTHON_VERSION ({version}) overrides runtime.txt")) || version == "3.12", "{out}");
+        assert!(server.marker("toggle")["python_version"].as_str().unwrap().starts_with(&format!("{version}.")));
+    }
+}
+
+#[test]
+fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
+    let server = TestServer::start();
+    let password = server.create_app("keep");
+    let url = server.git_url("keep", &password);
+    let repo = Repo::flask("3.12", "flask\n");
+    repo.push_ok(&url, &["main"]);
+    let good = repo.head();
+    let marker = server.marker("keep");
+
+    // Fails while resolving: nothing live changes.
+    repo.write("requirements.txt", "flask\nno-such-package-slipway\n");
+    repo.commit("bad requirement");
+    let (ok, out) = repo.push(&url, &["main"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("pre-receive hook declined"), "{out}");
+    assert!(out.contains("remote: Deployment 2 failed"), "{out}");
+    let remote_head = String::from_utf8(repo.git(&["ls-remote", &url, "refs/heads/main"]).stdout).unwrap();
+    assert!(remote_head.starts_with(&good), "the branch did not move: {remote_head}");
+    assert_eq!(server.active("keep").unwrap()["commit"], good);
+    assert_eq!(server.marker("keep"), marker);
+    let failed = &server.deployments("keep")[0];
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["reason"].as_str().unwrap().contains("resolving requirements.txt"), "{failed}");
+
+    // Fails after sync (collectstatic): the previous deployment is put back.
+    repo.write("requirements.txt", "flask\n");
+    repo.write("app.py", "# broken release\n");
+    repo.write("manage.py", "import sys\nsys.exit('collectstatic exploded')\n");
+    repo.write("requirements.txt", "flask\ndjango\n");
+    repo.commit("broken release");
+    let (ok, out) = repo.push(&url, &["main"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("collectstatic exploded"), "{out}");
+    assert!(out.contains("remote: Rolled back to deployment 1"), "{out}");
+    assert_eq!(std::fs::read_to_string(server.wwwroot("keep").join("app.py")).unwrap(), crate::support::FLASK_APP);
+    assert!(!server.wwwroot("keep").join("manage.py").exists(), "files of the failed release are gone");
+    assert_eq!(server.active("keep").unwrap()["commit"], good);
+}
+
+#[test]
+fn push_option_clean_env_env_reset_and_redeploy() {
+    let server = TestServer::start();
+    let password = server.create_app("fresh");
+    let url = server.git_url("fresh", &password);
+    let repo = Repo::flask("3.12", "six\n");
+    repo.push_ok(&url, &["main"]);
+    let first = server.marker("fresh")["created_at"].clone();
+
+    repo.commit("again, clean");
+    let out = repo.push_ok(&url, &["-o", "clean-env", "main"]);
+    assert!(out.contains("remote:   - A clean build was requested."), "{out}");
+    let second = server.marker("fresh")["created_at"].clone();
+    assert_ne!(first, second);
+    assert_eq!(server.deployments("fresh")[0]["clean_env"], true);
+
+    let (status, body) = server.api("POST", "/api/apps/fresh/env/reset", None);
+    assert_eq!(status, 202, "{body}");
+    let reset = server.wait_for("fresh", deployment_id(&body["deployment"]));
+    assert_eq!((reset["status"].as_str(), reset["trigger"].as_str(), reset["clean_env"].as_bool()), (Some("success"), Some("env-reset"), Some(true)));
+    assert_ne!(server.marker("fresh")["created_at"], second);
+
+    let (status, body) = server.api("POST", "/api/apps/fresh/deployments/1/redeploy", Some(json!({})));
+    assert_eq!(status, 202, "{body}");
+    let redeployed = server.wait_for("fresh", deployment_id(&body));
+    assert_eq!(redeployed["status"], "success");
+    assert_eq!(redeployed["trigger"], "redeploy");
+    assert_eq!(redeployed["commit"], server.deployments("fresh").last().unwrap()["commit"]);
+    assert!(server.deployment_log("fresh", deployment_id(&redeployed)).contains("Found compatible virtual environment."));
+
+    let (status, env) = server.api("GET", "/api/apps/fresh/env", None);
+    assert_eq!(status, 200);
+    assert!(env["size_bytes"].as_u64().unwrap() > 0);
+    assert!(env["packages"].as_array().unwrap().iter().any(|p| p["name"] == "six"), "{env}");
+    assert!(env["marker"]["python_version"].as_str().unwrap().starts_with("3.12."));
+}
+
+/// A custom script that takes a while, so that deployments overlap in time.
+fn slow_repo(seconds: u32) -> Repo {
+    let repo = Repo::new();
+    repo.write("app.py", "print('hi')\n")
+        .write(".deployment", "[config]\ncommand = deploy.sh\n")
+        .write(
+            "deploy.sh",
+            &format!("mkdir -p \"$DEPLOYMENT_TARGET\"\necho \"start $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\n"),
+        );
+    repo.commit("slow");
+    repo
+}
+
+fn intervals(server: &TestServer, app: &str) -> Vec<(f64, f64)> {
+    let text = std::fs::read_to_string(server.app_home(app).join("site/times.txt")).unwrap();
+    let values: Vec<(String, f64)> = text.lines().map(|l| { let (k, v) = l.split_once(' ').unwrap(); (k.to_string(), v.parse().unwrap()) }).collect();
+    values.chunks(2).map(|pair| { assert_eq!((pair[0].0.as_str(), pair[1].0.as_str()), ("start", "end")); (pair[0].1, pair[1].1) }).collect()
+}
+
+#[test]
+fn deployments_of_one_app_wait_for_each_other_and_two_apps_build_in_parallel() {
+    let server = TestServer::start();
+    let a = server.create_app("app-a");
+    let b = server.create_app("app-b");
+    let repo = slow_repo(2);
+    std::thread::scope(|scope| {
+        let pa = scope.spawn(|| repo.push(&server.git_url("app-a", &a), &["main"]));
+        let pb = scope.spawn(|| repo.push(&server.git_url("app-b", &b), &["main"]));
+        assert!(pa.join().unwrap().0 && pb.join().unwrap().0);
+    });
+    let (ia, ib) = (intervals(&server, "app-a")[0], intervals(&server, "app-b")[0]);
+    assert!(ia.0 < ib.1 && ib.0 < ia.1, "two apps' builds overlap: {ia:?} {ib:?}");
+
+    // One app: a redeploy is running when a push arrives; the push waits, says so, and succeeds.
+    let first = deployment_id(&server.deployments("app-a")[0]);
+    let (status, body) = server.api("POST", &format!("/api/apps/app-a/deployments/{first}/redeploy"), None);
+    assert_eq!(status, 202, "{body}");
+    std::thread::sleep(Duration::from_millis(500));
+    repo.commit("second");
+    let out = repo.push_ok(&server.git_url("app-a", &a), &["main"]);
+    assert!(out.contains("Another deployment of app-a is running: waiting for it to finish"), "{out}");
+    assert_eq!(server.wait_for("app-a", deployment_id(&body))["status"], "success");
+    let runs = intervals(&server, "app-a");
+    assert_eq!(runs.len(), 3);
+    assert!(runs[1].1 <= runs[2].0, "one after the other: {runs:?}");
+}
+
+#[test]
+fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_env() {
+    let server = TestServer::start();
+    let password = server.create_app("crashy");
+    let repo = Repo::flask("3.12", "six\n");
+    repo.push_ok(&server.git_url("crashy", &password), &["main"]);
+    let before = server.marker("crashy")["created_at"].clone();
+
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "sleep 60\n");
+    repo.commit("hangs");
+    let url = server.git_url("crashy", &password);
+    let pusher = { let url = url.clone(); let path = repo.path().to_path_buf(); std::thread::spawn(move || {
+        std::process::Command::new("git").args(["push", &url, "main"]).current_dir(path).env("GIT_TERMINAL_PROMPT", "0").output().unwrap()
+    }) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.deployments("crashy").first().map(|d| d["status"] != "building").unwrap_or(true) {
+        assert!(std::time::Instant::now() < deadline, "second deployment never started building");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dir = server.kill9();
+    let pushed = pusher.join().unwrap();
+    assert!(!pushed.status.success(), "the push cannot succeed when the server dies");
+    let _ = std::process::Command::new("pkill").args(["-f", "sleep 60"]).status();
+
+    let server = TestServer::start_in(dir);
+    let interrupted = &server.deployments("crashy")[0];
+    assert_eq!(interrupted["status"], "failed");
+    assert_eq!(interrupted["reason"], "slipway stopped while this deployment was running");
+
+    // The hanging commit never reached the branch; build on what did.
+    let url = server.git_url("crashy", &password);
+    let repo2 = Repo::new();
+    repo2.git(&["fetch", "--quiet", &url, "main"]);
+    repo2.git(&["reset", "--quiet", "--hard", "FETCH_HEAD"]);
+    repo2.commit("after the crash");
+    let out = repo2.push_ok(&url, &["main"]);
+    assert!(out.contains("A clean env was asked for"), "{out}");
+    assert_ne!(server.marker("crashy")["created_at"], before);
+}
+
+#[test]
+fn sigterm_lets_a_running_deployment_finish() {
+    let server = TestServer::start();
+    let password = server.create_app("graceful");
+    let repo = slow_repo(2);
+    let url = server.git_url("graceful", &password);
+    let pusher = { let path = repo.path().to_path_buf(); std::thread::spawn(move || {
+        std::process::Command::new("git").args(["push", &url, "main"]).current_dir(path).env("GIT_TERMINAL_PROMPT", "0").output().unwrap()
+    }) };
+    while server.deployments("graceful").first().map(|d| d["status"] != "building").unwrap_or(true) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (dir, status) = server.terminate();
+    assert!(status.success(), "clean exit");
+    assert!(pusher.join().unwrap().status.success(), "the push completed");
+    let server = TestServer::start_in(dir);
+    assert_eq!(server.deployments("graceful")[0]["status"], "success");
+}

@@ -1,0 +1,253 @@
+//! A real `slipway serve` on port 0 in a temporary data dir, the real `git` client, and a small
+//! JSON client for the API.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{uv, wheelhouse};
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    child: Option<Child>,
+    stderr_log: PathBuf,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new().prefix("slipway-srv-").tempdir().unwrap();
+        Self::start_in(dir)
+    }
+
+    /// Starts a server on an existing data dir (a restart).
+    pub fn start_in(dir: tempfile::TempDir) -> Self {
+        let stderr_log = dir.path().join("server-stderr.log");
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("SLIPWAY_UV", uv())
+            .env_remove("PIP_FIND_LINKS")
+            .env_remove("PIP_NO_INDEX")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start slipway serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines.next().expect("server printed its address").unwrap();
+            if let Some(rest) = line.strip_prefix("slipway listening on ") {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        TestServer { dir, base, child: Some(child), stderr_log }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("admin-token")).unwrap().trim().to_string()
+    }
+
+    pub fn app_home(&self, app: &str) -> PathBuf {
+        self.data_dir().join("apps").join(app)
+    }
+
+    pub fn wwwroot(&self, app: &str) -> PathBuf {
+        self.app_home(app).join("site/wwwroot")
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL and gives back its data dir.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        dir
+    }
+
+    /// Sends SIGTERM and waits for the server to exit.
+    pub fn terminate(mut self) -> (tempfile::TempDir, std::process::ExitStatus) {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (dir, status)
+    }
+
+    /// An API call with the admin token; returns status and JSON (or `{"text": …}`).
+    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.request(method, path, body.map(|b| b.to_string()), Some(&format!("Bearer {}", self.token())))
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<String>, authorization: Option<&str>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(auth) = authorization {
+            request = request.header("Authorization", auth);
+        }
+        let response = match body {
+            Some(body) => agent.run(request.header("Content-Type", "application/json").body(body).unwrap()),
+            None => agent.run(request.body(()).unwrap()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text }));
+        (status, value)
+    }
+
+    /// Creates an app that installs from the wheelhouse; returns its password.
+    pub fn create_app(&self, name: &str) -> String {
+        let (status, app) = self.api("POST", "/api/apps", Some(json!({ "name": name })));
+        assert_eq!(status, 201, "{app}");
+        let wheels = wheelhouse().canonicalize().unwrap();
+        self.set_settings(name, json!({ "PIP_FIND_LINKS": wheels.to_str().unwrap(), "PIP_NO_INDEX": "1" }));
+        app["password"].as_str().unwrap().to_string()
+    }
+
+    pub fn set_settings(&self, app: &str, settings: Value) {
+        let (status, body) = self.api("PUT", &format!("/api/apps/{app}/settings"), Some(settings));
+        assert_eq!(status, 200, "{body}");
+    }
+
+    pub fn git_url(&self, app: &str, password: &str) -> String {
+        format!("{}/git/{app}.git", self.base.replace("http://", &format!("http://{app}:{password}@")))
+    }
+
+    pub fn deployments(&self, app: &str) -> Vec<Value> {
+        let (status, list) = self.api("GET", &format!("/api/apps/{app}/deployments"), None);
+        assert_eq!(status, 200, "{list}");
+        list.as_array().unwrap().clone()
+    }
+
+    pub fn active(&self, app: &str) -> Option<Value> {
+        self.deployments(app).into_iter().find(|d| d["active"] == true)
+    }
+
+    /// Polls until the deployment has finished; returns its record.
+    pub fn wait_for(&self, app: &str, id: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, d) = self.api("GET", &format!("/api/apps/{app}/deployments/{id}"), None);
+            if d["status"] == "success" || d["status"] == "failed" {
+                return d;
+            }
+            assert!(Instant::now() < deadline, "deployment {id} did not finish: {d}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn deployment_log(&self, app: &str, id: i64) -> String {
+        let (status, body) = self.api("GET", &format!("/api/apps/{app}/deployments/{id}/log"), None);
+        assert_eq!(status, 200);
+        body["text"].as_str().map(String::from).unwrap_or_else(|| body.to_string())
+    }
+
+    pub fn marker(&self, app: &str) -> Value {
+        let text = std::fs::read_to_string(self.wwwroot(app).join("env/slipway-env.json")).expect("env has a marker");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A local git repository, pushed with the real `git` client.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("slipway-repo-").tempdir().unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "--quiet", "--initial-branch=main"]);
+        repo
+    }
+
+    /// A Flask app on Python `python` with `requirements`.
+    pub fn flask(python: &str, requirements: &str) -> Self {
+        let repo = Repo::new();
+        repo.write("app.py", crate::support::FLASK_APP)
+            .write("runtime.txt", &format!("python-{python}\n"))
+            .write("requirements.txt", requirements);
+        repo.commit("first commit");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> &Self {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        self
+    }
+
+    pub fn git(&self, args: &[&str]) -> Output {
+        let output = self.git_command(args).output().unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        output
+    }
+
+    pub fn git_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("git");
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_AUTHOR_NAME", "Ada Tester")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada Tester")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .env_remove("GIT_DIR");
+        command
+    }
+
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "--quiet", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        String::from_utf8(self.git(&["rev-parse", "HEAD"]).stdout).unwrap().trim().to_string()
+    }
+
+    /// `git push URL <args>`; returns (success, combined output).
+    pub fn push(&self, url: &str, args: &[&str]) -> (bool, String) {
+        let mut full = vec!["push", url];
+        full.extend_from_slice(args);
+        let output = self.git_command(&full).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text)
+    }
+
+    pub fn push_ok(&self, url: &str, args: &[&str]) -> String {
+        let (ok, out) = self.push(url, args);
+        assert!(ok, "push failed:\n{out}");
+        out
+    }
+}
