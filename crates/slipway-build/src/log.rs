@@ -88,12 +88,21 @@ impl BuildLog {
 
     /// Runs one step: announces it, times it and records how it ended.
     pub fn step<T>(&self, name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.sink.line(&format!("--> {name}"));
+        self.announce(name);
         let started = Instant::now();
         let result = run();
-        let outcome = if result.is_ok() { StepOutcome::Ok } else { StepOutcome::Failed };
-        self.record(name, started.elapsed(), outcome);
+        self.record_step(name, started.elapsed(), result.is_ok());
         result
+    }
+
+    /// The header line of a step that the caller times itself (one that awaits, say).
+    pub fn announce(&self, name: &str) {
+        self.sink.line(&format!("--> {name}"));
+    }
+
+    /// Records a step timed by the caller; see [`BuildLog::announce`].
+    pub fn record_step(&self, name: &str, duration: Duration, ok: bool) {
+        self.record(name, duration, if ok { StepOutcome::Ok } else { StepOutcome::Failed });
     }
 
     /// Records a step that did not run, with the reason, so the closing table lists every step.

@@ -59,7 +59,7 @@ pub struct BuildOutcome {
 
 /// Runs the whole build and ends the log with the step timings, whatever happened.
 pub fn build(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
-    let result = run(request, log);
+    let result = run_steps(request, log);
     if let Err(e) = &result {
         log.info(format!("Deployment failed: {e}"));
     }
@@ -83,7 +83,9 @@ impl Paths {
     }
 }
 
-fn run(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
+/// The build's steps without the closing table, for callers that add steps of their own (the
+/// server starts the app) before they write it.
+pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
     let (source, target) = sync::check_paths(&request.source, &request.target)?;
     let state = request.state_dir.clone().unwrap_or_else(|| target.join(STATE_DIR_NAME));
     let paths = Paths { env: target.join(env::ENV_DIR), source, target, state };

@@ -191,22 +191,40 @@ fn ensure_dir(dest: &Path) -> Result<()> {
     }
 }
 
-/// Same size and mtime, or same size and same bytes (then the mtime is carried over, so the
-/// next sync takes the quick path).
+/// Same size and same bytes. Size and mtime alone (rsync's quick check) are not enough: a
+/// checkout made with `git archive` stamps every file with the commit time, in whole seconds, so
+/// two commits made within a second look alike. A changed mtime alone is carried over.
 fn is_unchanged(source: &Path, meta: &Metadata, dest: &Path) -> Result<bool> {
     let Ok(dest_meta) = std::fs::symlink_metadata(dest) else { return Ok(false) };
     if !dest_meta.is_file() || dest_meta.len() != meta.len() {
         return Ok(false);
     }
-    let source_mtime = FileTime::from_last_modification_time(meta);
-    if FileTime::from_last_modification_time(&dest_meta) == source_mtime {
-        return Ok(true);
+    if !same_contents(source, dest)? {
+        return Ok(false);
     }
-    let same = std::fs::read(source).at("read", source)? == std::fs::read(dest).at("read", dest)?;
-    if same {
+    let source_mtime = FileTime::from_last_modification_time(meta);
+    if FileTime::from_last_modification_time(&dest_meta) != source_mtime {
         filetime::set_file_mtime(dest, source_mtime).at("set modification time of", dest)?;
     }
-    Ok(same)
+    Ok(true)
+}
+
+/// Compares two files of equal size block by block, stopping at the first difference.
+fn same_contents(a: &Path, b: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut fa = std::fs::File::open(a).at("read", a)?;
+    let mut fb = std::fs::File::open(b).at("read", b)?;
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = fa.read(&mut ba).at("read", a)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n]).at("read", b)?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Copies through a temporary file and a rename, so a running app never reads half a file.
@@ -348,5 +366,13 @@ mod tests {
 
         let third = sync(&options, &log).unwrap();
         assert_eq!((third.copied.len(), third.unchanged), (0, 1));
+
+        // Same size, same mtime, different bytes (two commits in one second): still copied.
+        let mtime = FileTime::from_last_modification_time(&std::fs::metadata(src.join("app.py")).unwrap());
+        std::fs::write(src.join("app.py"), "v3").unwrap();
+        filetime::set_file_mtime(src.join("app.py"), mtime).unwrap();
+        let fourth = sync(&options, &log).unwrap();
+        assert_eq!(fourth.copied, ["app.py"]);
+        assert_eq!(std::fs::read_to_string(dst.join("app.py")).unwrap(), "v3");
     }
 }
