@@ -2,6 +2,7 @@
 # Installs what slipway needs at run time and in tests, into ./.tools (nothing global but apt packages):
 #   - uv, pinned, from PyPI (slipway's default installer)
 #   - checks that the pyenv interpreters the tests use (3.11, 3.12, 3.13) are present
+#   - lftp and openssl (apt), for the FTP tests, when missing
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +41,15 @@ say "uv: $("$TOOLS/bin/uv" --version)"
 if ! command -v git >/dev/null 2>&1; then
   say "installing git"
   apt-get update -qq && apt-get install -y -qq git >/dev/null
+fi
+
+# FTP tests and bench/ftp_delete_env.py drive a real FTP client (lftp); the FTPS test makes its
+# self-signed certificate with openssl.
+ftp_missing=()
+for tool in lftp openssl; do
+  command -v "$tool" >/dev/null 2>&1 || ftp_missing+=("$tool")
+done
+if [ ${#ftp_missing[@]} -gt 0 ]; then
+  say "installing ${ftp_missing[*]}"
+  apt-get update -qq && apt-get install -y -qq "${ftp_missing[@]}" >/dev/null
 fi

@@ -30,6 +30,18 @@ pub enum Command {
     DeploymentScript,
     /// Run the service: REST API, git smart HTTP and deployments, in one process.
     Serve(ServeArgs),
+    /// Create, list, show and delete apps; reset an app's deployment password.
+    Apps(AppsArgs),
+    /// An app's settings: environment variables for its builds and the running app.
+    Config(ConfigArgs),
+    /// An app's deployment history, newest first.
+    Deployments(DeploymentsArgs),
+    /// Print a deployment's log (default: the newest deployment).
+    Logs(LogsArgs),
+    /// Deploy a commit again (default: the active deployment's) and follow its log.
+    Redeploy(RedeployArgs),
+    /// An app's Python virtual environment (env): show it, or reset it.
+    Env(EnvArgs),
     /// git hooks of app repositories (run by git, not by people).
     #[command(hide = true)]
     Hook {
@@ -49,6 +61,18 @@ pub struct ServeArgs {
     /// FTP address (shown as each app's FTP host).
     #[arg(long, default_value = "127.0.0.1:2121", value_name = "ADDR")]
     pub ftp: std::net::SocketAddr,
+    /// Ports offered for FTP passive data connections (PASV/EPSV).
+    #[arg(long, default_value = "50000-50100", value_name = "FROM-TO", value_parser = parse_port_range)]
+    pub ftp_passive: std::ops::RangeInclusive<u16>,
+    /// Certificate chain (PEM) for explicit FTPS (AUTH TLS); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Refuse FTP sessions that do not switch to TLS before logging in (needs --tls-cert/--tls-key).
+    #[arg(long, requires = "tls_cert")]
+    pub ftp_require_tls: bool,
     /// Version used when an app asks for none [default: the newest runtime found].
     #[arg(long, env = "SLIPWAY_DEFAULT_PYTHON", value_name = "VERSION")]
     pub default_python: Option<String>,
@@ -148,4 +172,167 @@ pub struct RuntimesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where the server is and where to find the admin token; shared by the client commands.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// The slipway server's address.
+    #[arg(long, global = true, env = "SLIPWAY_SERVER", default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub server: String,
+    /// The server's data dir, to read `<data-dir>/admin-token` (env SLIPWAY_TOKEN takes precedence).
+    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AppsArgs {
+    #[command(subcommand)]
+    pub command: AppsCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Create an app; prints its git URL, FTP host and user, and its password (shown once).
+    Create {
+        name: String,
+        /// Print the API's JSON answer (with the password) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List apps with their active deployment.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an app: git URL, FTP host and user, active deployment.
+    Show {
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an app with its repository, code, env and logs.
+    Delete {
+        name: String,
+        /// Really delete it.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make a new deployment password for an app (the old one stops working).
+    ResetPassword {
+        name: String,
+        /// Print the API's JSON answer (with the password) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the active deployment again (a new process; the old one stops once it answers).
+    Restart { name: String },
+    /// Stop the app's process (SIGTERM to its process group, SIGKILL after 10 s).
+    Stop { name: String },
+    /// Start the app's active deployment.
+    Start { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// List an app's settings as KEY=VALUE lines.
+    List {
+        app: String,
+        /// Print JSON instead of KEY=VALUE lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set one or more settings; they apply from the next deployment.
+    Set {
+        app: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+    },
+    /// Remove one or more settings.
+    Unset {
+        app: String,
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentsArgs {
+    pub app: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub app: String,
+    /// The deployment [default: the newest].
+    pub id: Option<i64>,
+    /// Follow a running deployment's log until it has finished (with --app: follow the app's
+    /// output until interrupted).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show the running app's output (LogFiles/app.log) instead of a deployment log.
+    #[arg(long = "app", id = "app_output", conflicts_with = "id")]
+    pub app_output: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RedeployArgs {
+    pub app: String,
+    /// The deployment whose commit to deploy again [default: the active deployment].
+    pub id: Option<i64>,
+    /// Delete env and create it afresh for this deployment.
+    #[arg(long)]
+    pub clean_env: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(subcommand)]
+    pub command: EnvCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Show env: Python version, when it was created, installer, size and packages.
+    Show {
+        app: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete env and redeploy the active commit with a fresh env; follows the deployment's log.
+    Reset { app: String },
+}
+
+/// `50000-50100` (or a single port) for `--ftp-passive`.
+fn parse_port_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (from, to) = text.split_once('-').unwrap_or((text, text));
+    let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p > 0);
+    match (port(from), port(to)) {
+        (Some(from), Some(to)) if from <= to => Ok(from..=to),
+        _ => Err(format!("expected a port range FROM-TO such as 50000-50100 (ports 1-65535, FROM <= TO), got `{text}`")),
+    }
 }

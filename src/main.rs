@@ -1,6 +1,7 @@
 //! The `slipway` command. Thin: it parses arguments and calls the build engine (`slipway-build`).
 
 mod cli;
+mod client;
 mod commands;
 
 use std::process::ExitCode;

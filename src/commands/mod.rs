@@ -1,7 +1,11 @@
 //! One module per command; each turns parsed arguments into calls to the engine.
 
+mod apps;
 mod build;
+mod config;
 mod deployment_script;
+mod deployments;
+mod env;
 mod hook;
 mod runtimes;
 mod serve;
@@ -18,6 +22,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DeploymentScript => deployment_script::run(),
         Command::Serve(args) => serve::run(args),
         Command::Hook { .. } => hook::run(),
+        Command::Apps(args) => apps::run(args),
+        Command::Config(args) => config::run(args),
+        Command::Deployments(args) => deployments::list(args),
+        Command::Logs(args) => deployments::logs(args),
+        Command::Redeploy(args) => deployments::redeploy(args),
+        Command::Env(args) => env::run(args),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,libunftp=warn,unftp_sbe_fs=warn".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
         .init();
@@ -14,6 +14,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::with_defaults(args.data_dir, exe);
     config.http = args.http;
     config.ftp = args.ftp;
+    config.ftp_passive = args.ftp_passive;
+    config.ftp_require_tls = args.ftp_require_tls;
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(slipway_server::config::TlsFiles { cert, key });
+    }
     config.pythons = args.python;
     config.uv = args.uv;
     config.default_python = args

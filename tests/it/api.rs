@@ -32,7 +32,7 @@ fn apps_settings_and_credentials_through_the_api() {
     assert_eq!(status, 200);
     let new_password = reset["password"].as_str().unwrap();
     assert_ne!(new_password, password);
-    let repo = Repo::flask("3.12", "six\n");
+    let repo = Repo::app("3.12", "six\n");
     let (ok, out) = repo.push(&server.git_url("shop", &password), &["main"]);
     assert!(!ok && out.contains("Authentication failed"), "the old password no longer works: {out}");
 
@@ -100,7 +100,7 @@ fn git_credentials_work_for_their_own_app_only_and_never_reach_a_log() {
     let server = TestServer::start();
     let mine = server.create_app("mine");
     let theirs = server.create_app("theirs");
-    let repo = Repo::flask("3.12", "six\n");
+    let repo = Repo::app("3.12", "six\n");
     let wrong = server.git_url("mine", "not-the-password");
     let (ok, out) = repo.push(&wrong, &["main"]);
     assert!(!ok && out.contains("Authentication failed"), "{out}");
@@ -135,7 +135,7 @@ fn pushes_of_other_branches_are_stored_and_deleting_the_deployment_branch_is_ref
     let server = TestServer::start();
     let password = server.create_app("branches");
     let url = server.git_url("branches", &password);
-    let repo = Repo::flask("3.12", "six\n");
+    let repo = Repo::app("3.12", "six\n");
     repo.push_ok(&url, &["main"]);
     repo.git(&["checkout", "--quiet", "-b", "feature"]);
     repo.commit("feature work");
@@ -170,7 +170,7 @@ fn a_repository_without_python_fails_with_what_was_expected() {
 fn vfs_reads_writes_and_deletes_inside_the_app_home_only() {
     let server = TestServer::start();
     let password = server.create_app("files");
-    let repo = Repo::flask("3.12", "six\n");
+    let repo = Repo::app("3.12", "six\n");
     repo.push_ok(&server.git_url("files", &password), &["main"]);
     let (status, listing) = server.api("GET", "/api/apps/files/vfs/site/wwwroot/", None);
     assert_eq!(status, 200);
@@ -178,7 +178,7 @@ fn vfs_reads_writes_and_deletes_inside_the_app_home_only() {
     assert!(names.contains(&"app.py") && names.contains(&"env"), "{names:?}");
     let (status, body) = server.api("GET", "/api/apps/files/vfs/site/wwwroot/app.py", None);
     assert_eq!(status, 200);
-    assert_eq!(body["text"], crate::support::FLASK_APP);
+    assert_eq!(body["text"], PLAIN_APP);
 
     let auth = format!("Bearer {}", server.token());
     let (status, _) = server.request("PUT", "/api/apps/files/vfs/site/wwwroot/notes/new.txt", Some("hello".into()), Some(&auth));

@@ -14,7 +14,7 @@ fn deployment_id(d: &serde_json::Value) -> i64 {
 fn push_deploys_streams_remote_lines_and_records_the_deployment() {
     let server = TestServer::start();
     let password = server.create_app("hello");
-    let repo = Repo::flask("3.12", "flask\n");
+    let repo = Repo::app("3.12", "flask\n");
     let out = repo.push_ok(&server.git_url("hello", &password), &["main"]);
     for expected in ["remote: --> runtime", "remote: --> install", "remote:     Installed", "remote: Step timings:", "remote: Deployment 1 succeeded."] {
         assert!(out.contains(expected), "missing {expected:?} in\n{out}");
@@ -32,7 +32,7 @@ fn push_deploys_streams_remote_lines_and_records_the_deployment() {
     assert!(server.wwwroot("hello").join("app.py").is_file());
 
     // Second push of a code change reuses env.
-    repo.write("app.py", &format!("{}# v2\n", crate::support::FLASK_APP));
+    repo.write("app.py", &format!("{}# v2\n", PLAIN_APP));
     repo.commit("code only");
     let out = repo.push_ok(&server.git_url("hello", &password), &["main"]);
     assert!(out.contains("remote: Found compatible virtual environment."), "{out}");
@@ -55,7 +55,7 @@ fn push_deploys_streams_remote_lines_and_records_the_deployment() {
 fn python_version_setting_toggles_recreate_env() {
     let server = TestServer::start();
     let password = server.create_app("toggle");
-    let repo = Repo::flask("3.12", "flask\n");
+    let repo = Repo::app("3.12", "flask\n");
     let url = server.git_url("toggle", &password);
     repo.push_ok(&url, &["main"]);
     for version in ["3.11", "3.12"] {
@@ -73,7 +73,7 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
     let server = TestServer::start();
     let password = server.create_app("keep");
     let url = server.git_url("keep", &password);
-    let repo = Repo::flask("3.12", "flask\n");
+    let repo = Repo::app("3.12", "flask\n");
     repo.push_ok(&url, &["main"]);
     let good = repo.head();
     let marker = server.marker("keep");
@@ -103,7 +103,7 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
     assert!(!ok, "{out}");
     assert!(out.contains("collectstatic exploded"), "{out}");
     assert!(out.contains("remote: Rolled back to deployment 1"), "{out}");
-    assert_eq!(std::fs::read_to_string(server.wwwroot("keep").join("app.py")).unwrap(), crate::support::FLASK_APP);
+    assert_eq!(std::fs::read_to_string(server.wwwroot("keep").join("app.py")).unwrap(), PLAIN_APP);
     assert!(!server.wwwroot("keep").join("manage.py").exists(), "files of the failed release are gone");
     assert_eq!(server.active("keep").unwrap()["commit"], good);
 }
@@ -113,7 +113,7 @@ fn push_option_clean_env_env_reset_and_redeploy() {
     let server = TestServer::start();
     let password = server.create_app("fresh");
     let url = server.git_url("fresh", &password);
-    let repo = Repo::flask("3.12", "six\n");
+    let repo = Repo::app("3.12", "six\n");
     repo.push_ok(&url, &["main"]);
     let first = server.marker("fresh")["created_at"].clone();
 
@@ -148,11 +148,11 @@ fn push_option_clean_env_env_reset_and_redeploy() {
 /// A custom script that takes a while, so that deployments overlap in time.
 fn slow_repo(seconds: u32) -> Repo {
     let repo = Repo::new();
-    repo.write("app.py", "print('hi')\n")
+    repo.write("app.py", PLAIN_APP)
         .write(".deployment", "[config]\ncommand = deploy.sh\n")
         .write(
             "deploy.sh",
-            &format!("mkdir -p \"$DEPLOYMENT_TARGET\"\necho \"start $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\n"),
+            &format!("cp app.py \"$DEPLOYMENT_TARGET/\"\necho \"start $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\n"),
         );
     repo.commit("slow");
     repo
@@ -196,7 +196,7 @@ fn deployments_of_one_app_wait_for_each_other_and_two_apps_build_in_parallel() {
 fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_env() {
     let server = TestServer::start();
     let password = server.create_app("crashy");
-    let repo = Repo::flask("3.12", "six\n");
+    let repo = Repo::app("3.12", "six\n");
     repo.push_ok(&server.git_url("crashy", &password), &["main"]);
     let before = server.marker("crashy")["created_at"].clone();
 

@@ -10,9 +10,29 @@ use serde_json::{json, Value};
 
 use crate::support::{uv, wheelhouse};
 
+/// A standard-library web app: answers every GET with its version line and Python version.
+pub const PLAIN_APP: &str = r#"import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSION = "v1"
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{VERSION} python {sys.version_info[0]}.{sys.version_info[1]} host {self.headers.get('X-Forwarded-Host')}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub base: String,
+    /// `127.0.0.1:PORT` of the FTP listener, from the `slipway ftp listening on` line.
+    pub ftp_addr: String,
     child: Option<Child>,
     stderr_log: PathBuf,
 }
@@ -25,11 +45,22 @@ impl TestServer {
 
     /// Starts a server on an existing data dir (a restart).
     pub fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::start_in_with(dir, &[])
+    }
+
+    /// Starts a server with extra `slipway serve` arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new().prefix("slipway-srv-").tempdir().unwrap();
+        Self::start_in_with(dir, extra)
+    }
+
+    pub fn start_in_with(dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let stderr_log = dir.path().join("server-stderr.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
             .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
+            .args(extra)
             .env("SLIPWAY_UV", uv())
             .env_remove("PIP_FIND_LINKS")
             .env_remove("PIP_NO_INDEX")
@@ -39,14 +70,22 @@ impl TestServer {
             .expect("start slipway serve");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut ftp_addr = String::new();
         let base = loop {
             let line = lines.next().expect("server printed its address").unwrap();
+            if let Some(rest) = line.strip_prefix("slipway ftp listening on ftp://") {
+                ftp_addr = rest.trim().to_string();
+            }
             if let Some(rest) = line.strip_prefix("slipway listening on ") {
                 break rest.split_whitespace().next().unwrap().to_string();
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        TestServer { dir, base, child: Some(child), stderr_log }
+        TestServer { dir, base, ftp_addr, child: Some(child), stderr_log }
+    }
+
+    pub fn ftp_port(&self) -> u16 {
+        self.ftp_addr.rsplit(':').next().unwrap().parse().expect("the server printed its FTP address")
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -164,8 +203,17 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// SIGTERM, so the server stops the apps it runs; SIGKILL if it takes too long.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -185,14 +233,32 @@ impl Repo {
         repo
     }
 
-    /// A Flask app on Python `python` with `requirements`.
-    pub fn flask(python: &str, requirements: &str) -> Self {
+    /// A web app on Python `python` with `requirements`, started as `python app.py`: it needs
+    /// nothing from its requirements, so tests can install whatever they like.
+    pub fn app(python: &str, requirements: &str) -> Self {
         let repo = Repo::new();
-        repo.write("app.py", crate::support::FLASK_APP)
+        repo.write("app.py", PLAIN_APP)
             .write("runtime.txt", &format!("python-{python}\n"))
             .write("requirements.txt", requirements);
         repo.commit("first commit");
         repo
+    }
+
+    /// A copy of `examples/<name>`, committed: what the README's walkthrough pushes.
+    pub fn from_example(name: &str) -> Self {
+        let repo = Repo::new();
+        let example = crate::support::repo_root().join("examples").join(name);
+        for entry in walkdir::WalkDir::new(&example).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+            let rel = entry.path().strip_prefix(&example).unwrap();
+            repo.write(rel.to_str().unwrap(), &std::fs::read_to_string(entry.path()).unwrap());
+        }
+        repo.commit(&format!("the {name} example"));
+        repo
+    }
+
+    /// Kept for tests written before apps had to answer HTTP; same as [`Repo::app`].
+    pub fn flask(python: &str, requirements: &str) -> Self {
+        Self::app(python, requirements)
     }
 
     pub fn path(&self) -> &Path {

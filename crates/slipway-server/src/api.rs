@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/env", get(show_env))
         .route("/apps/{app}/env/reset", post(reset_env))
         .route("/apps/{app}/deployment-script", get(deployment_script))
+        .route("/apps/{app}/restart", post(restart_app))
+        .route("/apps/{app}/start", post(restart_app))
+        .route("/apps/{app}/stop", post(stop_app))
+        .route("/apps/{app}/logs/app", get(app_log))
         .merge(vfs::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(axum::middleware::from_fn_with_state(state, crate::auth::require_admin))
@@ -84,28 +88,33 @@ async fn runtimes(State(state): State<AppState>) -> Json<Value> {
 }
 
 #[derive(Serialize)]
-struct AppView {
-    name: String,
-    created_at: String,
-    git_url: String,
-    ftp_host: String,
-    ftp_user: String,
+pub(crate) struct AppView {
+    pub(crate) name: String,
+    pub(crate) created_at: String,
+    pub(crate) git_url: String,
+    pub(crate) ftp_host: String,
+    pub(crate) ftp_user: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    active_deployment: Option<Deployment>,
+    pub(crate) active_deployment: Option<Deployment>,
+    pub(crate) process: crate::supervisor::ProcessInfo,
+    /// Where the running app answers: `http://<app>.localhost:<port>/`.
+    pub(crate) url: String,
 }
 
-fn app_view(state: &AppState, headers: &HeaderMap, name: &str, password: Option<String>) -> ApiResult<AppView> {
+pub(crate) fn app_view(state: &AppState, headers: &HeaderMap, name: &str, password: Option<String>) -> ApiResult<AppView> {
     let created_at = state.shared.store.app_created_at(name)?.ok_or_else(|| ApiError::not_found(format!("no app `{name}`")))?;
     Ok(AppView {
         name: name.to_string(),
         created_at,
         git_url: format!("{}/git/{name}.git", public_base(state, headers)),
-        ftp_host: format!("ftp://{}", state.shared.config.ftp),
+        ftp_host: format!("ftp://{}", state.shared.ftp_addr),
         ftp_user: name.to_string(),
         password,
         active_deployment: state.shared.store.active_deployment(name)?,
+        process: state.shared.supervisor.info(name),
+        url: format!("http://{name}.localhost:{}/", state.shared.http_addr.port()),
     })
 }
 
@@ -133,14 +142,20 @@ struct CreateApp {
 }
 
 async fn create_app(State(state): State<AppState>, headers: HeaderMap, ApiJson(body): ApiJson<CreateApp>) -> ApiResult<Response> {
-    validate_name(&body.name).map_err(ApiError::bad_request)?;
+    let password = create_app_named(&state, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(app_view(&state, &headers, &body.name, Some(password))?)).into_response())
+}
+
+/// Creates the app (record, folders, git repository); returns its deployment password.
+pub(crate) async fn create_app_named(state: &AppState, name: &str) -> ApiResult<String> {
+    validate_name(name).map_err(ApiError::bad_request)?;
     let password = secrets::generate_password();
     let hash = secrets::hash_password(&password)?;
     let shared = state.shared.clone();
-    let name = body.name.clone();
+    let owned = name.to_string();
     let created = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-        let paths = shared.app_paths(&name);
-        if !shared.store.create_app(&name, &hash)? {
+        let paths = shared.app_paths(&owned);
+        if !shared.store.create_app(&owned, &hash)? {
             return Ok(false);
         }
         let made = (|| {
@@ -150,7 +165,7 @@ async fn create_app(State(state): State<AppState>, headers: HeaderMap, ApiJson(b
             git::init_repository(&paths.repository(), &shared.config.slipway_exe)
         })();
         if let Err(e) = made {
-            let _ = shared.store.delete_app(&name);
+            let _ = shared.store.delete_app(&owned);
             let _ = std::fs::remove_dir_all(&paths.home);
             return Err(e);
         }
@@ -159,10 +174,10 @@ async fn create_app(State(state): State<AppState>, headers: HeaderMap, ApiJson(b
     .await
     .map_err(|e| anyhow::anyhow!(e))??;
     if !created {
-        return Err(ApiError::conflict(format!("an app named `{}` already exists", body.name)));
+        return Err(ApiError::conflict(format!("an app named `{name}` already exists")));
     }
-    tracing::info!("created app {}", body.name);
-    Ok((StatusCode::CREATED, Json(app_view(&state, &headers, &body.name, Some(password))?)).into_response())
+    tracing::info!("created app {name}");
+    Ok(password)
 }
 
 async fn show_app(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
@@ -172,6 +187,7 @@ async fn show_app(State(state): State<AppState>, headers: HeaderMap, Path(app): 
 
 async fn delete_app(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult<Json<Value>> {
     known_app(&state, &app)?;
+    state.shared.supervisor.remove(&app).await;
     let shared = state.shared.clone();
     let name = app.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -189,10 +205,16 @@ async fn delete_app(State(state): State<AppState>, Path(app): Path<String>) -> A
 }
 
 async fn reset_credentials(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
-    known_app(&state, &app)?;
-    let password = secrets::generate_password();
-    state.shared.store.set_password_hash(&app, &secrets::hash_password(&password)?)?;
+    let password = new_password(&state, &app)?;
     Ok(Json(app_view(&state, &headers, &app, Some(password))?))
+}
+
+/// Gives the app a new deployment password (the old one stops working); returns it.
+pub(crate) fn new_password(state: &AppState, app: &str) -> ApiResult<String> {
+    known_app(state, app)?;
+    let password = secrets::generate_password();
+    state.shared.store.set_password_hash(app, &secrets::hash_password(&password)?)?;
+    Ok(password)
 }
 
 async fn get_settings(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult<Json<BTreeMap<String, String>>> {
@@ -224,13 +246,22 @@ async fn put_settings(State(state): State<AppState>, Path(app): Path<String>, Ap
             Value::Bool(b) => b.to_string(),
             other => return Err(ApiError::bad_request(format!("setting `{key}`: expected a string, got {other}"))),
         };
+        values.insert(key, value);
+    }
+    store_settings(&state, &app, &values)?;
+    Ok(Json(state.shared.store.settings(&app)?))
+}
+
+/// Checks every key and value, then stores them all (or none).
+pub(crate) fn store_settings(state: &AppState, app: &str, values: &BTreeMap<String, String>) -> ApiResult<()> {
+    for (key, value) in values {
+        validate_setting_key(key).map_err(ApiError::bad_request)?;
         if value.contains('\0') {
             return Err(ApiError::bad_request(format!("setting `{key}`: values cannot contain NUL")));
         }
-        values.insert(key, value);
     }
-    state.shared.store.set_settings(&app, &values)?;
-    Ok(Json(state.shared.store.settings(&app)?))
+    state.shared.store.set_settings(app, values)?;
+    Ok(())
 }
 
 async fn delete_setting(State(state): State<AppState>, Path((app, key)): Path<(String, String)>) -> ApiResult<Json<BTreeMap<String, String>>> {
@@ -246,7 +277,7 @@ async fn list_deployments(State(state): State<AppState>, Path(app): Path<String>
     Ok(Json(state.shared.store.deployments(&app)?))
 }
 
-fn find_deployment(state: &AppState, app: &str, id: &str) -> ApiResult<Deployment> {
+pub(crate) fn find_deployment(state: &AppState, app: &str, id: &str) -> ApiResult<Deployment> {
     known_app(state, app)?;
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request(format!("invalid deployment id `{id}`: expected a number")))?;
     state.shared.store.deployment(app, id)?.ok_or_else(|| ApiError::not_found(format!("app `{app}` has no deployment {id}")))
@@ -291,7 +322,7 @@ async fn redeploy(State(state): State<AppState>, Path((app, id)): Path<(String, 
 }
 
 /// Starts a deployment of a commit already in the repository; it runs on in the background.
-fn start_deployment(state: &AppState, app: &str, commit: String, clean_env: bool, trigger: &'static str) -> ApiResult<Deployment> {
+pub(crate) fn start_deployment(state: &AppState, app: &str, commit: String, clean_env: bool, trigger: &'static str) -> ApiResult<Deployment> {
     let (progress, mut lines) = mpsc::unbounded_channel::<String>();
     tokio::spawn(async move { while lines.recv().await.is_some() {} });
     let request = DeployRequest { app: app.to_string(), commit, clean_env, trigger, access: ObjectAccess::default() };
@@ -307,20 +338,65 @@ async fn show_env(State(state): State<AppState>, Path(app): Path<String>) -> Api
 }
 
 async fn reset_env(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult<Response> {
-    known_app(&state, &app)?;
-    match state.shared.store.active_deployment(&app)? {
-        Some(active) => {
-            let started = start_deployment(&state, &app, active.commit, true, "env-reset")?;
-            Ok((StatusCode::ACCEPTED, Json(json!({ "deployment": started }))).into_response())
-        }
+    match reset_env_of(&state, &app).await? {
+        Some(started) => Ok((StatusCode::ACCEPTED, Json(json!({ "deployment": started }))).into_response()),
+        None => Ok(Json(json!({ "deployment": null, "message": "env deleted; there is no active deployment to redeploy" })).into_response()),
+    }
+}
+
+/// Resets env: redeploys the active commit with a fresh env (the deployment started), or, with
+/// no active deployment, deletes env (`None`).
+pub(crate) async fn reset_env_of(state: &AppState, app: &str) -> ApiResult<Option<Deployment>> {
+    known_app(state, app)?;
+    match state.shared.store.active_deployment(app)? {
+        Some(active) => Ok(Some(start_deployment(state, app, active.commit, true, "env-reset")?)),
         None => {
-            let env = state.shared.app_paths(&app).env();
+            let env = state.shared.app_paths(app).env();
             tokio::task::spawn_blocking(move || slipway_build::env::remove_path(&env)).await.map_err(|e| anyhow::anyhow!(e))?.map_err(|e| anyhow::anyhow!(e))?;
-            Ok(Json(json!({ "deployment": null, "message": "env deleted; there is no active deployment to redeploy" })).into_response())
+            Ok(None)
         }
     }
 }
 
 async fn deployment_script() -> Response {
     ([(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], slipway_build::custom_script::default_script()).into_response()
+}
+
+/// Starts the active release again (a new process beside the old one, then the switch).
+async fn restart_app(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
+    known_app(&state, &app)?;
+    if state.shared.store.active_deployment(&app)?.is_none() {
+        return Err(ApiError::conflict(format!("app `{app}` has no active deployment to start: push one first")));
+    }
+    let settings = state.shared.store.settings(&app)?;
+    let log = |line: &str| tracing::info!("{app}: {line}");
+    let request = crate::supervisor::ReleaseRequest { app: &app, settings: &settings, log: &log };
+    state.shared.supervisor.release(request).await.map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e))?;
+    Ok(Json(app_view(&state, &headers, &app, None)?))
+}
+
+async fn stop_app(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
+    known_app(&state, &app)?;
+    state.shared.supervisor.stop(&app).await;
+    Ok(Json(app_view(&state, &headers, &app, None)?))
+}
+
+#[derive(Deserialize)]
+struct AppLogQuery {
+    /// Byte offset to read from; without it, the last 64 KiB.
+    offset: Option<u64>,
+}
+
+/// The running app's output (`LogFiles/app.log`); `X-Log-Offset` is where to continue from.
+async fn app_log(State(state): State<AppState>, Path(app): Path<String>, Query(query): Query<AppLogQuery>) -> ApiResult<Response> {
+    known_app(&state, &app)?;
+    let path = state.shared.app_paths(&app).log_files().join("app.log");
+    let bytes = tokio::fs::read(&path).await.unwrap_or_default();
+    let len = bytes.len() as u64;
+    let start = match query.offset {
+        Some(offset) if offset <= len => offset,
+        Some(_) => 0, // the log was rotated: start over
+        None => len.saturating_sub(64 * 1024),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (HeaderName::from_static("x-log-offset"), len.to_string())], bytes[start as usize..].to_vec()).into_response())
 }

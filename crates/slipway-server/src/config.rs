@@ -1,6 +1,7 @@
 //! What `slipway serve` is told on its command line, with the embedded defaults.
 
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use slipway_build::version::VersionSpec;
@@ -12,6 +13,10 @@ pub struct Config {
     pub http: SocketAddr,
     /// FTP listen address, shown to users as the app's FTP host.
     pub ftp: SocketAddr,
+    /// Ports offered to FTP clients for passive data connections (PASV/EPSV).
+    pub ftp_passive: RangeInclusive<u16>,
+    /// Refuse FTP logins and transfers that are not protected by TLS (needs `tls`).
+    pub ftp_require_tls: bool,
     pub default_python: Option<VersionSpec>,
     /// Interpreters named with `--python PATH`, besides those found on PATH and in pyenv.
     pub pythons: Vec<PathBuf>,
@@ -33,6 +38,8 @@ impl Config {
             data_dir,
             http: "127.0.0.1:8080".parse().expect("valid address"),
             ftp: "127.0.0.1:2121".parse().expect("valid address"),
+            ftp_passive: 50000..=50100,
+            ftp_require_tls: false,
             default_python: None,
             pythons: Vec::new(),
             uv: None,

@@ -102,21 +102,20 @@ impl Deployer {
         let outcome = match self.open_log(&record, progress) {
             Ok(log) => {
                 let _ = store.set_status(record.id, Status::Building);
-                let this = self.clone();
-                let (rec, req, blocking_log) = (record.clone(), request.clone(), log.clone());
-                let built = tokio::task::spawn_blocking(move || this.build_with_rollback(&rec, &req, &blocking_log)).await;
-                let outcome = built.unwrap_or_else(|e| Err(anyhow::anyhow!("the build crashed: {e}")));
+                let outcome = self.deploy(&record, &request, &log).await;
                 match &outcome {
                     Ok(()) => log.info(format!("Deployment {} succeeded.", record.id)),
                     Err(e) => log.info(format!("Deployment {} failed: {e:#}", record.id)),
                 }
+                log.write_summary();
                 outcome
             }
             Err(e) => Err(e),
         };
         let (status, reason) = match &outcome {
             Ok(()) => (Status::Success, None),
-            Err(e) => (Status::Failed, Some(format!("{e:#}"))),
+            // The log has the details (an app's output, say); the record keeps the first line.
+            Err(e) => (Status::Failed, format!("{e:#}").lines().next().map(String::from)),
         };
         if let Err(e) = store.finish(&record.app, record.id, status, reason.as_deref()) {
             tracing::error!("recording the end of deployment {}: {e:#}", record.id);
@@ -132,27 +131,62 @@ impl Deployer {
         Ok(BuildLog::new(Arc::new(DeploymentSink { file: Mutex::new(file), progress })))
     }
 
-    /// Builds the commit; if that fails after wwwroot changed, builds the active deployment's
-    /// commit again so the app is left as it was.
-    fn build_with_rollback(&self, record: &Deployment, request: &DeployRequest, log: &BuildLog) -> anyhow::Result<()> {
+    /// Builds the commit and starts it; if either fails after wwwroot changed, puts the active
+    /// deployment back.
+    async fn deploy(self: &Arc<Self>, record: &Deployment, request: &DeployRequest, log: &BuildLog) -> anyhow::Result<()> {
         let short = &record.commit[..record.commit.len().min(10)];
         log.info(format!("Deployment {} of {}: commit {short} by {}: {}", record.id, record.app, record.author, record.message));
         if record.clean_env {
             log.info("A clean env was asked for: env will be deleted and created afresh.");
         }
-        let Err(error) = self.build_commit(&record.app, &record.commit, record.clean_env, &request.access, record.id, log) else {
-            return Ok(());
-        };
-        let wwwroot_changed = log.timings().iter().any(|s| s.name == "sync" && s.outcome == StepOutcome::Ok);
-        let active = self.shared.store.active_deployment(&record.app)?;
-        if let (true, Some(active)) = (wwwroot_changed, active) {
-            log.info(format!("Rolling back to deployment {} (commit {})…", active.id, &active.commit[..active.commit.len().min(10)]));
-            match self.build_commit(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log) {
-                Ok(()) => log.info(format!("Rolled back to deployment {}", active.id)),
-                Err(e) => log.info(format!("Rollback to deployment {} failed: {e:#}", active.id)),
+        let built = self.build_blocking(&record.app, &record.commit, record.clean_env, &request.access, record.id, log).await;
+        let released = match built {
+            Ok(()) => {
+                self.shared.store.set_status(record.id, Status::Deploying)?;
+                self.release(&record.app, log).await
             }
-        }
+            Err(e) => Err(e),
+        };
+        let Err(error) = released else { return Ok(()) };
+        self.roll_back(record, log).await;
         Err(error)
+    }
+
+    /// Starts what is now in wwwroot as the app's running release.
+    async fn release(&self, app: &str, log: &BuildLog) -> anyhow::Result<()> {
+        let settings = self.shared.store.settings(app)?;
+        let log_line = |line: &str| log.info(line);
+        log.announce("start");
+        let started = std::time::Instant::now();
+        let result = self.shared.supervisor.release(crate::supervisor::ReleaseRequest { app, settings: &settings, log: &log_line }).await;
+        log.record_step("start", started.elapsed(), result.is_ok());
+        result.map_err(|e| anyhow::anyhow!(e))
+    }
+
+    async fn roll_back(self: &Arc<Self>, record: &Deployment, log: &BuildLog) {
+        let wwwroot_changed = log.timings().iter().any(|s| s.name == "sync" && s.outcome == StepOutcome::Ok);
+        let Ok(Some(active)) = self.shared.store.active_deployment(&record.app) else { return };
+        if !wwwroot_changed {
+            return;
+        }
+        log.info(format!("Rolling back to deployment {} (commit {})…", active.id, &active.commit[..active.commit.len().min(10)]));
+        let rebuilt = self.build_blocking(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log).await;
+        // The previous release normally never stopped; start it again only if it is not running.
+        let restarted = match rebuilt {
+            Ok(()) if self.shared.supervisor.port(&record.app).is_none() => self.release(&record.app, log).await,
+            other => other,
+        };
+        match restarted {
+            Ok(()) => log.info(format!("Rolled back to deployment {}", active.id)),
+            Err(e) => log.info(format!("Rollback to deployment {} failed: {e:#}", active.id)),
+        }
+    }
+
+    async fn build_blocking(self: &Arc<Self>, app: &str, commit: &str, clean_env: bool, access: &ObjectAccess, id: i64, log: &BuildLog) -> anyhow::Result<()> {
+        let (this, app, commit, access, log) = (self.clone(), app.to_string(), commit.to_string(), access.clone(), log.clone());
+        tokio::task::spawn_blocking(move || this.build_commit(&app, &commit, clean_env, &access, id, &log))
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("the build crashed: {e}")))
     }
 
     fn build_commit(&self, app: &str, commit: &str, clean_env: bool, access: &ObjectAccess, id: i64, log: &BuildLog) -> anyhow::Result<()> {
@@ -173,7 +207,7 @@ impl Deployer {
             uv: shared.config.uv.clone(),
             slipway_dir: shared.config.slipway_exe.parent().map(PathBuf::from),
         };
-        pipeline::build(&request, log)?;
+        pipeline::run_steps(&request, log)?;
         Ok(())
     }
 

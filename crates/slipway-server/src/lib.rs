@@ -8,15 +8,20 @@ pub mod api;
 pub mod apps;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod deployments;
 pub mod env_info;
 pub mod error;
+pub mod ftp;
 pub mod git;
 pub mod git_http;
 pub mod hook;
+pub mod proxy;
 pub mod secrets;
 pub mod state;
+pub mod startup;
 pub mod store;
+pub mod supervisor;
 pub mod vfs;
 
 use std::future::Future;
@@ -62,33 +67,63 @@ pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send
 
     let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
+    let ftp_listener = ftp::bind(&config).await?;
+    let ftp_addr = ftp_listener.local_addr()?;
     let hook_socket = data_dir.join("run/hook.sock");
     let hook_listener = bind_hook_socket(&hook_socket)?;
+    let supervisor = supervisor::Supervisor::new(data_dir.clone());
     let shared = Arc::new(Shared {
         config,
         store,
         runtimes,
         http_addr,
+        ftp_addr,
         hook_token: secrets::generate_token(),
         hook_socket,
+        supervisor,
     });
     let deployer = Arc::new(Deployer::new(shared.clone()));
-    let state = AppState { shared: shared.clone(), deployer: deployer.clone() };
+    let state = AppState { shared: shared.clone(), deployer: deployer.clone(), proxy: proxy::client() };
     tokio::spawn(hook::serve(hook_listener, shared.clone(), deployer.clone()));
 
     let router = Router::new()
         .nest("/api", api::router(state.clone()).layer(DefaultBodyLimit::max(api::MAX_JSON_BODY)))
         .route("/git/{repo}/{*rest}", any(git_http::handle))
+        .merge(dashboard::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), proxy::route_app_hosts))
         .with_state(state);
+    let ftp_task = tokio::spawn(ftp::serve(ftp_listener, shared.clone()));
+    println!("slipway ftp listening on ftp://{ftp_addr}");
     println!("slipway listening on http://{http_addr} (data dir {})", shared.config.data_dir.display());
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    shared.supervisor.stop_orphans().await;
+    tokio::spawn(start_active_releases(shared.clone()));
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await?;
 
+    ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");
     if !deployer.drain(SHUTDOWN_GRACE).await {
         shared.store.fail_interrupted(INTERRUPTED)?;
     }
+    shared.supervisor.stop_all().await;
     let _ = std::fs::remove_file(&shared.hook_socket);
     Ok(())
+}
+
+/// After a (re)start, every app with an active deployment is started again.
+async fn start_active_releases(shared: Arc<Shared>) {
+    let Ok(names) = shared.store.app_names() else { return };
+    for app in names {
+        if !matches!(shared.store.active_deployment(&app), Ok(Some(_))) {
+            continue;
+        }
+        let settings = shared.store.settings(&app).unwrap_or_default();
+        let log = |line: &str| tracing::info!("{line}");
+        let request = supervisor::ReleaseRequest { app: &app, settings: &settings, log: &log };
+        match shared.supervisor.release(request).await {
+            Ok(()) => tracing::info!("started {app}"),
+            Err(e) => tracing::warn!("starting {app}: {e}"),
+        }
+    }
 }
 
 /// First start: a new admin token, written to `<data-dir>/admin-token` (0600) and stored hashed.

@@ -16,10 +16,13 @@ pub struct Shared {
     pub runtimes: RuntimeCatalog,
     /// The address the HTTP listener really got (port 0 resolved).
     pub http_addr: std::net::SocketAddr,
+    /// The address the FTP listener really got (port 0 resolved): the apps' FTP host.
+    pub ftp_addr: std::net::SocketAddr,
     /// Given to git's hook through its environment; proves a hook connection comes from a push
     /// this server started.
     pub hook_token: String,
     pub hook_socket: std::path::PathBuf,
+    pub supervisor: crate::supervisor::Supervisor,
 }
 
 impl Shared {
@@ -36,4 +39,5 @@ impl Shared {
 pub struct AppState {
     pub shared: Arc<Shared>,
     pub deployer: Arc<Deployer>,
+    pub proxy: crate::proxy::HttpClient,
 }

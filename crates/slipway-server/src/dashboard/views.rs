@@ -1,0 +1,310 @@
+//! What the pages show, computed from the store, the supervisor and the files on disk: plain
+//! values the templates print (askama escapes every one of them).
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::store::{Deployment, Status};
+use crate::supervisor::{ProcessInfo, ProcessState};
+
+/// A status as a coloured badge that always carries its word (never colour alone).
+#[derive(Debug, Clone)]
+pub struct Badge {
+    pub label: &'static str,
+    /// `ok`, `bad`, `busy`, `warn`, `idle`: the colour, in the stylesheet.
+    pub tone: &'static str,
+    /// A shape that tells the same without colour.
+    pub icon: &'static str,
+}
+
+pub fn deployment_badge(status: Status) -> Badge {
+    match status {
+        Status::Pending => Badge { label: "Pending", tone: "idle", icon: "○" },
+        Status::Building => Badge { label: "Building", tone: "busy", icon: "◔" },
+        Status::Deploying => Badge { label: "Deploying", tone: "busy", icon: "◑" },
+        Status::Success => Badge { label: "Succeeded", tone: "ok", icon: "✓" },
+        Status::Failed => Badge { label: "Failed", tone: "bad", icon: "✕" },
+    }
+}
+
+pub fn process_badge(info: &ProcessInfo) -> Badge {
+    match info.state {
+        ProcessState::Running => Badge { label: "Running", tone: "ok", icon: "●" },
+        ProcessState::Starting => Badge { label: "Starting", tone: "busy", icon: "◔" },
+        ProcessState::Restarting => Badge { label: "Restarting", tone: "warn", icon: "↻" },
+        ProcessState::Crashed => Badge { label: "Crashed", tone: "bad", icon: "✕" },
+        ProcessState::Stopped => Badge { label: "Stopped", tone: "idle", icon: "■" },
+    }
+}
+
+/// A time as `2026-05-01 12:03 UTC` and, beside it, how long ago.
+#[derive(Debug, Clone, Default)]
+pub struct When {
+    pub exact: String,
+    pub ago: String,
+}
+
+pub fn when(rfc3339: &str) -> When {
+    match OffsetDateTime::parse(rfc3339, &Rfc3339) {
+        Ok(t) => When {
+            exact: format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second()),
+            ago: ago(OffsetDateTime::now_utc() - t),
+        },
+        Err(_) => When { exact: rfc3339.to_string(), ago: String::new() },
+    }
+}
+
+fn ago(elapsed: time::Duration) -> String {
+    let secs = elapsed.whole_seconds().max(0);
+    match secs {
+        0..=9 => "just now".to_string(),
+        10..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+/// `4.2s`, `1m 05s`, `2h 03m`.
+pub fn duration_text(secs: f64) -> String {
+    let secs = secs.max(0.0);
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else if secs < 3600.0 {
+        let s = secs as u64;
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        let s = secs as u64;
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// How long a deployment took (or has been running).
+fn elapsed(started: &str, ended: Option<&str>) -> Option<String> {
+    let start = OffsetDateTime::parse(started, &Rfc3339).ok()?;
+    let end = match ended {
+        Some(ended) => OffsetDateTime::parse(ended, &Rfc3339).ok()?,
+        None => OffsetDateTime::now_utc(),
+    };
+    Some(duration_text((end - start).as_seconds_f64()))
+}
+
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// One deployment as the lists and its own page show it.
+#[derive(Debug, Clone)]
+pub struct DeploymentRow {
+    pub id: i64,
+    pub commit: String,
+    pub short_commit: String,
+    /// The commit's subject line.
+    pub message: String,
+    pub author: String,
+    pub badge: Badge,
+    pub started: When,
+    pub duration: String,
+    pub finished: bool,
+    pub active: bool,
+    pub clean_env: bool,
+    pub trigger: String,
+    pub reason: String,
+}
+
+impl DeploymentRow {
+    pub fn new(d: &Deployment) -> Self {
+        DeploymentRow {
+            id: d.id,
+            commit: d.commit.clone(),
+            short_commit: d.commit.chars().take(10).collect(),
+            message: d.message.clone(),
+            author: d.author.clone(),
+            badge: deployment_badge(d.status),
+            started: when(&d.started_at),
+            duration: elapsed(&d.started_at, d.ended_at.as_deref()).unwrap_or_default(),
+            finished: d.status.is_finished(),
+            active: d.active,
+            clean_env: d.clean_env,
+            trigger: d.trigger.clone(),
+            reason: d.reason.clone().unwrap_or_default(),
+        }
+    }
+
+    /// `push`, `redeploy`, `env reset`: what started it, in words.
+    pub fn trigger_text(&self) -> String {
+        self.trigger.replace('-', " ")
+    }
+}
+
+/// One row of a deployment log's closing "Step timings:" table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRow {
+    pub name: String,
+    pub duration: String,
+    /// `ok`, `skipped`, `FAILED`; empty for the total.
+    pub outcome: String,
+    pub tone: &'static str,
+}
+
+/// Reads the per-step timings the build writes at the end of a deployment's log; the last row is
+/// the total.
+pub fn step_timings(log: &str) -> Vec<StepRow> {
+    let Some(start) = log.rfind("\nStep timings:\n").map(|i| i + 1).or_else(|| log.starts_with("Step timings:\n").then_some(0)) else {
+        return Vec::new();
+    };
+    log[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let name = parts.next()?.to_string();
+            let duration = parts.next()?.to_string();
+            let outcome = parts.next().unwrap_or("").to_string();
+            let tone = match outcome.as_str() {
+                "ok" => "ok",
+                "FAILED" => "bad",
+                "skipped" => "idle",
+                _ => "total",
+            };
+            Some(StepRow { name, duration, outcome, tone })
+        })
+        .collect()
+}
+
+/// A log line with the kind of line it is, for a little colour (`step`, `warn`, `error`, `out`).
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// The same rules as `lineKind` in `assets/dashboard.js`, which styles the lines it appends live.
+pub fn log_lines(text: &str) -> Vec<LogLine> {
+    text.lines().map(|line| LogLine { kind: line_kind(line), text: line.to_string() }).collect()
+}
+
+fn line_kind(line: &str) -> &'static str {
+    let lower = line.to_ascii_lowercase();
+    if line.starts_with("--> ") {
+        "step"
+    } else if lower.starts_with("warning") {
+        "warn"
+    } else if lower.starts_with("error") || (line.starts_with("Deployment ") && line.contains(" failed")) || line.starts_with("Rollback") {
+        "error"
+    } else if (line.starts_with("Deployment ") && line.ends_with(" succeeded.")) || line.starts_with("Rolled back to deployment") {
+        "ok"
+    } else if line.starts_with("    ") {
+        "out"
+    } else {
+        ""
+    }
+}
+
+/// The last `max` bytes of a file, from a line start; and whether earlier output was left out.
+pub fn tail(path: &Path, max: u64) -> (String, bool) {
+    let Ok(mut file) = std::fs::File::open(path) else { return (String::new(), false) };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(max);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return (String::new(), false);
+    }
+    let mut bytes = Vec::new();
+    let _ = file.take(max).read_to_end(&mut bytes);
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if start > 0 {
+        if let Some(newline) = text.find('\n') {
+            text.drain(..=newline);
+        }
+    }
+    (text, start > 0)
+}
+
+/// env as `env_info::describe` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct EnvView {
+    pub exists: bool,
+    pub python_version: String,
+    pub implementation: String,
+    pub installer: String,
+    pub created: When,
+    pub size: String,
+    /// Why slipway cannot read env's marker (it will be recreated at the next deployment).
+    pub problem: String,
+    pub packages: Vec<(String, String)>,
+}
+
+impl EnvView {
+    pub fn from_description(info: &Value) -> Self {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        if info["exists"] != Value::Bool(true) {
+            return EnvView::default();
+        }
+        let marker = &info["marker"];
+        EnvView {
+            exists: true,
+            python_version: text(&marker["python_version"]),
+            implementation: text(&marker["implementation"]),
+            installer: text(&marker["installer"]),
+            created: marker["created_at"].as_str().map(when).unwrap_or_default(),
+            size: human_size(info["size_bytes"].as_u64().unwrap_or(0)),
+            problem: text(&marker["problem"]),
+            packages: info["packages"]
+                .as_array()
+                .map(|list| list.iter().map(|p| (text(&p["name"]), text(&p["version"]))).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_timings_are_read_from_the_end_of_the_log() {
+        let log = "--> sync\nStep timings: are not here\nDeployment 3 succeeded.\nStep timings:\n  sync               0.012s  ok\n  install               skipped\n  start             12.5s  FAILED\n  total             13.0s\nafter\n";
+        let steps = step_timings(log);
+        assert_eq!(steps.len(), 4);
+        assert_eq!(steps[0], StepRow { name: "sync".into(), duration: "0.012s".into(), outcome: "ok".into(), tone: "ok" });
+        assert_eq!(steps[2].tone, "bad");
+        assert_eq!(steps[3].name, "total");
+        assert_eq!(steps[3].outcome, "");
+        assert!(step_timings("no table\n").is_empty());
+    }
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(3 * 1024 * 1024 + 100), "3.0 MiB");
+        assert_eq!(duration_text(4.21), "4.2s");
+        assert_eq!(duration_text(65.0), "1m 05s");
+        assert_eq!(duration_text(7380.0), "2h 03m");
+        assert_eq!(when("2026-01-02T03:04:05Z").exact, "2026-01-02 03:04:05 UTC");
+    }
+
+    #[test]
+    fn tail_starts_at_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, "first line\nsecond line\nthird\n").unwrap();
+        assert_eq!(tail(&path, 1000), ("first line\nsecond line\nthird\n".to_string(), false));
+        assert_eq!(tail(&path, 15), ("third\n".to_string(), true));
+        assert_eq!(tail(&dir.path().join("missing"), 10), (String::new(), false));
+    }
+}

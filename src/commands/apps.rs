@@ -1,0 +1,142 @@
+//! `slipway apps create|list|show|delete|reset-password|restart|stop|start`.
+
+use anyhow::bail;
+use serde_json::{json, Value};
+
+use crate::cli::{AppsArgs, AppsCommand};
+use crate::client::{app_path, print_json, print_table, short_commit, short_time, Client};
+
+pub fn run(args: AppsArgs) -> anyhow::Result<()> {
+    // Refuse before asking anything of the server.
+    if let AppsCommand::Delete { name, yes: false } = &args.command {
+        bail!("deleting app `{name}` removes its repository, code, env and logs for good: run `slipway apps delete {name} --yes`");
+    }
+    let client = Client::new(&args.client)?;
+    match args.command {
+        AppsCommand::Create { name, json } => {
+            let app = client.post("/api/apps", Some(json!({ "name": name })))?;
+            if json {
+                return print_json(&app);
+            }
+            println!("Created app `{}`.", text(&app["name"]));
+            print_credentials(&app);
+            Ok(())
+        }
+        AppsCommand::List { json } => {
+            let apps = client.get("/api/apps")?;
+            if json {
+                return print_json(&apps);
+            }
+            let apps = apps.as_array().cloned().unwrap_or_default();
+            if apps.is_empty() {
+                println!("No apps yet: create one with `slipway apps create NAME`.");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = apps
+                .iter()
+                .map(|app| {
+                    let active = &app["active_deployment"];
+                    if active.is_object() {
+                        vec![
+                            text(&app["name"]),
+                            text(&active["status"]),
+                            short_commit(&active["commit"]),
+                            short_time(if active["ended_at"].is_string() { &active["ended_at"] } else { &active["started_at"] }),
+                        ]
+                    } else {
+                        vec![text(&app["name"]), "not deployed".into(), "-".into(), "-".into()]
+                    }
+                })
+                .collect();
+            print_table(&["NAME", "STATUS", "COMMIT", "DEPLOYED AT"], &rows);
+            Ok(())
+        }
+        AppsCommand::Show { name, json } => {
+            let app = client.get(&app_path(&name))?;
+            if json {
+                return print_json(&app);
+            }
+            println!("Name:        {}", text(&app["name"]));
+            println!("Created at:  {}", short_time(&app["created_at"]));
+            println!("Git URL:     {}", text(&app["git_url"]));
+            println!("FTP host:    {}", text(&app["ftp_host"]));
+            println!("FTP user:    {}", text(&app["ftp_user"]));
+            println!("URL:         {}", text(&app["url"]));
+            println!("Process:     {}", text(&app["process"]["state"]));
+            let active = &app["active_deployment"];
+            if active.is_object() {
+                println!(
+                    "Active:      deployment {} ({}), commit {} \"{}\", deployed at {}",
+                    active["id"],
+                    text(&active["status"]),
+                    short_commit(&active["commit"]),
+                    crate::client::truncate(active["message"].as_str().unwrap_or(""), 60),
+                    short_time(if active["ended_at"].is_string() { &active["ended_at"] } else { &active["started_at"] }),
+                );
+            } else {
+                println!("Active:      none yet (push to deploy)");
+            }
+            Ok(())
+        }
+        AppsCommand::Delete { name, .. } => {
+            client.delete(&app_path(&name))?;
+            println!("Deleted app `{name}`.");
+            Ok(())
+        }
+        AppsCommand::Restart { name } | AppsCommand::Start { name } => {
+            let app = client.post(&format!("{}/restart", app_path(&name)), None)?;
+            print_process(&app);
+            Ok(())
+        }
+        AppsCommand::Stop { name } => {
+            let app = client.post(&format!("{}/stop", app_path(&name)), None)?;
+            print_process(&app);
+            Ok(())
+        }
+        AppsCommand::ResetPassword { name, json } => {
+            let app = client.post(&format!("{}/credentials/reset", app_path(&name)), None)?;
+            if json {
+                return print_json(&app);
+            }
+            println!("New deployment password for `{}`; the old one no longer works.", text(&app["name"]));
+            print_credentials(&app);
+            Ok(())
+        }
+    }
+}
+
+/// Git URL, FTP host and user, the password (once) and the git remote line to paste.
+fn print_process(app: &Value) {
+    let process = &app["process"];
+    match (process["state"].as_str(), process["port"].as_u64(), process["pid"].as_u64()) {
+        (Some("running"), Some(port), Some(pid)) => println!("{} is running (pid {pid}, port {port}): {}", text(&app["name"]), text(&app["url"])),
+        (state, ..) => println!("{} is {}", text(&app["name"]), state.unwrap_or("unknown")),
+    }
+}
+
+fn print_credentials(app: &Value) {
+    let name = text(&app["name"]);
+    let password = text(&app["password"]);
+    let git_url = text(&app["git_url"]);
+    println!("Git URL:   {git_url}");
+    println!("FTP host:  {}", text(&app["ftp_host"]));
+    println!("FTP user:  {}", text(&app["ftp_user"]));
+    println!("Password:  {password}");
+    println!("This password is shown only once and won't be shown again (`slipway apps reset-password {name}` makes a new one).");
+    println!();
+    println!("Deploy with git:");
+    let remote = match git_url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{name}:{password}@{rest}"),
+        None => git_url.clone(),
+    };
+    println!("  git remote add slipway {remote}");
+    println!("  git push slipway main");
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,83 @@
+//! `slipway config list|set|unset APP`.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+use serde_json::Value;
+
+use crate::cli::{ConfigArgs, ConfigCommand};
+use crate::client::{app_path, print_json, seg, Client};
+
+pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
+    // Check the arguments before asking anything of the server.
+    let pairs = match &args.command {
+        ConfigCommand::Set { pairs, .. } => parse_pairs(pairs)?,
+        _ => BTreeMap::new(),
+    };
+    let client = Client::new(&args.client)?;
+    match args.command {
+        ConfigCommand::List { app, json } => {
+            let settings = client.get(&format!("{}/settings", app_path(&app)))?;
+            if json {
+                return print_json(&settings);
+            }
+            let settings = settings.as_object().cloned().unwrap_or_default();
+            if settings.is_empty() {
+                eprintln!("app `{app}` has no settings");
+            }
+            for (key, value) in &settings {
+                println!("{key}={}", value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()));
+            }
+            Ok(())
+        }
+        ConfigCommand::Set { app, .. } => {
+            let body = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+            client.put(&format!("{}/settings", app_path(&app)), body)?;
+            let keys: Vec<&str> = pairs.keys().map(String::as_str).collect();
+            println!("Set {} on `{app}`; settings apply from the next deployment (`slipway redeploy {app}`).", keys.join(", "));
+            Ok(())
+        }
+        ConfigCommand::Unset { app, keys } => {
+            // Check all keys first so that a typo removes nothing.
+            let settings = client.get(&format!("{}/settings", app_path(&app)))?;
+            if let Some(missing) = keys.iter().find(|k| settings.get(k.as_str()).is_none()) {
+                bail!("app `{app}` has no setting `{missing}`");
+            }
+            for key in &keys {
+                client.delete(&format!("{}/settings/{}", app_path(&app), seg(key)))?;
+            }
+            println!("Unset {} on `{app}`; this applies from the next deployment (`slipway redeploy {app}`).", keys.join(", "));
+            Ok(())
+        }
+    }
+}
+
+/// `KEY=VALUE` arguments; the value may be empty and may contain `=`.
+fn parse_pairs(args: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut pairs = BTreeMap::new();
+    for arg in args {
+        match arg.split_once('=') {
+            Some((key, value)) if !key.is_empty() => {
+                pairs.insert(key.to_string(), value.to_string());
+            }
+            Some(_) => bail!("invalid argument `{arg}`: the setting name before `=` is empty (expected KEY=VALUE)"),
+            None => bail!("invalid argument `{arg}`: expected KEY=VALUE"),
+        }
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_need_an_equals_sign_and_a_key() {
+        let ok = parse_pairs(&["A=1".into(), "B=x=y".into(), "C=".into()]).unwrap();
+        assert_eq!(ok["B"], "x=y");
+        assert_eq!(ok["C"], "");
+        let error = parse_pairs(&["A=1".into(), "OOPS".into()]).unwrap_err().to_string();
+        assert_eq!(error, "invalid argument `OOPS`: expected KEY=VALUE");
+        assert!(parse_pairs(&["=v".into()]).unwrap_err().to_string().contains("`=v`"));
+    }
+}

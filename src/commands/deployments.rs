@@ -1,0 +1,130 @@
+//! `slipway deployments APP`, `slipway logs APP [ID] [-f]`, `slipway redeploy APP [ID] [--clean-env]`.
+
+use std::io::Write;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Value};
+
+use crate::cli::{DeploymentsArgs, LogsArgs, RedeployArgs};
+use crate::client::{app_path, deployment_path, duration, print_json, print_table, short_commit, short_time, truncate, Client};
+
+pub fn list(args: DeploymentsArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let deployments = client.get(&format!("{}/deployments", app_path(&args.app)))?;
+    if args.json {
+        return print_json(&deployments);
+    }
+    let deployments = deployments.as_array().cloned().unwrap_or_default();
+    if deployments.is_empty() {
+        println!("App `{}` has no deployments yet: push to it with git (`slipway apps show {}` has the URL).", args.app, args.app);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = deployments
+        .iter()
+        .map(|d| {
+            vec![
+                d["id"].to_string(),
+                d["status"].as_str().unwrap_or("-").to_string(),
+                if d["active"] == true { "*".into() } else { String::new() },
+                short_commit(&d["commit"]),
+                d["trigger"].as_str().unwrap_or("-").to_string(),
+                short_time(&d["started_at"]),
+                duration(d),
+                truncate(d["message"].as_str().unwrap_or(""), 50),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "STATUS", "ACTIVE", "COMMIT", "TRIGGER", "STARTED", "DURATION", "MESSAGE"], &rows);
+    Ok(())
+}
+
+pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    if args.app_output {
+        return app_output(&client, &args.app, args.follow);
+    }
+    let id = match args.id {
+        Some(id) => id,
+        None => newest(&client, &args.app)?,
+    };
+    if args.follow {
+        let deployment = client.follow(&args.app, id)?;
+        eprintln!("{}", summary(&deployment));
+        return Ok(());
+    }
+    let log = client.get_bytes(&format!("{}/log", deployment_path(&args.app, id)))?;
+    let mut stdout = std::io::stdout();
+    stdout.write_all(&log).context("writing to stdout")?;
+    stdout.flush().context("writing to stdout")?;
+    Ok(())
+}
+
+pub fn redeploy(args: RedeployArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let id = match args.id {
+        Some(id) => id,
+        None => {
+            let app = client.get(&app_path(&args.app))?;
+            app["active_deployment"]["id"].as_i64().ok_or_else(|| {
+                anyhow!("app `{}` has no active deployment to redeploy: pass a deployment ID (see `slipway deployments {}`)", args.app, args.app)
+            })?
+        }
+    };
+    let started = client.post(&format!("{}/redeploy", deployment_path(&args.app, id)), Some(json!({ "clean_env": args.clean_env })))?;
+    let new_id = started["id"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment id: {started}"))?;
+    eprintln!(
+        "Redeploying commit {} of deployment {id} as deployment {new_id}{}.",
+        short_commit(&started["commit"]),
+        if args.clean_env { " with a fresh env" } else { "" }
+    );
+    follow_to_end(&client, &args.app, new_id)
+}
+
+/// Follows a deployment the command started: fails when the deployment fails.
+pub fn follow_to_end(client: &Client, app: &str, id: i64) -> anyhow::Result<()> {
+    let deployment = client.follow(app, id)?;
+    if deployment["status"] == "success" {
+        eprintln!("{}", summary(&deployment));
+        return Ok(());
+    }
+    match deployment["reason"].as_str() {
+        Some(reason) => bail!("deployment {id} of `{app}` failed: {reason}"),
+        None => bail!("deployment {id} of `{app}` failed (see `slipway logs {app} {id}`)"),
+    }
+}
+
+fn newest(client: &Client, app: &str) -> anyhow::Result<i64> {
+    let deployments = client.get(&format!("{}/deployments", app_path(app)))?;
+    deployments.as_array().and_then(|list| list.first()).and_then(|d| d["id"].as_i64()).ok_or_else(|| anyhow!("app `{app}` has no deployments yet"))
+}
+
+fn summary(deployment: &Value) -> String {
+    let id = &deployment["id"];
+    match deployment["status"].as_str() {
+        Some("success") => format!("Deployment {id} succeeded in {}.", duration(deployment)),
+        Some("failed") => match deployment["reason"].as_str() {
+            Some(reason) => format!("Deployment {id} failed: {reason}"),
+            None => format!("Deployment {id} failed."),
+        },
+        Some(status) => format!("Deployment {id} is {status}."),
+        None => format!("Deployment {id}."),
+    }
+}
+
+/// The running app's output: the recent part, then (with `follow`) what it prints next.
+fn app_output(client: &Client, app: &str, follow: bool) -> anyhow::Result<()> {
+    let path = format!("{}/logs/app", app_path(app));
+    let (chunk, mut offset) = client.get_log_chunk(&path)?;
+    let mut stdout = std::io::stdout();
+    stdout.write_all(&chunk).context("writing to stdout")?;
+    stdout.flush().context("writing to stdout")?;
+    while follow {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let query = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
+        let (chunk, next) = client.get_log_chunk(&format!("{path}{query}"))?;
+        stdout.write_all(&chunk).context("writing to stdout")?;
+        stdout.flush().context("writing to stdout")?;
+        offset = next;
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! The client commands (`apps`, `config`, `deployments`, `logs`, `redeploy`, `env`): the real
+//! binary against a real server.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::server_support::*;
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(self) -> Self {
+        assert_eq!(self.code, Some(0), "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts exit code 1 and exactly one line on stderr; returns that line.
+    fn error_line(&self) -> String {
+        assert_eq!(self.code, Some(1), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
+        assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+        lines[0].to_string()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// `slipway ARGS` with no SLIPWAY_* variables from the caller's environment.
+fn bare(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    command.args(args).env_remove("SLIPWAY_TOKEN").env_remove("SLIPWAY_SERVER").env_remove("SLIPWAY_DATA_DIR");
+    command
+}
+
+fn run(mut command: Command) -> Out {
+    let output = command.output().expect("run slipway");
+    Out {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `slipway ARGS --server <server> --data-dir <its data dir>`.
+fn cli(server: &TestServer, args: &[&str]) -> Out {
+    let mut command = bare(args);
+    command.arg("--server").arg(&server.base).arg("--data-dir").arg(server.data_dir());
+    run(command)
+}
+
+/// The table's rows (header skipped), split on runs of two or more spaces.
+fn table(stdout: &str) -> Vec<Vec<String>> {
+    stdout.lines().skip(1).map(|line| line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()).collect()
+}
+
+#[test]
+fn apps_create_list_show_reset_password_and_delete() {
+    let server = TestServer::start();
+    let created = cli(&server, &["apps", "create", "shop"]).ok();
+    let out = &created.stdout;
+    let password = out.lines().find_map(|l| l.strip_prefix("Password:")).expect("a Password: line").trim().to_string();
+    assert!(password.len() >= 20, "{out}");
+    assert!(out.contains(&format!("Git URL:   {}/git/shop.git", server.base)), "{out}");
+    assert!(out.contains("FTP host:  ftp://127.0.0.1:"), "{out}");
+    assert!(out.contains("FTP user:  shop"), "{out}");
+    assert!(out.contains("won't be shown again"), "{out}");
+    let remote = format!("git remote add slipway {}", server.git_url("shop", &password));
+    assert!(out.contains(&remote), "missing {remote:?} in\n{out}");
+    // The printed password is the real one: git accepts it.
+    let ls = Command::new("git").args(["ls-remote", &server.git_url("shop", &password)]).env("GIT_TERMINAL_PROMPT", "0").output().unwrap();
+    assert!(ls.status.success(), "{}", String::from_utf8_lossy(&ls.stderr));
+
+    let again = cli(&server, &["apps", "create", "shop"]);
+    assert_eq!(again.error_line(), "error: an app named `shop` already exists");
+    let bad = cli(&server, &["apps", "create", "Bad_Name"]);
+    assert!(bad.error_line().starts_with("error: invalid app name"), "{}", bad.stderr);
+
+    let list = cli(&server, &["apps", "list"]).ok();
+    let header: Vec<&str> = list.stdout.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(header, ["NAME", "STATUS", "COMMIT", "DEPLOYED AT"]);
+    assert_eq!(table(&list.stdout), [["shop", "not deployed", "-", "-"]]);
+    let listed = cli(&server, &["apps", "list", "--json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "shop");
+
+    let show = cli(&server, &["apps", "show", "shop"]).ok();
+    assert!(show.stdout.contains(&format!("{}/git/shop.git", server.base)), "{}", show.stdout);
+    assert!(show.stdout.contains("FTP user:    shop"), "{}", show.stdout);
+    assert!(!show.stdout.contains(&password), "the password is shown once");
+    let shown = cli(&server, &["apps", "show", "shop", "--json"]).ok().json();
+    assert_eq!(shown["ftp_user"], "shop");
+    assert!(shown.get("password").is_none());
+
+    let reset = cli(&server, &["apps", "reset-password", "shop"]).ok();
+    let new_password = reset.stdout.lines().find_map(|l| l.strip_prefix("Password:")).unwrap().trim().to_string();
+    assert_ne!(new_password, password);
+    assert!(reset.stdout.contains(&server.git_url("shop", &new_password)), "{}", reset.stdout);
+    let old = Command::new("git").args(["ls-remote", &server.git_url("shop", &password)]).env("GIT_TERMINAL_PROMPT", "0").output().unwrap();
+    assert!(!old.status.success(), "the old password no longer works");
+
+    let refused = cli(&server, &["apps", "delete", "shop"]);
+    let line = refused.error_line();
+    assert!(line.contains("--yes") && line.contains("`shop`"), "{line}");
+    assert_eq!(server.api("GET", "/api/apps/shop", None).0, 200, "refused means not deleted");
+    let deleted = cli(&server, &["apps", "delete", "shop", "--yes"]).ok();
+    assert!(deleted.stdout.contains("Deleted app `shop`"), "{}", deleted.stdout);
+    assert_eq!(server.api("GET", "/api/apps/shop", None).0, 404);
+    assert!(!server.app_home("shop").exists());
+    let empty = cli(&server, &["apps", "list", "--json"]).ok().json();
+    assert_eq!(empty, serde_json::json!([]));
+}
+
+#[test]
+fn config_set_list_and_unset() {
+    let server = TestServer::start();
+    cli(&server, &["apps", "create", "conf"]).ok();
+    cli(&server, &["config", "set", "conf", "A_KEY=1", "EXPR=x=y", "EMPTY="]).ok();
+    let list = cli(&server, &["config", "list", "conf"]).ok();
+    assert_eq!(list.stdout, "A_KEY=1\nEMPTY=\nEXPR=x=y\n");
+
+    // A bad argument is refused before anything is sent.
+    let bad = cli(&server, &["config", "set", "conf", "A_KEY=2", "OOPS"]);
+    assert_eq!(bad.error_line(), "error: invalid argument `OOPS`: expected KEY=VALUE");
+    let invalid = cli(&server, &["config", "set", "conf", "bad key=1"]);
+    assert!(invalid.error_line().contains("invalid setting name `bad key`"), "{}", invalid.stderr);
+    let settings = cli(&server, &["config", "list", "conf", "--json"]).ok().json();
+    assert_eq!(settings, serde_json::json!({ "A_KEY": "1", "EMPTY": "", "EXPR": "x=y" }));
+
+    cli(&server, &["config", "unset", "conf", "A_KEY", "EMPTY"]).ok();
+    assert_eq!(cli(&server, &["config", "list", "conf"]).ok().stdout, "EXPR=x=y\n");
+    let missing = cli(&server, &["config", "unset", "conf", "EXPR", "NOPE"]);
+    assert_eq!(missing.error_line(), "error: app `conf` has no setting `NOPE`");
+    assert_eq!(cli(&server, &["config", "list", "conf"]).ok().stdout, "EXPR=x=y\n", "a typo removes nothing");
+    let ghost = cli(&server, &["config", "set", "ghost", "A=1"]);
+    assert_eq!(ghost.error_line(), "error: no app `ghost`");
+}
+
+#[test]
+fn deployments_logs_redeploy_and_env_after_a_push() {
+    let server = TestServer::start();
+    let password = server.create_app("web");
+    let repo = Repo::app("3.12", "six\n");
+    repo.push_ok(&server.git_url("web", &password), &["main"]);
+    let commit = repo.head();
+
+    let deployments = cli(&server, &["deployments", "web"]).ok();
+    let header: Vec<&str> = deployments.stdout.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["ID", "STATUS", "ACTIVE", "COMMIT", "TRIGGER", "STARTED", "DURATION", "MESSAGE"]);
+    let rows = table(&deployments.stdout);
+    assert_eq!(rows.len(), 1, "{}", deployments.stdout);
+    assert_eq!(rows[0][..5], ["1", "success", "*", &commit[..7], "push"]);
+    assert_eq!(rows[0].last().unwrap(), "first commit");
+    assert!(rows[0][6].ends_with('s'), "a duration: {:?}", rows[0]);
+    let listed = cli(&server, &["deployments", "web", "--json"]).ok().json();
+    assert_eq!(listed[0]["commit"], commit.as_str());
+
+    let logs = cli(&server, &["logs", "web"]).ok();
+    assert!(logs.stdout.contains("--> install") && logs.stdout.contains("Step timings:"), "{}", logs.stdout);
+    assert_eq!(cli(&server, &["logs", "web", "1"]).ok().stdout, logs.stdout);
+    let followed = cli(&server, &["logs", "web", "--follow"]).ok();
+    assert_eq!(followed.stdout, logs.stdout, "following a finished deployment prints its whole log");
+    assert!(followed.stderr.contains("Deployment 1 succeeded"), "{}", followed.stderr);
+    let no_such = cli(&server, &["logs", "web", "99"]);
+    assert_eq!(no_such.error_line(), "error: app `web` has no deployment 99");
+
+    let env = cli(&server, &["env", "show", "web"]).ok();
+    assert!(env.stdout.contains("Python:      CPython 3.12."), "{}", env.stdout);
+    assert!(env.stdout.contains(" MB"), "{}", env.stdout);
+    assert!(env.stdout.lines().any(|l| l.trim().starts_with("six==")), "{}", env.stdout);
+    let env_json = cli(&server, &["env", "show", "web", "--json"]).ok().json();
+    assert!(env_json["packages"].as_array().unwrap().iter().any(|p| p["name"] == "six"), "{env_json}");
+    let created_before = env_json["marker"]["created_at"].clone();
+
+    // redeploy --clean-env follows the new deployment's log to the end.
+    let redeploy = cli(&server, &["redeploy", "web", "--clean-env"]).ok();
+    assert!(redeploy.stdout.contains("Step timings:"), "the log is followed:\n{}", redeploy.stdout);
+    assert!(redeploy.stderr.contains("Deployment 2 succeeded"), "{}", redeploy.stderr);
+    let second = server.wait_for("web", 2);
+    assert_eq!(
+        (second["status"].as_str(), second["clean_env"].as_bool(), second["trigger"].as_str()),
+        (Some("success"), Some(true), Some("redeploy"))
+    );
+    assert_eq!(second["commit"], commit.as_str());
+    assert_eq!(second["active"], true);
+    assert_eq!(redeploy.stdout, server.deployment_log("web", 2), "the whole log, once");
+    let created_after = server.marker("web")["created_at"].clone();
+    assert_ne!(created_before, created_after, "a clean build made a fresh env");
+
+    // env reset redeploys the active commit with a fresh env and follows it.
+    let reset = cli(&server, &["env", "reset", "web"]).ok();
+    assert!(reset.stdout.contains("Step timings:"), "{}", reset.stdout);
+    let third = server.wait_for("web", 3);
+    assert_eq!((third["status"].as_str(), third["clean_env"].as_bool(), third["trigger"].as_str()), (Some("success"), Some(true), Some("env-reset")));
+    assert_ne!(server.marker("web")["created_at"], created_after);
+    let rows = table(&cli(&server, &["deployments", "web"]).ok().stdout);
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["3", "2", "1"], "newest first");
+    assert_eq!(rows[0][2], "*");
+    assert!(rows[1..].iter().all(|r| r[2] != "*"), "one active deployment: {rows:?}");
+
+    // A redeploy that fails exits non-zero with the reason, after printing the log.
+    cli(&server, &["config", "set", "web", "PYTHON_VERSION=3.1"]).ok();
+    let failed = cli(&server, &["redeploy", "web", "1"]);
+    assert_eq!(failed.code, Some(1), "{}\n{}", failed.stdout, failed.stderr);
+    let last = failed.stderr.lines().last().unwrap();
+    assert!(last.starts_with("error: deployment 4 of `web` failed"), "{}", failed.stderr);
+    assert!(!failed.stdout.is_empty(), "the failed deployment's log is shown");
+    assert_eq!(server.wait_for("web", 4)["status"], "failed");
+    assert_eq!(server.active("web").unwrap()["id"], 3, "the previous deployment stays active");
+}
+
+#[test]
+fn errors_are_one_line_and_say_what_is_wrong() {
+    let server = TestServer::start();
+    for args in [
+        &["apps", "show", "ghost"][..],
+        &["apps", "delete", "ghost", "--yes"],
+        &["config", "list", "ghost"],
+        &["deployments", "ghost"],
+        &["logs", "ghost"],
+        &["redeploy", "ghost"],
+        &["env", "show", "ghost"],
+        &["env", "reset", "ghost"],
+    ] {
+        let out = cli(&server, args);
+        assert_eq!(out.error_line(), "error: no app `ghost`", "{args:?}");
+    }
+    cli(&server, &["apps", "create", "empty"]).ok();
+    assert_eq!(cli(&server, &["logs", "empty"]).error_line(), "error: app `empty` has no deployments yet");
+    let line = cli(&server, &["redeploy", "empty"]).error_line();
+    assert!(line.starts_with("error: app `empty` has no active deployment to redeploy"), "{line}");
+    let env = cli(&server, &["env", "show", "empty"]).ok();
+    assert!(env.stdout.contains("has no env yet"), "{}", env.stdout);
+
+    // The token from SLIPWAY_TOKEN and the server from SLIPWAY_SERVER, no --data-dir.
+    let mut command = bare(&["apps", "list", "--json"]);
+    command.env("SLIPWAY_TOKEN", server.token()).env("SLIPWAY_SERVER", &server.base);
+    assert_eq!(run(command).ok().json()[0]["name"], "empty");
+    // SLIPWAY_TOKEN wins over the data dir's token, and a wrong one is named.
+    let mut command = bare(&["apps", "list", "--server", &server.base, "--data-dir"]);
+    command.arg(server.data_dir()).env("SLIPWAY_TOKEN", "not-the-token");
+    assert_eq!(run(command).error_line(), "error: the server refused the admin token from SLIPWAY_TOKEN: invalid admin token");
+
+    // No token anywhere.
+    let cwd = tempfile::tempdir().unwrap();
+    let mut command = bare(&["apps", "list", "--server", &server.base]);
+    command.current_dir(cwd.path());
+    assert_eq!(run(command).error_line(), "error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for ./slipway-data/admin-token)");
+    let elsewhere = cwd.path().join("data");
+    let mut command = bare(&["deployments", "web", "--server", &server.base, "--data-dir"]);
+    command.arg(&elsewhere);
+    assert_eq!(
+        run(command).error_line(),
+        format!("error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for {})", Path::new(&elsewhere).join("admin-token").display())
+    );
+
+    // No server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut command = bare(&["apps", "list", "--server", &url]);
+    command.env("SLIPWAY_TOKEN", "anything");
+    assert_eq!(
+        run(command).error_line(),
+        format!("error: cannot reach the slipway server at {url}: connection refused (start it with `slipway serve`)")
+    );
+}

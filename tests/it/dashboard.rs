@@ -1,0 +1,316 @@
+//! The dashboard over HTTP, as a browser sends it: logging in, the session cookie, CSRF, and
+//! escaping of everything users control. The same pages in a real Chromium: `scripts/e2e.sh`,
+//! run by [`dashboard_in_headless_chromium`].
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use crate::server_support::{Repo, TestServer};
+use crate::support::repo_root;
+
+struct Response {
+    status: u16,
+    headers: HashMap<String, Vec<String>>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.first()).map(String::as_str)
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers.get("set-cookie").cloned().unwrap_or_default()
+    }
+}
+
+/// A browser's side of the conversation: no redirects followed, the session cookie sent by hand.
+struct Client {
+    base: String,
+    agent: ureq::Agent,
+    cookie: Option<String>,
+}
+
+impl Client {
+    fn new(server: &TestServer) -> Self {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        Client { base: server.base.clone(), agent, cookie: None }
+    }
+
+    fn send(&self, method: &str, path: &str, form: Option<&[(&str, &str)]>, extra: &[(&str, &str)]) -> Response {
+        let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = match form {
+            Some(fields) => {
+                let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+                self.agent.run(request.header("Content-Type", "application/x-www-form-urlencoded").body(body).unwrap())
+            }
+            None => self.agent.run(request.body(()).unwrap()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, value) in response.headers() {
+            headers.entry(name.as_str().to_string()).or_default().push(value.to_str().unwrap_or_default().to_string());
+        }
+        let body = response.into_body().read_to_string().unwrap_or_default();
+        Response { status, headers, body }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.send("GET", path, None, &[])
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.send("POST", path, Some(form), &[])
+    }
+
+    /// Logs in with the admin token; keeps the session cookie.
+    fn login(server: &TestServer) -> Self {
+        let mut client = Client::new(server);
+        let response = client.post("/login", &[("token", &server.token())]);
+        assert_eq!(response.status, 303, "{}", response.body);
+        client.cookie = Some(session_cookie(&response).expect("a session cookie"));
+        client
+    }
+
+    /// The CSRF token the pages put in their forms.
+    fn csrf(&self) -> String {
+        let page = self.get("/");
+        assert_eq!(page.status, 200);
+        hidden_csrf(&page.body).expect("the page has a CSRF field")
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// `slipway_session=<id>` from the response's `Set-Cookie`.
+fn session_cookie(response: &Response) -> Option<String> {
+    response.set_cookies().iter().find(|c| c.starts_with("slipway_session=") && !c.starts_with("slipway_session=;")).map(|c| c.split(';').next().unwrap().to_string())
+}
+
+fn hidden_csrf(html: &str) -> Option<String> {
+    let at = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    Some(html[at..].split('"').next()?.to_string())
+}
+
+#[test]
+fn logging_in_gives_an_http_only_strict_cookie_and_only_for_the_right_token() {
+    let server = TestServer::start();
+    let anonymous = Client::new(&server);
+
+    let home = anonymous.get("/");
+    assert_eq!((home.status, home.header("location")), (303, Some("/login")), "pages need a session");
+    let app_page = anonymous.get("/apps/some-app");
+    assert_eq!(app_page.header("location"), Some("/login?next=/apps/some-app"), "and come back after logging in");
+    let login = anonymous.get("/login");
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains(r#"name="token""#));
+
+    let wrong = anonymous.post("/login", &[("token", "not-the-token")]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.set_cookies().is_empty(), "a wrong token gets no cookie: {:?}", wrong.set_cookies());
+    assert!(wrong.body.contains("not the admin token"), "{}", wrong.body);
+    let empty = anonymous.post("/login", &[("token", "")]);
+    assert_eq!(empty.status, 401);
+    assert!(empty.set_cookies().is_empty());
+
+    let token = server.token();
+    let right = anonymous.post("/login", &[("token", &token), ("next", "/apps/some-app")]);
+    assert_eq!((right.status, right.header("location")), (303, Some("/apps/some-app")));
+    let set_cookie = right.set_cookies().into_iter().find(|c| c.starts_with("slipway_session=")).expect("a session cookie");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    assert!(!set_cookie.contains(&token), "the cookie is not the admin token: {set_cookie}");
+
+    let offsite = anonymous.post("/login", &[("token", &token), ("next", "//evil.example/")]);
+    assert_eq!(offsite.header("location"), Some("/"), "never sent to another site after logging in");
+
+    let mut client = Client::new(&server);
+    client.cookie = session_cookie(&right);
+    let home = client.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Create an app"));
+    assert_eq!(home.header("cache-control"), Some("no-store"));
+    assert!(home.header("content-security-policy").is_some_and(|csp| csp.contains("script-src 'self'")));
+}
+
+#[test]
+fn forged_and_ended_sessions_are_refused() {
+    let server = TestServer::start();
+    let mut forged = Client::new(&server);
+    forged.cookie = Some("slipway_session=bm90LWEtc2Vzc2lvbg".to_string());
+    let response = forged.get("/");
+    assert_eq!((response.status, response.header("location")), (303, Some("/login")));
+    assert!(response.set_cookies().iter().any(|c| c.contains("Max-Age=0")), "a dead cookie is cleared");
+    forged.cookie = Some(format!("slipway_session={}", server.token()));
+    assert_eq!(forged.get("/").status, 303, "the admin token is not a session id");
+
+    let client = Client::login(&server);
+    let csrf = client.csrf();
+    assert_eq!(client.post("/logout", &[]).status, 403, "logging out is a form like any other");
+    let logout = client.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!((logout.status, logout.header("location")), (303, Some("/login")));
+    assert!(logout.set_cookies().iter().any(|c| c.starts_with("slipway_session=;") && c.contains("Max-Age=0")));
+    assert_eq!(client.get("/").status, 303, "the session ended at logout (as an expired one does)");
+    let late_form = client.post("/apps", &[("csrf", &csrf), ("name", "late-app")]);
+    assert_eq!(late_form.header("location"), Some("/login?expired=1"));
+    let (status, _) = server.api("GET", "/api/apps/late-app", None);
+    assert_eq!(status, 404, "a form sent after logout does nothing");
+}
+
+#[test]
+fn every_form_needs_the_session_csrf_token() {
+    let server = TestServer::start();
+    server.create_app("guarded");
+    let client = Client::login(&server);
+    let csrf = client.csrf();
+
+    let forms: &[(&str, &[(&str, &str)])] = &[
+        ("/apps", &[("name", "sneaky")]),
+        ("/apps/guarded/settings", &[("key", "EVIL"), ("value", "1"), ("action", "save")]),
+        ("/apps/guarded/settings/python", &[("version", "")]),
+        ("/apps/guarded/credentials/reset", &[]),
+        ("/apps/guarded/env/reset", &[]),
+        ("/apps/guarded/deployments/1/redeploy", &[]),
+        ("/logout", &[]),
+    ];
+    for (path, fields) in forms {
+        let missing = client.post(path, fields);
+        assert_eq!(missing.status, 403, "POST {path} without a CSRF token: {}", missing.body);
+        assert!(missing.body.contains("CSRF"), "{}", missing.body);
+        let mut wrong = fields.to_vec();
+        wrong.push(("csrf", "0000000000000000000000000000000000000000000"));
+        assert_eq!(client.post(path, &wrong).status, 403, "POST {path} with a wrong CSRF token");
+    }
+    let other_session = Client::login(&server).csrf();
+    assert_ne!(other_session, csrf, "each session has its own token");
+    assert_eq!(client.post("/apps", &[("csrf", &other_session), ("name", "sneaky")]).status, 403, "another session's token");
+    let cross_site = client.send("POST", "/apps", Some(&[("csrf", &csrf), ("name", "sneaky")]), &[("Origin", "http://evil.example")]);
+    assert_eq!(cross_site.status, 403, "a form from another origin");
+
+    let (status, _) = server.api("GET", "/api/apps/sneaky", None);
+    assert_eq!(status, 404, "no refused form created anything");
+    let (_, settings) = server.api("GET", "/api/apps/guarded/settings", None);
+    assert!(settings.get("EVIL").is_none(), "{settings}");
+
+    // With the token, the same form works.
+    let created = client.post("/apps", &[("csrf", &csrf), ("name", "welcome")]);
+    assert_eq!((created.status, created.header("location")), (303, Some("/apps/welcome")), "{}", created.body);
+    let page = client.get("/apps/welcome");
+    assert!(page.body.contains(r#"id="new-password""#), "the new password is shown once");
+    assert!(page.body.contains("git remote add slipway http://welcome:"));
+    assert!(!client.get("/apps/welcome").body.contains(r#"id="new-password""#), "and only once");
+    let bad_name = client.post("/apps", &[("csrf", &csrf), ("name", "Bad Name!")]);
+    assert_eq!(bad_name.status, 400);
+    assert!(bad_name.body.contains("invalid app name"), "{}", bad_name.body);
+}
+
+#[test]
+fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
+    let server = TestServer::start();
+    let password = server.create_app("escapes");
+    let client = Client::login(&server);
+    let csrf = client.csrf();
+
+    let odd = r#"<b>"'&"#;
+    let saved = client.post("/apps/escapes/settings", &[("csrf", &csrf), ("key", "ODD"), ("value", odd), ("action", "save")]);
+    assert_eq!((saved.status, saved.header("location")), (303, Some("/apps/escapes#settings")));
+    let (_, settings) = server.api("GET", "/api/apps/escapes/settings", None);
+    assert_eq!(settings["ODD"], odd, "stored as typed");
+    let bad_key = client.post("/apps/escapes/settings", &[("csrf", &csrf), ("key", "<i>x"), ("value", "1"), ("action", "save")]);
+    assert_eq!(bad_key.status, 303);
+    let python = client.post("/apps/escapes/settings/python", &[("csrf", &csrf), ("version", "9.99")]);
+    assert_eq!(python.status, 303);
+    let (_, settings) = server.api("GET", "/api/apps/escapes/settings", None);
+    assert!(settings.get("PYTHON_VERSION").is_none(), "a version no runtime provides is refused: {settings}");
+
+    let repo = Repo::app("3.12", "six\n");
+    repo.write("app.py", &crate::server_support::PLAIN_APP.replace("v1", "v2"));
+    let script = "<script>alert(1)</script>";
+    repo.commit(&format!("{script} & \"quotes\""));
+    repo.push_ok(&server.git_url("escapes", &password), &["main"]);
+    let deployment = server.active("escapes").expect("the push deployed");
+    let id = deployment["id"].as_i64().unwrap();
+
+    let app_page = client.get("/apps/escapes");
+    assert_eq!(app_page.status, 200);
+    let deployment_page = client.get(&format!("/apps/escapes/deployments/{id}"));
+    assert_eq!(deployment_page.status, 200);
+    for (name, html) in [("app page", &app_page.body), ("deployment page", &deployment_page.body)] {
+        assert!(!html.contains(script), "{name} has the raw <script>");
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;quotes&#34;"), "{name} shows the message as text:\n{html}");
+        assert!(html.contains("Ada Tester &#60;ada@example.com&#62;"), "{name} escapes the author");
+        assert_eq!(html.matches("<script").count(), 1, "{name}: only the dashboard's own script");
+    }
+    assert!(!app_page.body.contains(odd), "the setting value is not raw HTML");
+    assert!(app_page.body.contains(r#"value="&#60;b&#62;&#34;&#39;&#38;""#), "the setting value is escaped in its input:\n{}", app_page.body);
+    assert!(app_page.body.contains("invalid setting name `&#60;i&#62;x`"), "the refused key is explained, escaped:\n{}", app_page.body);
+    assert!(app_page.body.contains("No runtime on this server provides Python 9.99"), "so is the refused version");
+    assert!(!app_page.body.contains("<i>x"), "never raw");
+    let home = client.get("/");
+    assert!(!home.body.contains(script) && home.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the app list shows the message as text");
+    assert!(deployment_page.body.contains("Step timings"));
+    assert!(deployment_page.body.contains(r#"id="steps""#), "per-step timings are shown");
+
+    // The follow route (the page's live log) needs the session, not the admin token.
+    let follow = client.get(&format!("/apps/escapes/deployments/{id}/follow?offset=0"));
+    assert_eq!(follow.status, 200);
+    let followed: serde_json::Value = serde_json::from_str(&follow.body).unwrap();
+    assert_eq!(followed["finished"], true);
+    assert!(followed["text"].as_str().unwrap().contains(&format!("Deployment {id} succeeded.")));
+    assert_eq!(Client::new(&server).get(&format!("/apps/escapes/deployments/{id}/follow")).status, 303);
+
+    // Reset Python environment: a confirmation page, then the reset as the API does it.
+    let confirm = client.get("/apps/escapes/env/reset");
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains(r#"action="/apps/escapes/env/reset""#));
+    let reset = client.post("/apps/escapes/env/reset", &[("csrf", &csrf)]);
+    assert_eq!(reset.status, 303);
+    let location = reset.header("location").unwrap().to_string();
+    let reset_id: i64 = location.strip_prefix("/apps/escapes/deployments/").expect("sent to the new deployment").parse().unwrap();
+    assert!(reset_id > id);
+    let record = server.wait_for("escapes", reset_id);
+    assert_eq!(record["status"], "success", "{}", server.deployment_log("escapes", reset_id));
+    assert_eq!(record["clean_env"], true);
+    assert_eq!(record["trigger"], "env-reset");
+
+    let redeploy = client.post(&format!("/apps/escapes/deployments/{id}/redeploy"), &[("csrf", &csrf)]);
+    assert_eq!(redeploy.status, 303);
+    let redeploy_id: i64 = redeploy.header("location").unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let record = server.wait_for("escapes", redeploy_id);
+    assert_eq!((record["status"].as_str(), record["clean_env"].as_bool()), (Some("success"), Some(false)));
+}
+
+/// The whole dashboard in Debian's headless Chromium (Playwright), through `scripts/e2e.sh`.
+/// `SLIPWAY_SKIP_E2E=1` skips it (for a quick local loop; CI runs it).
+#[test]
+fn dashboard_in_headless_chromium() {
+    if std::env::var_os("SLIPWAY_SKIP_E2E").is_some() {
+        eprintln!("SLIPWAY_SKIP_E2E is set: not running scripts/e2e.sh");
+        return;
+    }
+    let root = repo_root();
+    let output = Command::new("bash")
+        .arg(root.join("scripts/e2e.sh"))
+        .current_dir(&root)
+        .env("SLIPWAY_BIN", env!("CARGO_BIN_EXE_slipway"))
+        .env("E2E_SCREENSHOTS", root.join("target/e2e-screenshots"))
+        .output()
+        .expect("run scripts/e2e.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "scripts/e2e.sh failed ({}):\n{stdout}\n{stderr}", output.status);
+    assert!(stdout.contains("checks passed, 0 failed"), "{stdout}\n{stderr}");
+    println!("{stdout}");
+}
