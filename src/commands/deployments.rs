@@ -118,7 +118,11 @@ fn app_output(client: &Client, app: &str, follow: bool) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     stdout.write_all(&chunk).context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    // Until interrupted, like `tail -f`.
+    loop {
         std::thread::sleep(std::time::Duration::from_millis(500));
         let query = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
         let (chunk, next) = client.get_log_chunk(&format!("{path}{query}"))?;
@@ -126,5 +130,4 @@ fn app_output(client: &Client, app: &str, follow: bool) -> anyhow::Result<()> {
         stdout.flush().context("writing to stdout")?;
         offset = next;
     }
-    Ok(())
 }

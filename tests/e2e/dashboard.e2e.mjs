@@ -241,6 +241,9 @@ async function main() {
   });
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    // Generous: CI runs this beside the rest of the suite on two cores.
+    context.setDefaultTimeout(60_000);
+    context.setDefaultNavigationTimeout(60_000);
     page = await context.newPage();
     page.on("dialog", async (dialog) => {
       problems.push(`a dialog opened: ${dialog.message()} (script injection?)`);
@@ -383,6 +386,31 @@ async function main() {
       await shot(name, phonePage);
     }
     await phone.close();
+
+    // Without JavaScript: log in, change a setting, redeploy; the running deployment's page
+    // refreshes itself (<noscript> meta refresh) until it has ended.
+    const plain = await browser.newContext({ viewport: { width: 1024, height: 800 }, javaScriptEnabled: false });
+    plain.setDefaultTimeout(60_000);
+    const plainPage = await plain.newPage();
+    await plainPage.goto(`${base}/login`);
+    await plainPage.fill("#token", token);
+    await Promise.all([plainPage.waitForURL(`${base}/`), plainPage.click("button[type=submit]")]);
+    await plainPage.goto(`${base}/apps/${APP}`);
+    check((await plainPage.locator(".copy-button").count()) === 0, "without JavaScript there are no copy buttons, and the values are still there to select");
+    await plainPage.fill("#new-key", "NO_JS");
+    await plainPage.fill("#new-value", "works");
+    await Promise.all([plainPage.waitForLoadState("load"), plainPage.click("#add-setting button[type=submit]")]);
+    check((await plainPage.locator('form.setting-row[data-key="NO_JS"]').count()) === 1, "without JavaScript the settings form works");
+    await plainPage.goto(`${base}/apps/${APP}/deployments/${resetId}`);
+    await Promise.all([plainPage.waitForURL(/\/deployments\/\d+$/), plainPage.click("#redeploy")]);
+    const plainId = Number(plainPage.url().split("/").pop());
+    const deadline = Date.now() + DEPLOY_TIMEOUT;
+    while ((await plainPage.locator("#deployment-status").getAttribute("data-status").catch(() => null)) !== "succeeded") {
+      if (Date.now() > deadline) throw new Error(`redeploy ${plainId} did not show success without JavaScript`);
+      await plainPage.waitForTimeout(500);
+    }
+    check(plainId > resetId, `without JavaScript, a redeploy (#${plainId}) runs and its page refreshes itself until it succeeds`);
+    await plain.close();
 
     // Log out: the session ends.
     await Promise.all([page.waitForURL(`${base}/login`), page.click(".topnav button")]);

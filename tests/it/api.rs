@@ -203,3 +203,48 @@ fn vfs_reads_writes_and_deletes_inside_the_app_home_only() {
     let out = repo.push_ok(&server.git_url("files", &password), &["main"]);
     assert!(out.contains("No virtual environment at"), "{out}");
 }
+
+#[test]
+fn https_with_a_self_signed_certificate_serves_the_api_and_git() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_cert(certs.path());
+    let data = tempfile::Builder::new().prefix("slipway-srv-").tempdir().unwrap();
+    let server = TestServer::start_in_with(data, &["--tls-cert", &cert, "--tls-key", &key]);
+    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    let (status, runtimes) = server.api("GET", "/api/runtimes", None);
+    assert_eq!(status, 200, "{runtimes}");
+    let password = server.create_app("secure");
+    let (_, app) = server.api("GET", "/api/apps/secure", None);
+    assert!(app["git_url"].as_str().unwrap().starts_with("https://"), "{app}");
+
+    let repo = Repo::app("3.12", "six\n");
+    let mut push = repo.git_command(&["push", &server.git_url("secure", &password), "main"]);
+    let out = push.env("GIT_SSL_CAINFO", &cert).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("remote: Deployment 1 succeeded."), "{text}");
+
+    // Plain HTTP on the TLS port gets nowhere.
+    let plain = server.base.replace("https://", "http://");
+    let out = std::process::Command::new("curl").args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", &format!("{plain}/api/runtimes")]).output().unwrap();
+    assert_ne!(String::from_utf8_lossy(&out.stdout), "200");
+}
+
+#[test]
+fn a_bad_certificate_is_named_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), "not a certificate").unwrap();
+    std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--tls-cert")
+        .arg(dir.path().join("cert.pem"))
+        .arg("--tls-key")
+        .arg(dir.path().join("key.pem"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cert.pem") && stderr.contains("expected a PEM"), "{stderr}");
+}

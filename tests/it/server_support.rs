@@ -48,12 +48,7 @@ impl TestServer {
         Self::start_in_with(dir, &[])
     }
 
-    /// Starts a server with extra `slipway serve` arguments.
-    pub fn start_with(extra: &[&str]) -> Self {
-        let dir = tempfile::Builder::new().prefix("slipway-srv-").tempdir().unwrap();
-        Self::start_in_with(dir, extra)
-    }
-
+    /// Starts a server on an existing data dir with extra `slipway serve` arguments.
     pub fn start_in_with(dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let stderr_log = dir.path().join("server-stderr.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
@@ -113,8 +108,7 @@ impl TestServer {
         let mut child = self.child.take().unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     /// Sends SIGTERM and waits for the server to exit.
@@ -132,6 +126,9 @@ impl TestServer {
     }
 
     pub fn request(&self, method: &str, path: &str, body: Option<String>, authorization: Option<&str>) -> (u16, Value) {
+        if self.base.starts_with("https://") {
+            return self.request_with_curl(method, path, body, authorization);
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
@@ -149,6 +146,23 @@ impl TestServer {
         (status, value)
     }
 
+    /// The same request over HTTPS with curl, trusting the test's self-signed certificate.
+    fn request_with_curl(&self, method: &str, path: &str, body: Option<String>, authorization: Option<&str>) -> (u16, Value) {
+        let mut command = Command::new("curl");
+        command.args(["-s", "-k", "-X", method, "-w", "\n%{http_code}", &format!("{}{path}", self.base)]);
+        if let Some(auth) = authorization {
+            command.args(["-H", &format!("Authorization: {auth}")]);
+        }
+        if let Some(body) = body {
+            command.args(["-H", "Content-Type: application/json", "--data-binary", &body]);
+        }
+        let out = command.output().expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let value = serde_json::from_str(body).unwrap_or_else(|_| json!({ "text": body }));
+        (code.parse().unwrap_or(0), value)
+    }
+
     /// Creates an app that installs from the wheelhouse; returns its password.
     pub fn create_app(&self, name: &str) -> String {
         let (status, app) = self.api("POST", "/api/apps", Some(json!({ "name": name })));
@@ -164,7 +178,8 @@ impl TestServer {
     }
 
     pub fn git_url(&self, app: &str, password: &str) -> String {
-        format!("{}/git/{app}.git", self.base.replace("http://", &format!("http://{app}:{password}@")))
+        let (scheme, address) = self.base.split_once("://").unwrap();
+        format!("{scheme}://{app}:{password}@{address}/git/{app}.git")
     }
 
     pub fn deployments(&self, app: &str) -> Vec<Value> {
@@ -256,11 +271,6 @@ impl Repo {
         repo
     }
 
-    /// Kept for tests written before apps had to answer HTTP; same as [`Repo::app`].
-    pub fn flask(python: &str, requirements: &str) -> Self {
-        Self::app(python, requirements)
-    }
-
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -316,4 +326,19 @@ impl Repo {
         assert!(ok, "push failed:\n{out}");
         out
     }
+}
+
+/// A self-signed certificate for 127.0.0.1, made with openssl: `(cert.pem, key.pem)`.
+pub fn self_signed_cert(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string())
 }

@@ -117,6 +117,7 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     let wanted = WantedEnv { runtime, spec: resolution.spec, installer: installer.name() };
     let env_plan = env::plan(ExistingEnv::read(&paths.env), &wanted, request.clean_env);
     let sources = settings.package_sources()?;
+    let installing = Installing { installer: &installer, sources: &sources, settings, log };
 
     let requirements = read_requirements(&paths.source.join(REQUIREMENTS_TXT), &paths.source)?;
     let up_to_date = match &env_plan {
@@ -127,14 +128,14 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
         log.skip("resolve", "requirements unchanged since the last install");
         None
     } else {
-        Some(log.step("resolve", || lock_requirements(&installer, runtime, requirements.as_ref(), &sources, settings, temp.path(), log))?)
+        Some(log.step("resolve", || lock_requirements(&installing, runtime, requirements.as_ref(), temp.path()))?)
     };
 
     log.step("sync", || sync_into_wwwroot(&paths, log))?;
     let prepared = log.step("env", || env::apply(env_plan, &paths.env, &paths.state, runtime, &installer, log))?;
     let parked = prepared.parked;
     let env_reused = prepared.reused;
-    let finished = finish_python_steps(prepared.marker, lock, requirements.as_ref(), &installer, &paths, &sources, settings, log);
+    let finished = finish_python_steps(&installing, prepared.marker, lock, requirements.as_ref(), &paths);
     let marker = match (finished, parked) {
         (Ok(marker), parked) => {
             if let Some(parked) = parked {
@@ -158,25 +159,22 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
 }
 
 /// Install (or skip it) and collectstatic, on an env that is ready.
-#[allow(clippy::too_many_arguments)]
 fn finish_python_steps(
+    installing: &Installing,
     marker: EnvMarker,
     lock: Option<LockedRequirements>,
     requirements: Option<&RequirementFiles>,
-    installer: &Installer,
     paths: &Paths,
-    sources: &PackageSources,
-    settings: &Settings,
-    log: &BuildLog,
 ) -> Result<EnvMarker> {
+    let log = installing.log;
     let marker = match lock {
         None => {
             log.skip("install", "requirements unchanged since the last install");
             marker
         }
-        Some(lock) => log.step("install", || install_locked(marker, &lock, requirements, installer, &paths.target, sources, settings, log))?,
+        Some(lock) => log.step("install", || install_locked(installing, marker, &lock, requirements, &paths.target))?,
     };
-    collectstatic_step(&paths.target, settings, log)?;
+    collectstatic_step(&paths.target, installing.settings, log)?;
     Ok(marker)
 }
 
@@ -276,19 +274,25 @@ fn is_up_to_date(marker: &EnvMarker, requirements: Option<&RequirementFiles>, in
     marker.requirements_sha256.as_deref() == Some(fingerprint(requirements, installer, env, sources).as_str())
 }
 
+/// What resolving and installing need besides env and the requirement files.
+struct Installing<'a> {
+    installer: &'a Installer,
+    sources: &'a PackageSources,
+    settings: &'a Settings,
+    log: &'a BuildLog,
+}
+
 /// The resolved pins, or `None` inside when there is no requirements.txt (nothing to install,
 /// but what an earlier one brought is still uninstalled).
 struct LockedRequirements(Option<Lock>);
 
 fn lock_requirements(
-    installer: &Installer,
+    installing: &Installing,
     runtime: &Runtime,
     requirements: Option<&RequirementFiles>,
-    sources: &PackageSources,
-    settings: &Settings,
     temp: &Path,
-    log: &BuildLog,
 ) -> Result<LockedRequirements> {
+    let Installing { installer, sources, settings, log } = installing;
     let Some(files) = requirements else {
         log.info("No requirements.txt: nothing to install.");
         return Ok(LockedRequirements(None));
@@ -303,17 +307,14 @@ fn lock_requirements(
 /// Installs the pins into env, uninstalls what is no longer needed, and records the result in the
 /// marker. The marker's fingerprint is cleared first, so an install that is interrupted is never
 /// mistaken for a finished one.
-#[allow(clippy::too_many_arguments)]
 fn install_locked(
+    installing: &Installing,
     mut marker: EnvMarker,
     lock: &LockedRequirements,
     requirements: Option<&RequirementFiles>,
-    installer: &Installer,
     target: &Path,
-    sources: &PackageSources,
-    settings: &Settings,
-    log: &BuildLog,
 ) -> Result<EnvMarker> {
+    let Installing { installer, sources, settings, log } = installing;
     let env = &target.join(env::ENV_DIR);
     marker.requirements_sha256 = None;
     marker.write(env)?;
@@ -385,8 +386,9 @@ pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: 
     };
     let temp = tempfile::tempdir().at("create a temporary directory in", std::env::temp_dir())?;
     log.step("install", || {
-        let lock = lock_requirements(&installer, &runtime, requirements.as_ref(), &sources, settings, temp.path(), log)?;
-        install_locked(marker, &lock, requirements.as_ref(), &installer, target, &sources, settings, log)
+        let installing = Installing { installer: &installer, sources: &sources, settings, log };
+        let lock = lock_requirements(&installing, &runtime, requirements.as_ref(), temp.path())?;
+        install_locked(&installing, marker, &lock, requirements.as_ref(), target)
     })?;
     Ok(true)
 }

@@ -85,12 +85,15 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
     let script = crate::custom_script::read(source).ok().flatten().and_then(|s| s.script_file);
 
     let walker = walkdir::WalkDir::new(source).min_depth(1).sort_by_file_name().into_iter();
-    let mut entries = walker.filter_entry(|entry| {
+    let entries = walker.filter_entry(|entry| {
         let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
         !is_never_copied(rel, script.as_deref(), log)
     });
-    while let Some(entry) = entries.next() {
-        let entry = entry.map_err(|e| BuildError::io("read source", e.path().unwrap_or(source).to_path_buf(), e.into()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(source).to_path_buf();
+            BuildError::io("read source", path, e.into())
+        })?;
         let rel = entry.path().strip_prefix(source).expect("walk stays below source").to_path_buf();
         let rel_name = manifest_name(&rel);
         let dest = target.join(&rel);

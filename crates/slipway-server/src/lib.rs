@@ -16,6 +16,7 @@ pub mod ftp;
 pub mod git;
 pub mod git_http;
 pub mod hook;
+pub mod https;
 pub mod proxy;
 pub mod secrets;
 pub mod state;
@@ -53,6 +54,8 @@ pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send
     std::fs::create_dir_all(data_dir.join("apps")).with_context(|| format!("create data dir {}", data_dir.display()))?;
     let store = Store::open(&data_dir.join("slipway.db"))?;
     ensure_admin_token(&store, data_dir)?;
+    // Bad certificate files stop the start here, before anything listens.
+    let tls = config.tls.as_ref().map(https::server_config).transpose()?;
     for (app, id) in store.fail_interrupted(INTERRUPTED)? {
         tracing::warn!("deployment {id} of {app} was interrupted by a stop; marked failed, its next deployment builds a fresh env");
     }
@@ -94,10 +97,14 @@ pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send
         .with_state(state);
     let ftp_task = tokio::spawn(ftp::serve(ftp_listener, shared.clone()));
     println!("slipway ftp listening on ftp://{ftp_addr}");
-    println!("slipway listening on http://{http_addr} (data dir {})", shared.config.data_dir.display());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("slipway listening on {scheme}://{http_addr} (data dir {})", shared.config.data_dir.display());
     shared.supervisor.stop_orphans().await;
     tokio::spawn(start_active_releases(shared.clone()));
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await?;
+    match tls {
+        Some(config) => https::serve(listener, router, config, shutdown).await?,
+        None => axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await?,
+    }
 
     ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");

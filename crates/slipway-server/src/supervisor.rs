@@ -319,7 +319,13 @@ pub async fn answers_http(port: u16) -> bool {
         stream.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: slipway-health\r\n\r\n").await.ok()?;
         let mut head = [0u8; 5];
         stream.read_exact(&mut head).await.ok()?;
-        (&head == b"HTTP/").then_some(())
+        if &head != b"HTTP/" {
+            return None;
+        }
+        // Read the rest too (briefly): closing early makes the app log a "connection reset".
+        let (mut rest, mut sink) = ((&mut stream).take(1 << 20), Vec::new());
+        let _ = tokio::time::timeout(Duration::from_millis(500), rest.read_to_end(&mut sink)).await;
+        Some(())
     };
     tokio::time::timeout(Duration::from_secs(2), attempt).await.ok().flatten().is_some()
 }

@@ -84,7 +84,7 @@ async fn login(State(dash): State<DashState>, headers: HeaderMap, Form(form): Fo
     let next = local_or_root(&form.next);
     let token = form.token.trim();
     if token.is_empty() || !crate::auth::is_admin_token(&dash.app, token) {
-        let error = if token.is_empty() { "Enter the admin token." } else { "That is not the admin token. It is in <data-dir>/admin-token on the server." };
+        let error = if token.is_empty() { "Enter the admin token." } else { "That is not the admin token: no session was started." };
         let page = LoginPage { chrome: Chrome::new("Log in", None), error: error.to_string(), notice: String::new(), next };
         return Page::render(StatusCode::UNAUTHORIZED, &page);
     }
