@@ -250,3 +250,34 @@ fn sigterm_lets_a_running_deployment_finish() {
     let server = TestServer::start_in(dir);
     assert_eq!(server.deployments("graceful")[0]["status"], "success");
 }
+
+#[test]
+fn history_keeps_the_last_scm_max_deployments_and_always_the_active_one() {
+    let server = TestServer::start();
+    let password = server.create_app("history");
+    let repo = Repo::app("3.12", "six\n");
+    repo.push_ok(&server.git_url("history", &password), &["main"]);
+    server.set_settings("history", json!({ "SCM_MAX_DEPLOYMENTS": "2" }));
+    let first = deployment_id(&server.deployments("history")[0]);
+    let redeploy_active = || {
+        let active = deployment_id(&server.active("history").unwrap());
+        let (status, body) = server.api("POST", &format!("/api/apps/history/deployments/{active}/redeploy"), None);
+        assert_eq!(status, 202, "{body}");
+        server.wait_for("history", deployment_id(&body))
+    };
+    for _ in 0..3 {
+        assert_eq!(redeploy_active()["status"], "success");
+    }
+    // A failed one, so the active deployment is not the newest.
+    server.set_settings("history", json!({ "PYTHON_VERSION": "3.99" }));
+    let body = redeploy_active();
+    assert_eq!(body["status"], "failed");
+
+    let kept: Vec<i64> = server.deployments("history").iter().map(deployment_id).collect();
+    let active = deployment_id(&server.active("history").unwrap());
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept.contains(&active), "the active one is kept: {kept:?}");
+    assert!(!server.app_home("history").join(format!("site/deployments/{first}")).exists(), "purged logs are deleted");
+    assert!(server.app_home("history").join(format!("site/deployments/{active}/log.txt")).is_file());
+    assert_eq!(server.api("GET", &format!("/api/apps/history/deployments/{first}"), None).0, 404);
+}

@@ -59,6 +59,7 @@ pub async fn serve(
         };
         let (acceptor, router, watcher) = (acceptor.clone(), router.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
             let tls = match acceptor.accept(stream).await {
                 Ok(tls) => tls,
                 Err(e) => return tracing::debug!("TLS handshake with {peer}: {e}"),

@@ -19,7 +19,11 @@ use crate::state::AppState;
 pub type HttpClient = Client<HttpConnector, Body>;
 
 pub fn client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build_http()
+    // Without TCP_NODELAY a response whose head and body arrive separately waits ~40 ms for a
+    // delayed ACK (Nagle); the accepting side sets it too (see `serve`).
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 const HOP_BY_HOP: &[&str] =
@@ -30,10 +34,12 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
     let Some(label) = app_label(request.headers(), request.uri()) else {
         return next.run(request).await;
     };
-    if validate_name(&label).is_err() || !state.shared.app_exists(&label).unwrap_or(false) {
+    // A running app exists; the store is asked only when nothing runs under that name.
+    let running = state.shared.supervisor.port(&label);
+    if running.is_none() && (validate_name(&label).is_err() || !state.shared.app_exists(&label).unwrap_or(false)) {
         return page(StatusCode::NOT_FOUND, "No such app", &format!("There is no app named {} on this slipway.", html_escape(&label)));
     }
-    let Some(port) = state.shared.supervisor.port(&label) else {
+    let Some(port) = running else {
         let process = state.shared.supervisor.info(&label);
         return page(
             StatusCode::BAD_GATEWAY,

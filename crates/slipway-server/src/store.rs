@@ -290,7 +290,8 @@ impl Store {
         let tx = conn.transaction()?;
         let doomed: Vec<i64> = {
             let mut stmt = tx.prepare(
-                "SELECT id FROM deployments WHERE app = ?1 AND active = 0 AND status IN ('success', 'failed') ORDER BY id DESC LIMIT -1 OFFSET ?2",
+                "SELECT id FROM (SELECT id, active, status FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2)
+                 WHERE active = 0 AND status IN ('success', 'failed')",
             )?;
             let rows = stmt.query_map(params![app, keep as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
             rows
@@ -360,7 +361,7 @@ mod tests {
             store.finish("app", d.id, Status::Failed, None).unwrap();
         }
         let purged = store.purge_deployments("app", 2).unwrap();
-        assert_eq!(purged.len(), 2);
+        assert_eq!(purged.len(), 2, "the newest two stay, and the active one");
         let left = store.deployments("app").unwrap();
         assert_eq!(left.len(), 3);
         assert!(left.iter().any(|d| d.id == first.id && d.active));

@@ -308,7 +308,7 @@ async fn wait_until_answering(child: &mut Child, port: u16, timeout: Duration) -
                 timeout.as_secs()
             ));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -427,7 +427,7 @@ impl AppLog {
 
     fn line(&self, line: &str) {
         let mut file = self.file.lock().unwrap();
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(format!("{line}\n").as_bytes());
         if file.metadata().map(|m| m.len() > APP_LOG_MAX_BYTES).unwrap_or(false) {
             let _ = std::fs::rename(&self.path, self.path.with_extension("log.1"));
             if let Ok(fresh) = std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
