@@ -27,13 +27,13 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, run
+
 REQUIREMENTS = ["flask", "gunicorn", "django", "requests", "fastapi", "uvicorn"]
 TARGETS = {"clean build": 20.0, "no-op rebuild": 10.0}
 
@@ -44,16 +44,6 @@ def find_python(version):
     if not found:
         sys.exit(f"error: no Python {version} under {pyenv_root}/versions")
     return found[-1]
-
-
-def run(cmd, what, cwd=None):
-    """Run cmd; on failure print its output and exit 1."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"error: {what} exited {proc.returncode}: {' '.join(map(str, cmd))}", file=sys.stderr)
-        print(proc.stdout + proc.stderr, file=sys.stderr)
-        sys.exit(1)
-    return proc.stdout.strip()
 
 
 def timed(*cmds, what):

@@ -28,12 +28,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ["flask", "django"]
 APP = "bench"
 
 PLAIN_APP = """import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from common import ROOT, run
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
@@ -43,15 +44,6 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 """
-
-
-def run(cmd, what, cwd=None, env=None):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"error: {what} exited {proc.returncode}", file=sys.stderr)
-        print(proc.stdout + proc.stderr, file=sys.stderr)
-        sys.exit(1)
-    return proc.stdout.strip()
 
 
 def api(base, token, method, path, body=None):

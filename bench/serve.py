@@ -30,21 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, run
+
 SLIPWAY = ROOT / "target/release/slipway"
 APP = "flask-hello"
 APP_PY = ('from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route("/")\ndef hello():\n'
           '    return "Hello from Flask on slipway! ({tag})\\n"\n')
-
-
-def run(cmd, what, cwd=None, env=None):
-    """Run cmd; on failure print its output and exit 1."""
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"error: {what} exited {proc.returncode}: {shlex.join(map(str, cmd))}", file=sys.stderr)
-        print(proc.stdout + proc.stderr, file=sys.stderr)
-        sys.exit(1)
-    return proc.stdout.strip()
 
 
 def request(port, method, path, body=None, headers=None, timeout=10):

@@ -43,13 +43,13 @@ if ! command -v git >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq git >/dev/null
 fi
 
-# FTP tests and bench/ftp_delete_env.py drive a real FTP client (lftp); the FTPS test makes its
-# self-signed certificate with openssl.
-ftp_missing=()
-for tool in lftp openssl; do
-  command -v "$tool" >/dev/null 2>&1 || ftp_missing+=("$tool")
+# The tests drive real clients: lftp (FTP), curl (the <app>.localhost proxy), and openssl makes
+# the self-signed certificates of the TLS tests.
+missing=()
+for tool in lftp openssl curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-if [ ${#ftp_missing[@]} -gt 0 ]; then
-  say "installing ${ftp_missing[*]}"
-  apt-get update -qq && apt-get install -y -qq "${ftp_missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
