@@ -144,7 +144,9 @@ fn crashes_are_restarted_and_a_server_restart_brings_apps_back() {
     let app_log = std::fs::read_to_string(server.app_home("phoenix").join("LogFiles/app.log")).unwrap();
     assert!(app_log.contains("[slipway] the app exited"), "{app_log}");
 
+    let running = process(&server, "phoenix")["pid"].as_u64().unwrap();
     let (dir, _) = server.terminate();
+    assert!(!std::path::Path::new(&format!("/proc/{running}")).exists(), "stopping the server stops its apps");
     let server = TestServer::start_in(dir);
     wait_until("the app to come back", || get(&server, "phoenix", "/").0 == 200);
 

@@ -436,3 +436,35 @@ impl AppLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_log_rotates_by_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AppLog::open(dir.path()).unwrap();
+        let big = "x".repeat(1024 * 1024);
+        // Ten lines of 1 MiB and a newline pass 10 MiB: the tenth one rotates the file.
+        for _ in 0..APP_LOG_MAX_BYTES / (1024 * 1024) {
+            log.line(&big);
+        }
+        log.line("after the rotation");
+        let rotated = std::fs::metadata(dir.path().join("app.log.1")).unwrap().len();
+        assert!(rotated > APP_LOG_MAX_BYTES, "{rotated}");
+        let current = std::fs::read_to_string(dir.path().join("app.log")).unwrap();
+        assert!(current == "after the rotation\n", "app.log holds {} bytes", current.len());
+    }
+
+    #[test]
+    fn startup_timeout_is_validated() {
+        let settings = |v: &str| [("STARTUP_TIMEOUT".to_string(), v.to_string())].into_iter().collect();
+        assert_eq!(startup_timeout(&settings("5")).unwrap(), Duration::from_secs(5));
+        assert_eq!(startup_timeout(&Default::default()).unwrap(), DEFAULT_STARTUP_TIMEOUT);
+        assert_eq!(
+            startup_timeout(&settings("soon")).unwrap_err(),
+            "setting STARTUP_TIMEOUT: `soon` is not a number of seconds between 1 and 3600"
+        );
+    }
+}
