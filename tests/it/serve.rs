@@ -200,21 +200,32 @@ fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_
     repo.push_ok(&server.git_url("crashy", &password), &["main"]);
     let before = server.marker("crashy")["created_at"].clone();
 
-    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "sleep 60\n");
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n")
+        .write("deploy.sh", "echo $$ > \"$DEPLOYMENT_TARGET/../build.pid\"\nexec sleep 60\n");
     repo.commit("hangs");
     let url = server.git_url("crashy", &password);
     let pusher = { let url = url.clone(); let path = repo.path().to_path_buf(); std::thread::spawn(move || {
         std::process::Command::new("git").args(["push", &url, "main"]).current_dir(path).env("GIT_TERMINAL_PROMPT", "0").output().unwrap()
     }) };
+    // The custom script writes its pid, then becomes `sleep 60`: the build is under way.
+    let pid_file = server.app_home("crashy").join("site/build.pid");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while server.deployments("crashy").first().map(|d| d["status"] != "building").unwrap_or(true) {
-        assert!(std::time::Instant::now() < deadline, "second deployment never started building");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let build_pid = loop {
+        match std::fs::read_to_string(&pid_file).map(|p| p.trim().to_string()) {
+            Ok(pid) if !pid.is_empty() => break pid,
+            _ => assert!(std::time::Instant::now() < deadline, "the hanging build never started"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(server.deployments("crashy")[0]["status"], "building");
     let dir = server.kill9();
     let pushed = pusher.join().unwrap();
     assert!(!pushed.status.success(), "the push cannot succeed when the server dies");
-    let _ = std::process::Command::new("pkill").args(["-f", "sleep 60"]).status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{build_pid}")).exists() {
+        assert!(std::time::Instant::now() < deadline, "the build's process {build_pid} outlived the server");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let server = TestServer::start_in(dir);
     let interrupted = &server.deployments("crashy")[0];

@@ -11,6 +11,7 @@ use crate::{BuildError, Result};
 /// start or exits non-zero.
 pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<()> {
     let program = command.get_program().to_string_lossy().into_owned();
+    die_with_parent(command);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -47,6 +48,23 @@ pub fn capture(what: &str, command: &mut Command) -> Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Asks the kernel to kill the child if the process running the build dies (kill -9 of
+/// `slipway serve`): an installer left running would go on writing into an env that the next
+/// build is replacing. (Linux ties this to the spawning thread, which waits for the child.)
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
 }
 
 fn forward_lines(stream: impl Read, log: &BuildLog) {
