@@ -28,9 +28,9 @@ pub enum Command {
     Runtimes(RuntimesArgs),
     /// Print the default build as a custom deployment script to start from.
     DeploymentScript,
-    /// Run the service: REST API, git smart HTTP and deployments, in one process.
+    /// Run the service in one process: REST API, git smart HTTP, FTP, dashboard, deployments, the apps and the `<app>.localhost` proxy.
     Serve(ServeArgs),
-    /// Create, list, show and delete apps; reset an app's deployment password.
+    /// Create, list, show and delete apps; reset an app's deployment password; restart, stop or start its process.
     Apps(AppsArgs),
     /// An app's settings: environment variables for its builds and the running app.
     Config(ConfigArgs),
