@@ -79,12 +79,6 @@ pub fn commit_info(repo: &Path, commit: &str, access: &ObjectAccess) -> anyhow::
     Ok(CommitInfo { author: author.to_string(), message: message.to_string() })
 }
 
-/// Resolves a branch to its commit; `None` if the branch does not exist.
-pub fn branch_commit(repo: &Path, branch: &str) -> anyhow::Result<Option<String>> {
-    let output = git(repo).args(["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}^{{commit}}")]).output()?;
-    Ok(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
-}
-
 /// Writes the tree of `commit` into `dir` (which must not exist), as `git archive | tar -x`.
 pub fn checkout(repo: &Path, commit: &str, dir: &Path, access: &ObjectAccess) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
