@@ -317,16 +317,16 @@ async fn redeploy(State(state): State<AppState>, Path((app, id)): Path<(String, 
     } else {
         serde_json::from_slice::<RedeployBody>(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?.clean_env
     };
-    let started = start_deployment(&state, &app, deployment.commit, clean_env, "redeploy")?;
+    let started = start_deployment(&state, &app, deployment.commit, clean_env, "redeploy").await?;
     Ok((StatusCode::ACCEPTED, Json(started)).into_response())
 }
 
 /// Starts a deployment of a commit already in the repository; it runs on in the background.
-pub(crate) fn start_deployment(state: &AppState, app: &str, commit: String, clean_env: bool, trigger: &'static str) -> ApiResult<Deployment> {
+pub(crate) async fn start_deployment(state: &AppState, app: &str, commit: String, clean_env: bool, trigger: &'static str) -> ApiResult<Deployment> {
     // Nobody watches this one live: its log is on disk and in the API.
     let (progress, _) = mpsc::unbounded_channel::<String>();
     let request = DeployRequest { app: app.to_string(), commit, clean_env, trigger, access: ObjectAccess::default() };
-    let (record, _handle) = state.deployer.start(request, progress)?;
+    let (record, _handle) = state.deployer.start(request, progress).await?;
     Ok(record)
 }
 
@@ -349,7 +349,7 @@ async fn reset_env(State(state): State<AppState>, Path(app): Path<String>) -> Ap
 pub(crate) async fn reset_env_of(state: &AppState, app: &str) -> ApiResult<Option<Deployment>> {
     known_app(state, app)?;
     match state.shared.store.active_deployment(app)? {
-        Some(active) => Ok(Some(start_deployment(state, app, active.commit, true, "env-reset")?)),
+        Some(active) => Ok(Some(start_deployment(state, app, active.commit, true, "env-reset").await?)),
         None => {
             let env = state.shared.app_paths(app).env();
             tokio::task::spawn_blocking(move || slipway_build::env::remove_path(&env)).await.map_err(|e| anyhow::anyhow!(e))?.map_err(|e| anyhow::anyhow!(e))?;

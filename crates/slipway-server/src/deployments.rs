@@ -66,14 +66,15 @@ impl Deployer {
 
     /// Records the deployment and starts it; the returned handle ends with the final record.
     /// Log lines arrive on `progress` as they are written.
-    pub fn start(
+    pub async fn start(
         self: &Arc<Self>,
         request: DeployRequest,
         progress: mpsc::UnboundedSender<String>,
     ) -> anyhow::Result<(Deployment, tokio::task::JoinHandle<Deployment>)> {
         let store = &self.shared.store;
-        let paths = self.shared.app_paths(&request.app);
-        let info = git::commit_info(&paths.repository(), &request.commit, &request.access)?;
+        let repository = self.shared.app_paths(&request.app).repository();
+        let (commit, access) = (request.commit.clone(), request.access.clone());
+        let info = tokio::task::spawn_blocking(move || git::commit_info(&repository, &commit, &access)).await??;
         let clean_env = request.clean_env | store.take_needs_clean_env(&request.app)?;
         let record = store.insert_deployment(&NewDeployment {
             app: &request.app,

@@ -167,7 +167,7 @@ async fn decide(request: HookRequest, branch: String, deployer: Arc<Deployer>, p
     let Some(commit) = to_deploy else { return true };
     let clean_env = request.push_options.iter().any(|o| o == CLEAN_ENV_OPTION);
     let deploy = DeployRequest { app: request.app.clone(), commit, clean_env, trigger: "push", access: request.access };
-    match deployer.start(deploy, progress.clone()) {
+    match deployer.start(deploy, progress.clone()).await {
         Ok((_, handle)) => {
             drop(progress);
             handle.await.map(|d| d.status == Status::Success).unwrap_or(false)

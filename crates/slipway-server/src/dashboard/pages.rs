@@ -17,7 +17,6 @@ use super::session::{self, CurrentSession, Flash};
 use super::views::{self, Badge, DeploymentRow, EnvView, LogLine, StepRow, When};
 use super::{Chrome, DashResult, DashState, Page};
 use crate::api;
-use crate::error::ApiError;
 
 /// How much of the app's output the app page shows.
 const OUTPUT_TAIL_BYTES: u64 = 32 * 1024;
@@ -491,7 +490,7 @@ async fn redeploy(
 ) -> DashResult<Response> {
     let deployment = api::find_deployment(&dash.app, &app, &id)?;
     let clean_env = matches!(form.clean_env.as_str(), "1" | "true" | "on");
-    let started = api::start_deployment(&dash.app, &app, deployment.commit, clean_env, "redeploy").map_err(|e: ApiError| e)?;
+    let started = api::start_deployment(&dash.app, &app, deployment.commit, clean_env, "redeploy").await?;
     let how = if clean_env { " with a clean env" } else { "" };
     Ok(back_to(
         &dash,
