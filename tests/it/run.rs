@@ -79,9 +79,11 @@ fn plain_python_app_redeploys_and_a_broken_release_keeps_the_old_one_answering()
 
     let password = server.api("POST", "/api/apps/plain/credentials/reset", None).1["password"].as_str().unwrap().to_string();
     let url = server.git_url("plain", &password);
+    let v1_pid = process(&server, "plain")["pid"].as_u64().unwrap();
     repo.write("app.py", &PLAIN_APP.replace("VERSION = \"v1\"", "VERSION = \"v2\""));
     repo.commit("v2");
     repo.push_ok(&url, &["main"]);
+    assert!(!std::path::Path::new(&format!("/proc/{v1_pid}")).exists(), "the previous release is stopped when the push returns");
     let (_, body) = get(&server, "plain", "/");
     assert!(body.starts_with("v2 "), "the new code answers: {body}");
 

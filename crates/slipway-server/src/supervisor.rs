@@ -66,6 +66,21 @@ struct Slot {
     launch: Option<Launch>,
     pid: Option<u32>,
     restarts: u32,
+    /// The task that owns the running release's process; told to stop, it stops and reaps it.
+    monitor: Option<Monitor>,
+}
+
+struct Monitor {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Monitor {
+    /// Tells the monitor to stop its process and waits until the process is gone.
+    async fn stop(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
+    }
 }
 
 pub struct Supervisor {
@@ -92,7 +107,9 @@ impl Supervisor {
             .lock()
             .unwrap()
             .entry(app.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(Slot { state: ProcessState::Stopped, generation: 0, launch: None, pid: None, restarts: 0 })))
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Slot { state: ProcessState::Stopped, generation: 0, launch: None, pid: None, restarts: 0, monitor: None }))
+            })
             .clone()
     }
 
@@ -131,25 +148,29 @@ impl Supervisor {
         let (mut child, tail) = spawn(&launch).map_err(|e| format!("cannot start `{}`: {e}", launch.shell))?;
         let started = Instant::now();
         if let Err(why) = wait_until_answering(&mut child, port, timeout).await {
-            stop_process(&mut child).await;
+            terminate(&mut child).await;
             let tail = tail.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n");
             return Err(format!("the app did not start: {why}\nLast lines of its output:\n{tail}"));
         }
         (request.log)(&format!("The app answers on port {port} after {:.1}s.", started.elapsed().as_secs_f64()));
         let pid = child.id();
         let slot = self.slot(request.app);
-        let generation = {
-            let mut slot = slot.lock().unwrap();
-            slot.generation += 1;
-            slot.state = ProcessState::Running;
-            slot.pid = pid;
-            slot.restarts = 0;
-            slot.launch = Some(launch.clone());
-            slot.generation
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let previous = {
+            let mut guard = slot.lock().unwrap();
+            guard.generation += 1;
+            guard.state = ProcessState::Running;
+            guard.pid = pid;
+            guard.restarts = 0;
+            guard.launch = Some(launch.clone());
+            let task = tokio::spawn(monitor(slot.clone(), guard.generation, child, launch, stop.clone()));
+            guard.monitor.replace(Monitor { stop, task })
         };
         self.record_pid(request.app, pid);
-        // The previous release's monitor notices the new generation and stops its process.
-        tokio::spawn(monitor(slot, generation, child, launch));
+        // The proxy already sends requests to the new release; the old one can go.
+        if let Some(previous) = previous {
+            previous.stop().await;
+        }
         Ok(())
     }
 
@@ -202,16 +223,17 @@ impl Supervisor {
     /// Stops the app's process (SIGTERM to its group, SIGKILL after a grace period).
     pub async fn stop(&self, app: &str) {
         let slot = self.slot(app);
-        let pid = {
+        let monitor = {
             let mut slot = slot.lock().unwrap();
             slot.generation += 1;
             slot.state = ProcessState::Stopped;
-            slot.pid.take()
+            slot.pid = None;
+            slot.monitor.take()
         };
-        self.record_pid(app, None);
-        if let Some(pid) = pid {
-            stop_group(pid).await;
+        if let Some(monitor) = monitor {
+            monitor.stop().await;
         }
+        self.record_pid(app, None);
     }
 
     pub async fn stop_all(&self) {
@@ -271,7 +293,8 @@ fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
-        .kill_on_drop(false)
+        // Should the server end without stopping it (a task dropped mid-start), the app goes too.
+        .kill_on_drop(true)
         .spawn()?;
     let tail: Tail = Arc::default();
     for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stderr.take().map(|s| Box::new(s) as _)].into_iter().flatten() {
@@ -330,45 +353,42 @@ pub async fn answers_http(port: u16) -> bool {
     tokio::time::timeout(Duration::from_secs(2), attempt).await.ok().flatten().is_some()
 }
 
-/// Watches one release: stops it when a newer generation takes over, restarts it with backoff
-/// when it crashes.
-async fn monitor(slot: Arc<Mutex<Slot>>, generation: u64, mut child: Child, launch: Launch) {
+/// Owns one release's process: stops it when told to, restarts it with backoff when it crashes.
+async fn monitor(slot: Arc<Mutex<Slot>>, generation: u64, mut child: Child, launch: Launch, stop: Arc<tokio::sync::Notify>) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
-        let current = |slot: &Arc<Mutex<Slot>>| slot.lock().unwrap().generation == generation;
-        let status = loop {
-            tokio::select! {
-                status = child.wait() => break status,
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                    if !current(&slot) {
-                        stop_process(&mut child).await;
-                        launch.log.line(&format!("[slipway] release on port {} stopped: a newer one took over or the app was stopped", launch.port));
-                        return;
-                    }
-                }
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = stop.notified() => {
+                terminate(&mut child).await;
+                launch.log.line(&format!("[slipway] release on port {} stopped", launch.port));
+                return;
             }
         };
-        if !current(&slot) {
-            return;
-        }
         if started.elapsed() >= HEALTHY_RUN {
             backoff = Duration::from_secs(1);
         }
         let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
         launch.log.line(&format!("[slipway] the app exited ({status}); restarting in {}s", backoff.as_secs()));
         set_state(&slot, generation, ProcessState::Crashed, None, true);
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-        if !current(&slot) {
-            return;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.notified() => return,
         }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
         set_state(&slot, generation, ProcessState::Restarting, None, false);
         match spawn(&launch) {
             Ok((new_child, _)) => {
                 child = new_child;
-                if wait_until_answering(&mut child, launch.port, DEFAULT_STARTUP_TIMEOUT).await.is_ok() {
-                    set_state(&slot, generation, ProcessState::Running, child.id(), false);
+                let answered = tokio::select! {
+                    answered = wait_until_answering(&mut child, launch.port, DEFAULT_STARTUP_TIMEOUT) => Some(answered.is_ok()),
+                    _ = stop.notified() => None,
+                };
+                match answered {
+                    Some(true) => set_state(&slot, generation, ProcessState::Running, child.id(), false),
+                    Some(false) => {}
+                    None => return terminate(&mut child).await,
                 }
             }
             Err(e) => launch.log.line(&format!("[slipway] cannot restart the app: {e}")),
@@ -387,14 +407,20 @@ fn set_state(slot: &Arc<Mutex<Slot>>, generation: u64, state: ProcessState, pid:
     }
 }
 
-async fn stop_process(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        stop_group(pid).await;
+/// Stops a child of ours: SIGTERM to its process group, SIGKILL after the grace period, and
+/// waits for it (which also reaps it).
+async fn terminate(child: &mut Child) {
+    let Some(pid) = child.id() else { return };
+    let group = Pid::from_raw(pid as i32);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait().await;
     }
-    let _ = child.wait().await;
 }
 
-/// SIGTERM to the process group, SIGKILL if it is still there after the grace period.
+/// SIGTERM to the process group of a process that is not our child (left over from before a
+/// restart; init reaps it), SIGKILL if it is still there after the grace period.
 async fn stop_group(pid: u32) {
     let group = Pid::from_raw(pid as i32);
     if killpg(group, Signal::SIGTERM).is_err() {
