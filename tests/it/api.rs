@@ -132,11 +132,7 @@ fn git_credentials_work_for_their_own_app_only_and_never_reach_a_log() {
 
 #[test]
 fn pushes_of_other_branches_are_stored_and_deleting_the_deployment_branch_is_refused() {
-    let server = TestServer::start();
-    let password = server.create_app("branches");
-    let url = server.git_url("branches", &password);
-    let repo = Repo::app("3.12", "six\n");
-    repo.push_ok(&url, &["main"]);
+    let (server, _, url, repo) = TestServer::with_deployed_app("branches", "six\n");
     repo.git(&["checkout", "--quiet", "-b", "feature"]);
     repo.commit("feature work");
     let out = repo.push_ok(&url, &["feature"]);

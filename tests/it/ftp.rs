@@ -253,11 +253,7 @@ ftp.quit()
 
 #[test]
 fn deleting_env_over_ftp_with_lftp_then_pushing_creates_a_fresh_env() {
-    let server = TestServer::start();
-    let password = server.create_app("shop");
-    let url = server.git_url("shop", &password);
-    let repo = Repo::app("3.12", "flask\n");
-    repo.push_ok(&url, &["main"]);
+    let (server, password, url, repo) = TestServer::with_deployed_app("shop", "flask\n");
     let env = server.wwwroot("shop").join("env");
     let first = server.marker("shop");
     let files_before = walkdir::WalkDir::new(&env).into_iter().count();

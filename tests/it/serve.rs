@@ -70,11 +70,7 @@ fn python_version_setting_toggles_recreate_env() {
 
 #[test]
 fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
-    let server = TestServer::start();
-    let password = server.create_app("keep");
-    let url = server.git_url("keep", &password);
-    let repo = Repo::app("3.12", "flask\n");
-    repo.push_ok(&url, &["main"]);
+    let (server, _, url, repo) = TestServer::with_deployed_app("keep", "flask\n");
     let good = repo.head();
     let marker = server.marker("keep");
 
@@ -110,11 +106,7 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
 
 #[test]
 fn push_option_clean_env_env_reset_and_redeploy() {
-    let server = TestServer::start();
-    let password = server.create_app("fresh");
-    let url = server.git_url("fresh", &password);
-    let repo = Repo::app("3.12", "six\n");
-    repo.push_ok(&url, &["main"]);
+    let (server, _, url, repo) = TestServer::with_deployed_app("fresh", "six\n");
     let first = server.marker("fresh")["created_at"].clone();
 
     repo.commit("again, clean");

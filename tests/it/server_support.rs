@@ -172,6 +172,17 @@ impl TestServer {
         app["password"].as_str().unwrap().to_string()
     }
 
+    /// A server with one app whose first commit, `Repo::app("3.12", requirements)`, is deployed:
+    /// `(server, password, git URL, repo)`.
+    pub fn with_deployed_app(app: &str, requirements: &str) -> (Self, String, String, Repo) {
+        let server = TestServer::start();
+        let password = server.create_app(app);
+        let url = server.git_url(app, &password);
+        let repo = Repo::app("3.12", requirements);
+        repo.push_ok(&url, &["main"]);
+        (server, password, url, repo)
+    }
+
     pub fn set_settings(&self, app: &str, settings: Value) {
         let (status, body) = self.api("PUT", &format!("/api/apps/{app}/settings"), Some(settings));
         assert_eq!(status, 200, "{body}");
