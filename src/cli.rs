@@ -333,6 +333,8 @@ fn parse_port_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String>
     let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p > 0);
     match (port(from), port(to)) {
         (Some(from), Some(to)) if from <= to => Ok(from..=to),
-        _ => Err(format!("expected a port range FROM-TO such as 50000-50100 (ports 1-65535, FROM <= TO), got `{text}`")),
+        _ => {
+            Err(format!("expected a port range FROM-TO such as 50000-50100 (ports 1-65535, FROM <= TO), got `{text}`"))
+        }
     }
 }

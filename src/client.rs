@@ -33,7 +33,8 @@ impl Client {
         if base.starts_with("https://") {
             bail!("--server {given}: this client speaks plain http:// only; use the server's http:// address");
         }
-        let valid = base.strip_prefix("http://").is_some_and(|rest| !rest.is_empty()) && base.parse::<ureq::http::Uri>().is_ok();
+        let valid = base.strip_prefix("http://").is_some_and(|rest| !rest.is_empty())
+            && base.parse::<ureq::http::Uri>().is_ok();
         if !valid {
             bail!("invalid --server URL `{given}`: expected http://HOST:PORT, e.g. http://127.0.0.1:8080");
         }
@@ -80,7 +81,12 @@ impl Client {
 
     /// One API call; `path` starts with `/api/`. Returns the body and headers of a 2xx answer,
     /// else the server's error text as the error.
-    fn send_full(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<(Vec<u8>, ureq::http::HeaderMap)> {
+    fn send_full(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(Vec<u8>, ureq::http::HeaderMap)> {
         let url = format!("{}{path}", self.base);
         let request = ureq::http::Request::builder()
             .method(method)
@@ -97,19 +103,31 @@ impl Client {
         let response = result.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes =
-            response.into_body().with_config().limit(1 << 30).read_to_vec().map_err(|e| anyhow!("reading the answer of {method} {url}: {e}"))?;
+        let bytes = response
+            .into_body()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(|e| anyhow!("reading the answer of {method} {url}: {e}"))?;
         if (200..300).contains(&status) {
             return Ok((bytes, headers));
         }
-        let message = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("error").and_then(Value::as_str).map(one_line));
+        let message = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(one_line));
         match (status, message) {
-            (401, Some(message)) => Err(anyhow!("the server refused the admin token from {}: {message}", self.token_source)),
+            (401, Some(message)) => {
+                Err(anyhow!("the server refused the admin token from {}: {message}", self.token_source))
+            }
             (_, Some(message)) => Err(anyhow!("{message}")),
             (_, None) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let text = one_line(text.trim());
-                let text = if text.chars().count() > 200 { format!("{}…", text.chars().take(200).collect::<String>()) } else { text };
+                let text = if text.chars().count() > 200 {
+                    format!("{}…", text.chars().take(200).collect::<String>())
+                } else {
+                    text
+                };
                 Err(anyhow!(
                     "{method} {url} answered HTTP {status}{}{text} (is {} a slipway server?)",
                     if text.is_empty() { "" } else { ": " },
@@ -121,20 +139,27 @@ impl Client {
 
     fn transport_error(&self, error: ureq::Error) -> anyhow::Error {
         let base = &self.base;
-        let unreachable = |why: &str| anyhow!("cannot reach the slipway server at {base}: {why} (start it with `slipway serve`)");
+        let unreachable =
+            |why: &str| anyhow!("cannot reach the slipway server at {base}: {why} (start it with `slipway serve`)");
         match &error {
-            ureq::Error::Io(e) => match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => unreachable("connection refused"),
-                std::io::ErrorKind::TimedOut => unreachable("timed out"),
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
-                    anyhow!("the slipway server at {base} closed the connection before answering ({e})")
+            ureq::Error::Io(e) => {
+                match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => unreachable("connection refused"),
+                    std::io::ErrorKind::TimedOut => unreachable("timed out"),
+                    std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe => {
+                        anyhow!("the slipway server at {base} closed the connection before answering ({e})")
+                    }
+                    _ if e.to_string().contains("lookup address") => {
+                        anyhow!("cannot reach the slipway server at {base}: host not found (check --server or SLIPWAY_SERVER)")
+                    }
+                    _ => anyhow!("talking to the slipway server at {base}: {e}"),
                 }
-                _ if e.to_string().contains("lookup address") => {
-                    anyhow!("cannot reach the slipway server at {base}: host not found (check --server or SLIPWAY_SERVER)")
-                }
-                _ => anyhow!("talking to the slipway server at {base}: {e}"),
-            },
-            ureq::Error::HostNotFound => anyhow!("cannot reach the slipway server at {base}: host not found (check --server or SLIPWAY_SERVER)"),
+            }
+            ureq::Error::HostNotFound => {
+                anyhow!("cannot reach the slipway server at {base}: host not found (check --server or SLIPWAY_SERVER)")
+            }
             ureq::Error::Timeout(_) => anyhow!("the slipway server at {base} did not answer in time"),
             ureq::Error::BadUri(why) => anyhow!("invalid --server URL `{base}`: {why}"),
             other => anyhow!("talking to the slipway server at {base}: {other}"),
@@ -265,7 +290,13 @@ pub fn short_time(value: &Value) -> String {
 /// Seconds since the Unix epoch of an RFC 3339 timestamp (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`).
 pub fn parse_rfc3339(text: &str) -> Option<f64> {
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
@@ -309,7 +340,9 @@ pub fn duration(deployment: &Value) -> String {
             Some(end) => end,
             None => return "-".to_string(),
         },
-        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(start),
+        None => {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(start)
+        }
     };
     let seconds = (end - start).max(0.0);
     let whole = seconds.round() as u64;

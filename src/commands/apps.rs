@@ -41,7 +41,11 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                             text(&app["name"]),
                             text(&active["status"]),
                             short_commit(&active["commit"]),
-                            short_time(if active["ended_at"].is_string() { &active["ended_at"] } else { &active["started_at"] }),
+                            short_time(if active["ended_at"].is_string() {
+                                &active["ended_at"]
+                            } else {
+                                &active["started_at"]
+                            }),
                         ]
                     } else {
                         vec![text(&app["name"]), "not deployed".into(), "-".into(), "-".into()]
@@ -71,7 +75,11 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                     text(&active["status"]),
                     short_commit(&active["commit"]),
                     crate::client::truncate(active["message"].as_str().unwrap_or(""), 60),
-                    short_time(if active["ended_at"].is_string() { &active["ended_at"] } else { &active["started_at"] }),
+                    short_time(if active["ended_at"].is_string() {
+                        &active["ended_at"]
+                    } else {
+                        &active["started_at"]
+                    }),
                 );
             } else {
                 println!("Active:      none yet (push to deploy)");
@@ -109,7 +117,9 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
 fn print_process(app: &Value) {
     let process = &app["process"];
     match (process["state"].as_str(), process["port"].as_u64(), process["pid"].as_u64()) {
-        (Some("running"), Some(port), Some(pid)) => println!("{} is running (pid {pid}, port {port}): {}", text(&app["name"]), text(&app["url"])),
+        (Some("running"), Some(port), Some(pid)) => {
+            println!("{} is running (pid {pid}, port {port}): {}", text(&app["name"]), text(&app["url"]))
+        }
         (state, ..) => println!("{} is {}", text(&app["name"]), state.unwrap_or("unknown")),
     }
 }

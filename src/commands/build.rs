@@ -1,13 +1,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use slipway_build::installer::Installer;
 use slipway_build::log::BuildLog;
 use slipway_build::pipeline::{self, BuildRequest, STATE_DIR_NAME};
 use slipway_build::runtime::{self, Discovery, RuntimeCatalog};
 use slipway_build::settings::{Settings, PYTHON_VERSION};
 use slipway_build::sync::SyncOptions;
 use slipway_build::version::{self, VersionSpec};
-use slipway_build::installer::Installer;
 
 use crate::cli::{BuildArgs, BuildStep, FullBuildArgs, PythonArgs};
 
@@ -38,7 +38,9 @@ pub fn run(args: BuildArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
             pipeline::install_step(&target, &Settings::from_process_env(), uv.as_deref(), &log)?;
             Ok(())
         }
-        Some(BuildStep::Collectstatic { target }) => Ok(pipeline::collectstatic_step(&target, &Settings::from_process_env(), &log)?),
+        Some(BuildStep::Collectstatic { target }) => {
+            Ok(pipeline::collectstatic_step(&target, &Settings::from_process_env(), &log)?)
+        }
     }
 }
 
@@ -84,7 +86,10 @@ fn default_python(python: &PythonArgs) -> anyhow::Result<Option<VersionSpec>> {
     python
         .default_python
         .as_deref()
-        .map(|v| VersionSpec::parse(v).with_context(|| format!("--default-python `{v}` is not a Python version; expected `3.X` or `3.X.Y`")))
+        .map(|v| {
+            VersionSpec::parse(v)
+                .with_context(|| format!("--default-python `{v}` is not a Python version; expected `3.X` or `3.X.Y`"))
+        })
         .transpose()
 }
 

@@ -34,7 +34,10 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             let body = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
             client.put(&format!("{}/settings", app_path(&app)), body)?;
             let keys: Vec<&str> = pairs.keys().map(String::as_str).collect();
-            println!("Set {} on `{app}`; settings apply from the next deployment (`slipway redeploy {app}`).", keys.join(", "));
+            println!(
+                "Set {} on `{app}`; settings apply from the next deployment (`slipway redeploy {app}`).",
+                keys.join(", ")
+            );
             Ok(())
         }
         ConfigCommand::Unset { app, keys } => {
@@ -46,7 +49,10 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             for key in &keys {
                 client.delete(&format!("{}/settings/{}", app_path(&app), seg(key)))?;
             }
-            println!("Unset {} on `{app}`; this applies from the next deployment (`slipway redeploy {app}`).", keys.join(", "));
+            println!(
+                "Unset {} on `{app}`; this applies from the next deployment (`slipway redeploy {app}`).",
+                keys.join(", ")
+            );
             Ok(())
         }
     }

@@ -6,7 +6,9 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
 use crate::cli::{DeploymentsArgs, LogsArgs, RedeployArgs};
-use crate::client::{app_path, deployment_path, duration, print_json, print_table, short_commit, short_time, truncate, Client};
+use crate::client::{
+    app_path, deployment_path, duration, print_json, print_table, short_commit, short_time, truncate, Client,
+};
 
 pub fn list(args: DeploymentsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
@@ -16,7 +18,10 @@ pub fn list(args: DeploymentsArgs) -> anyhow::Result<()> {
     }
     let deployments = deployments.as_array().cloned().unwrap_or_default();
     if deployments.is_empty() {
-        println!("App `{}` has no deployments yet: push to it with git (`slipway apps show {}` has the URL).", args.app, args.app);
+        println!(
+            "App `{}` has no deployments yet: push to it with git (`slipway apps show {}` has the URL).",
+            args.app, args.app
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = deployments
@@ -70,8 +75,10 @@ pub fn redeploy(args: RedeployArgs) -> anyhow::Result<()> {
             })?
         }
     };
-    let started = client.post(&format!("{}/redeploy", deployment_path(&args.app, id)), Some(json!({ "clean_env": args.clean_env })))?;
-    let new_id = started["id"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment id: {started}"))?;
+    let started = client
+        .post(&format!("{}/redeploy", deployment_path(&args.app, id)), Some(json!({ "clean_env": args.clean_env })))?;
+    let new_id =
+        started["id"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment id: {started}"))?;
     eprintln!(
         "Redeploying commit {} of deployment {id} as deployment {new_id}{}.",
         short_commit(&started["commit"]),
@@ -95,7 +102,11 @@ pub fn follow_to_end(client: &Client, app: &str, id: i64) -> anyhow::Result<()> 
 
 fn newest(client: &Client, app: &str) -> anyhow::Result<i64> {
     let deployments = client.get(&format!("{}/deployments", app_path(app)))?;
-    deployments.as_array().and_then(|list| list.first()).and_then(|d| d["id"].as_i64()).ok_or_else(|| anyhow!("app `{app}` has no deployments yet"))
+    deployments
+        .as_array()
+        .and_then(|list| list.first())
+        .and_then(|d| d["id"].as_i64())
+        .ok_or_else(|| anyhow!("app `{app}` has no deployments yet"))
 }
 
 fn summary(deployment: &Value) -> String {

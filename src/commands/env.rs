@@ -24,8 +24,13 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
                 println!("{}", answer["message"].as_str().unwrap_or("env deleted"));
                 return Ok(());
             }
-            let id = deployment["id"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment id: {answer}"))?;
-            eprintln!("Resetting env of `{app}`: redeploying commit {} with a fresh env as deployment {id}.", short_commit(&deployment["commit"]));
+            let id = deployment["id"]
+                .as_i64()
+                .ok_or_else(|| anyhow!("the server's answer has no deployment id: {answer}"))?;
+            eprintln!(
+                "Resetting env of `{app}`: redeploying commit {} with a fresh env as deployment {id}.",
+                short_commit(&deployment["commit"])
+            );
             super::deployments::follow_to_end(&client, &app, id)
         }
     }
@@ -42,7 +47,11 @@ fn show(app: &str, env: &Value) {
     if let Some(problem) = marker["problem"].as_str() {
         println!("Marker:      unusable ({problem}); the next deployment recreates env");
     } else {
-        println!("Python:      {} {}", marker["implementation"].as_str().unwrap_or("?"), marker["python_version"].as_str().unwrap_or("?"));
+        println!(
+            "Python:      {} {}",
+            marker["implementation"].as_str().unwrap_or("?"),
+            marker["python_version"].as_str().unwrap_or("?")
+        );
         println!("Created at:  {}", short_time(&marker["created_at"]));
         println!("Installer:   {}", marker["installer"].as_str().unwrap_or("?"));
     }

@@ -6,7 +6,10 @@ use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,libunftp=warn,unftp_sbe_fs=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,libunftp=warn,unftp_sbe_fs=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
@@ -24,7 +27,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.default_python = args
         .default_python
         .as_deref()
-        .map(|v| VersionSpec::parse(v).with_context(|| format!("--default-python `{v}` is not a Python version; expected `3.X` or `3.X.Y`")))
+        .map(|v| {
+            VersionSpec::parse(v)
+                .with_context(|| format!("--default-python `{v}` is not a Python version; expected `3.X` or `3.X.Y`"))
+        })
         .transpose()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(slipway_server::serve(config, shutdown_signal()))

@@ -21,7 +21,8 @@ fn apps_settings_and_credentials_through_the_api() {
     let (_, list) = server.api("GET", "/api/apps", None);
     assert_eq!(list.as_array().unwrap().len(), 1);
 
-    let (status, settings) = server.api("PUT", "/api/apps/shop/settings", Some(json!({ "A_KEY": "1", "B": 2, "C": true })));
+    let (status, settings) =
+        server.api("PUT", "/api/apps/shop/settings", Some(json!({ "A_KEY": "1", "B": 2, "C": true })));
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings, json!({ "A_KEY": "1", "B": "2", "C": "true" }));
     let (status, settings) = server.api("DELETE", "/api/apps/shop/settings/B", None);
@@ -68,7 +69,8 @@ fn bad_input_gets_json_errors_with_fitting_statuses() {
     assert!(body["error"].as_str().unwrap().starts_with("invalid JSON body"), "{body}");
     let (status, body) = server.request("POST", "/api/apps", Some(r#"{"name": 42}"#.into()), Some(&auth));
     assert_eq!(status, 400, "{body}");
-    let (status, body) = server.request("PUT", "/api/apps/real/settings", Some(json!({ "bad key": "x" }).to_string()), Some(&auth));
+    let (status, body) =
+        server.request("PUT", "/api/apps/real/settings", Some(json!({ "bad key": "x" }).to_string()), Some(&auth));
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("invalid setting name"), "{body}");
     let huge = json!({ "name": "x".repeat(100_000) }).to_string();
@@ -177,11 +179,13 @@ fn vfs_reads_writes_and_deletes_inside_the_app_home_only() {
     assert_eq!(body["text"], PLAIN_APP);
 
     let auth = format!("Bearer {}", server.token());
-    let (status, _) = server.request("PUT", "/api/apps/files/vfs/site/wwwroot/notes/new.txt", Some("hello".into()), Some(&auth));
+    let (status, _) =
+        server.request("PUT", "/api/apps/files/vfs/site/wwwroot/notes/new.txt", Some("hello".into()), Some(&auth));
     assert_eq!(status, 201);
     assert_eq!(std::fs::read_to_string(server.wwwroot("files").join("notes/new.txt")).unwrap(), "hello");
 
-    for escape in ["/api/apps/files/vfs/../../admin-token", "/api/apps/files/vfs/site/%2e%2e/%2e%2e/%2e%2e/admin-token"] {
+    for escape in ["/api/apps/files/vfs/../../admin-token", "/api/apps/files/vfs/site/%2e%2e/%2e%2e/%2e%2e/admin-token"]
+    {
         let (status, body) = server.api("GET", escape, None);
         assert!(status == 403 || status == 404, "{escape}: {status} {body}");
         assert!(!body.to_string().contains(&server.token()));
@@ -222,7 +226,10 @@ fn https_with_a_self_signed_certificate_serves_the_api_and_git() {
 
     // Plain HTTP on the TLS port gets nowhere.
     let plain = server.base.replace("https://", "http://");
-    let out = std::process::Command::new("curl").args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", &format!("{plain}/api/runtimes")]).output().unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", &format!("{plain}/api/runtimes")])
+        .output()
+        .unwrap();
     assert_ne!(String::from_utf8_lossy(&out.stdout), "200");
 }
 

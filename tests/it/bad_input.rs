@@ -39,9 +39,16 @@ fn malformed_python_version_file() {
     let project = Project::new();
     project.write("app.py", "").write(".python-version", "3.12\n3.11\n");
     let run = project.build_fails(&[]);
-    assert!(run.error_line().starts_with("error: .python-version line 2: a second version `3.11`"), "{}", run.error_line());
+    assert!(
+        run.error_line().starts_with("error: .python-version line 2: a second version `3.11`"),
+        "{}",
+        run.error_line()
+    );
     project.write(".python-version", "python3.12\n");
-    assert!(project.build_fails(&[]).error_line().contains(".python-version line 1: `python3.12` is not a Python version; expected `3.X` or `3.X.Y`"));
+    assert!(project
+        .build_fails(&[])
+        .error_line()
+        .contains(".python-version line 1: `python3.12` is not a Python version; expected `3.X` or `3.X.Y`"));
 }
 
 #[test]
@@ -61,7 +68,10 @@ fn a_bad_python_version_setting_is_named() {
     let (mut project, marker) = deployed();
     project.setting("PYTHON_VERSION", "3.twelve");
     let line = project.build_fails(&[]).error_line();
-    assert_eq!(line, "error: setting PYTHON_VERSION: `3.twelve` is not a Python version; expected `3.X` or `3.X.Y` (e.g. `3.12`)");
+    assert_eq!(
+        line,
+        "error: setting PYTHON_VERSION: `3.twelve` is not a Python version; expected `3.X` or `3.X.Y` (e.g. `3.12`)"
+    );
     assert_env_untouched(&project, &marker);
 }
 
@@ -96,7 +106,11 @@ fn a_package_that_does_not_exist_fails_before_env_changes() {
     let run = project.build_fails(&["--clean-env"]);
     let log = run.log();
     assert!(log.contains("no-such-package-slipway was not found"), "uv's own message is in the log:\n{log}");
-    assert!(run.error_line().starts_with("error: resolving requirements.txt (uv pip compile) failed"), "{}", run.error_line());
+    assert!(
+        run.error_line().starts_with("error: resolving requirements.txt (uv pip compile) failed"),
+        "{}",
+        run.error_line()
+    );
     assert!(!log.contains("--> sync"), "wwwroot was not touched:\n{log}");
     assert_env_untouched(&project, &marker);
 }
@@ -165,7 +179,11 @@ fn a_source_that_does_not_exist() {
     let target = project.target();
     let run = project.run(&["build", "--source", missing.to_str().unwrap(), "--target", target.to_str().unwrap()]);
     assert!(!run.success());
-    assert!(run.error_line().starts_with(&format!("error: source directory `{}` cannot be read", missing.display())), "{}", run.error_line());
+    assert!(
+        run.error_line().starts_with(&format!("error: source directory `{}` cannot be read", missing.display())),
+        "{}",
+        run.error_line()
+    );
     assert!(!target.exists(), "nothing created");
 }
 

@@ -49,7 +49,8 @@ fn toggling_the_runtime_recreates_env_each_time() {
         let log = project.build_ok(&[]);
         assert!(log.contains("Deleting incompatible virtual environment."), "{log}");
         assert!(
-            log.contains(&format!("Virtual environment is for Python {from}.")) && log.contains(&format!("deployment needs Python {python}.")),
+            log.contains(&format!("Virtual environment is for Python {from}."))
+                && log.contains(&format!("deployment needs Python {python}.")),
             "{log}"
         );
         let marker = project.marker();
@@ -178,8 +179,7 @@ fn no_requirements_txt_skips_install_and_uninstalls_what_was_brought() {
 fn failed_install_after_env_was_replaced_puts_the_old_env_back() {
     // A Django project whose collectstatic fails: the step after env was recreated.
     let project = flask_project("3.12", "django\n");
-    project
-        .write("manage.py", "import sys\nprint('collectstatic is broken')\nsys.exit(3)\n");
+    project.write("manage.py", "import sys\nprint('collectstatic is broken')\nsys.exit(3)\n");
     let mut project = project;
     project.setting("DISABLE_COLLECTSTATIC", "true");
     project.build_ok(&[]);

@@ -59,7 +59,11 @@ fn cli(server: &TestServer, args: &[&str]) -> Out {
 
 /// The table's rows (header skipped), split on runs of two or more spaces.
 fn table(stdout: &str) -> Vec<Vec<String>> {
-    stdout.lines().skip(1).map(|line| line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()).collect()
+    stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect())
+        .collect()
 }
 
 #[test]
@@ -76,7 +80,11 @@ fn apps_create_list_show_reset_password_and_delete() {
     let remote = format!("git remote add slipway {}", server.git_url("shop", &password));
     assert!(out.contains(&remote), "missing {remote:?} in\n{out}");
     // The printed password is the real one: git accepts it.
-    let ls = Command::new("git").args(["ls-remote", &server.git_url("shop", &password)]).env("GIT_TERMINAL_PROMPT", "0").output().unwrap();
+    let ls = Command::new("git")
+        .args(["ls-remote", &server.git_url("shop", &password)])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
     assert!(ls.status.success(), "{}", String::from_utf8_lossy(&ls.stderr));
 
     let again = cli(&server, &["apps", "create", "shop"]);
@@ -85,7 +93,8 @@ fn apps_create_list_show_reset_password_and_delete() {
     assert!(bad.error_line().starts_with("error: invalid app name"), "{}", bad.stderr);
 
     let list = cli(&server, &["apps", "list"]).ok();
-    let header: Vec<&str> = list.stdout.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    let header: Vec<&str> =
+        list.stdout.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
     assert_eq!(header, ["NAME", "STATUS", "COMMIT", "DEPLOYED AT"]);
     assert_eq!(table(&list.stdout), [["shop", "not deployed", "-", "-"]]);
     let listed = cli(&server, &["apps", "list", "--json"]).ok().json();
@@ -104,7 +113,11 @@ fn apps_create_list_show_reset_password_and_delete() {
     let new_password = reset.stdout.lines().find_map(|l| l.strip_prefix("Password:")).unwrap().trim().to_string();
     assert_ne!(new_password, password);
     assert!(reset.stdout.contains(&server.git_url("shop", &new_password)), "{}", reset.stdout);
-    let old = Command::new("git").args(["ls-remote", &server.git_url("shop", &password)]).env("GIT_TERMINAL_PROMPT", "0").output().unwrap();
+    let old = Command::new("git")
+        .args(["ls-remote", &server.git_url("shop", &password)])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
     assert!(!old.status.success(), "the old password no longer works");
 
     let refused = cli(&server, &["apps", "delete", "shop"]);
@@ -199,7 +212,10 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     let reset = cli(&server, &["env", "reset", "web"]).ok();
     assert!(reset.stdout.contains("Step timings:"), "{}", reset.stdout);
     let third = server.wait_for("web", 3);
-    assert_eq!((third["status"].as_str(), third["clean_env"].as_bool(), third["trigger"].as_str()), (Some("success"), Some(true), Some("env-reset")));
+    assert_eq!(
+        (third["status"].as_str(), third["clean_env"].as_bool(), third["trigger"].as_str()),
+        (Some("success"), Some(true), Some("env-reset"))
+    );
     assert_ne!(server.marker("web")["created_at"], created_after);
     let rows = table(&cli(&server, &["deployments", "web"]).ok().stdout);
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
@@ -248,19 +264,28 @@ fn errors_are_one_line_and_say_what_is_wrong() {
     // SLIPWAY_TOKEN wins over the data dir's token, and a wrong one is named.
     let mut command = bare(&["apps", "list", "--server", &server.base, "--data-dir"]);
     command.arg(server.data_dir()).env("SLIPWAY_TOKEN", "not-the-token");
-    assert_eq!(run(command).error_line(), "error: the server refused the admin token from SLIPWAY_TOKEN: invalid admin token");
+    assert_eq!(
+        run(command).error_line(),
+        "error: the server refused the admin token from SLIPWAY_TOKEN: invalid admin token"
+    );
 
     // No token anywhere.
     let cwd = tempfile::tempdir().unwrap();
     let mut command = bare(&["apps", "list", "--server", &server.base]);
     command.current_dir(cwd.path());
-    assert_eq!(run(command).error_line(), "error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for ./slipway-data/admin-token)");
+    assert_eq!(
+        run(command).error_line(),
+        "error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for ./slipway-data/admin-token)"
+    );
     let elsewhere = cwd.path().join("data");
     let mut command = bare(&["deployments", "web", "--server", &server.base, "--data-dir"]);
     command.arg(&elsewhere);
     assert_eq!(
         run(command).error_line(),
-        format!("error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for {})", Path::new(&elsewhere).join("admin-token").display())
+        format!(
+            "error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for {})",
+            Path::new(&elsewhere).join("admin-token").display()
+        )
     );
 
     // No server.

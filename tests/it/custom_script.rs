@@ -64,7 +64,8 @@ fn the_printed_default_script_deploys_like_the_default_build() {
 fn a_custom_script_can_force_a_fresh_env() {
     // The seed's option 3: change the deployment script to delete env.
     let project = flask_project("3.12", "six\n");
-    let script = project.run(&["deployment-script"]).stdout().replace("# rm -rf \"$SLIPWAY_ENV\"", "rm -rf \"$SLIPWAY_ENV\"");
+    let script =
+        project.run(&["deployment-script"]).stdout().replace("# rm -rf \"$SLIPWAY_ENV\"", "rm -rf \"$SLIPWAY_ENV\"");
     project.write("deploy.sh", script).write(".deployment", "[config]\ncommand = deploy.sh\n");
     project.build_ok(&[]);
     let created = project.marker()["created_at"].clone();
@@ -80,5 +81,8 @@ fn a_failing_custom_script_fails_the_build() {
     project.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "echo about to fail\nexit 7\n");
     let run = project.build_fails(&[]);
     assert!(run.log().contains("about to fail"));
-    assert_eq!(run.error_line(), "error: custom deployment script `deploy.sh` failed (exit code 7); its output is in the log above");
+    assert_eq!(
+        run.error_line(),
+        "error: custom deployment script `deploy.sh` failed (exit code 7); its output is in the log above"
+    );
 }

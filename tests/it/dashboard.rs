@@ -47,7 +47,8 @@ impl Client {
         }
         let response = match form {
             Some(fields) => {
-                let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+                let body =
+                    fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
                 self.agent.run(request.header("Content-Type", "application/x-www-form-urlencoded").body(body).unwrap())
             }
             None => self.agent.run(request.body(()).unwrap()),
@@ -89,13 +90,23 @@ impl Client {
 
 fn encode(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 /// `slipway_session=<id>` from the response's `Set-Cookie`.
 fn session_cookie(response: &Response) -> Option<String> {
-    response.set_cookies().iter().find(|c| c.starts_with("slipway_session=") && !c.starts_with("slipway_session=;")).map(|c| c.split(';').next().unwrap().to_string())
+    response
+        .set_cookies()
+        .iter()
+        .find(|c| c.starts_with("slipway_session=") && !c.starts_with("slipway_session=;"))
+        .map(|c| c.split(';').next().unwrap().to_string())
 }
 
 fn hidden_csrf(html: &str) -> Option<String> {
@@ -127,7 +138,8 @@ fn logging_in_gives_an_http_only_strict_cookie_and_only_for_the_right_token() {
     let token = server.token();
     let right = anonymous.post("/login", &[("token", &token), ("next", "/apps/some-app")]);
     assert_eq!((right.status, right.header("location")), (303, Some("/apps/some-app")));
-    let set_cookie = right.set_cookies().into_iter().find(|c| c.starts_with("slipway_session=")).expect("a session cookie");
+    let set_cookie =
+        right.set_cookies().into_iter().find(|c| c.starts_with("slipway_session=")).expect("a session cookie");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     assert!(set_cookie.contains("Path=/"), "{set_cookie}");
@@ -195,8 +207,17 @@ fn every_form_needs_the_session_csrf_token() {
     }
     let other_session = Client::login(&server).csrf();
     assert_ne!(other_session, csrf, "each session has its own token");
-    assert_eq!(client.post("/apps", &[("csrf", &other_session), ("name", "sneaky")]).status, 403, "another session's token");
-    let cross_site = client.send("POST", "/apps", Some(&[("csrf", &csrf), ("name", "sneaky")]), &[("Origin", "http://evil.example")]);
+    assert_eq!(
+        client.post("/apps", &[("csrf", &other_session), ("name", "sneaky")]).status,
+        403,
+        "another session's token"
+    );
+    let cross_site = client.send(
+        "POST",
+        "/apps",
+        Some(&[("csrf", &csrf), ("name", "sneaky")]),
+        &[("Origin", "http://evil.example")],
+    );
     assert_eq!(cross_site.status, 403, "a form from another origin");
 
     let (status, _) = server.api("GET", "/api/apps/sneaky", None);
@@ -224,11 +245,13 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
     let csrf = client.csrf();
 
     let odd = r#"<b>"'&"#;
-    let saved = client.post("/apps/escapes/settings", &[("csrf", &csrf), ("key", "ODD"), ("value", odd), ("action", "save")]);
+    let saved =
+        client.post("/apps/escapes/settings", &[("csrf", &csrf), ("key", "ODD"), ("value", odd), ("action", "save")]);
     assert_eq!((saved.status, saved.header("location")), (303, Some("/apps/escapes#settings")));
     let (_, settings) = server.api("GET", "/api/apps/escapes/settings", None);
     assert_eq!(settings["ODD"], odd, "stored as typed");
-    let bad_key = client.post("/apps/escapes/settings", &[("csrf", &csrf), ("key", "<i>x"), ("value", "1"), ("action", "save")]);
+    let bad_key =
+        client.post("/apps/escapes/settings", &[("csrf", &csrf), ("key", "<i>x"), ("value", "1"), ("action", "save")]);
     assert_eq!(bad_key.status, 303);
     let python = client.post("/apps/escapes/settings/python", &[("csrf", &csrf), ("version", "9.99")]);
     assert_eq!(python.status, 303);
@@ -249,17 +272,31 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
     assert_eq!(deployment_page.status, 200);
     for (name, html) in [("app page", &app_page.body), ("deployment page", &deployment_page.body)] {
         assert!(!html.contains(script), "{name} has the raw <script>");
-        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;quotes&#34;"), "{name} shows the message as text:\n{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;quotes&#34;"),
+            "{name} shows the message as text:\n{html}"
+        );
         assert!(html.contains("Ada Tester &#60;ada@example.com&#62;"), "{name} escapes the author");
         assert_eq!(html.matches("<script").count(), 1, "{name}: only the dashboard's own script");
     }
     assert!(!app_page.body.contains(odd), "the setting value is not raw HTML");
-    assert!(app_page.body.contains(r#"value="&#60;b&#62;&#34;&#39;&#38;""#), "the setting value is escaped in its input:\n{}", app_page.body);
-    assert!(app_page.body.contains("invalid setting name `&#60;i&#62;x`"), "the refused key is explained, escaped:\n{}", app_page.body);
+    assert!(
+        app_page.body.contains(r#"value="&#60;b&#62;&#34;&#39;&#38;""#),
+        "the setting value is escaped in its input:\n{}",
+        app_page.body
+    );
+    assert!(
+        app_page.body.contains("invalid setting name `&#60;i&#62;x`"),
+        "the refused key is explained, escaped:\n{}",
+        app_page.body
+    );
     assert!(app_page.body.contains("No runtime on this server provides Python 9.99"), "so is the refused version");
     assert!(!app_page.body.contains("<i>x"), "never raw");
     let home = client.get("/");
-    assert!(!home.body.contains(script) && home.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the app list shows the message as text");
+    assert!(
+        !home.body.contains(script) && home.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "the app list shows the message as text"
+    );
     assert!(deployment_page.body.contains("Step timings"));
     assert!(deployment_page.body.contains(r#"id="steps""#), "per-step timings are shown");
 
@@ -278,7 +315,8 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
     let reset = client.post("/apps/escapes/env/reset", &[("csrf", &csrf)]);
     assert_eq!(reset.status, 303);
     let location = reset.header("location").unwrap().to_string();
-    let reset_id: i64 = location.strip_prefix("/apps/escapes/deployments/").expect("sent to the new deployment").parse().unwrap();
+    let reset_id: i64 =
+        location.strip_prefix("/apps/escapes/deployments/").expect("sent to the new deployment").parse().unwrap();
     assert!(reset_id > id);
     let record = server.wait_for("escapes", reset_id);
     assert_eq!(record["status"], "success", "{}", server.deployment_log("escapes", reset_id));

@@ -52,7 +52,12 @@ fn ftplib(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Value {
         .output()
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "ftplib script failed:\n{stdout}\n{}\nserver log:\n{}", String::from_utf8_lossy(&output.stderr), server.server_log());
+    assert!(
+        output.status.success(),
+        "ftplib script failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.server_log()
+    );
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
@@ -237,8 +242,23 @@ ftp.quit()
     assert!(out["cwd_symlink_inside"]["ok"].is_string(), "a link to a folder inside the home can be entered: {out}");
     assert_eq!(out["pwd_after_refusals"], "/site/wwwroot", "{out}");
     for key in [
-        "cwd_abs_up", "cwd_symlink_out", "cwd_file", "retr_rel", "retr_abs", "retr_mixed", "retr_symlink_dir", "retr_symlink_etc", "retr_relative_symlink", "retr_system",
-        "stor_up", "stor_symlink", "mkd_up", "dele_other", "dele_symlinked", "rename_out", "rmd_home",
+        "cwd_abs_up",
+        "cwd_symlink_out",
+        "cwd_file",
+        "retr_rel",
+        "retr_abs",
+        "retr_mixed",
+        "retr_symlink_dir",
+        "retr_symlink_etc",
+        "retr_relative_symlink",
+        "retr_system",
+        "stor_up",
+        "stor_symlink",
+        "mkd_up",
+        "dele_other",
+        "dele_symlinked",
+        "rename_out",
+        "rmd_home",
     ] {
         assert!(err(&out[key]).starts_with('5'), "{key} must be refused: {out}");
     }
@@ -275,7 +295,8 @@ ftp.quit()
     assert!(listed.contains("app.py") && listed.contains("env") && listed.contains("requirements.txt"), "{out}");
     assert_eq!(out["app"], std::fs::read_to_string(repo.path().join("app.py")).unwrap());
 
-    let removed = lftp(&server, "shop", &password, "set ftp:ssl-allow no", "rm -r /site/wwwroot/env; cls -1 /site/wwwroot/");
+    let removed =
+        lftp(&server, "shop", &password, "set ftp:ssl-allow no", "rm -r /site/wwwroot/env; cls -1 /site/wwwroot/");
     assert!(removed.status.success(), "lftp rm -r env: {}", text(&removed));
     assert!(!env.exists(), "env is gone: {}", text(&removed));
     let listing = String::from_utf8_lossy(&removed.stdout);
@@ -287,7 +308,10 @@ ftp.quit()
     repo.push_ok(&url, &["main"]);
     let second = server.marker("shop");
     assert_ne!(first["created_at"], second["created_at"], "a fresh env was created");
-    let import = Command::new(env.join("bin/python")).args(["-c", "import flask; print(flask.Flask.__name__)"]).output().unwrap();
+    let import = Command::new(env.join("bin/python"))
+        .args(["-c", "import flask; print(flask.Flask.__name__)"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&import.stdout).trim(), "Flask", "{}", String::from_utf8_lossy(&import.stderr));
     assert_eq!(
         std::fs::read_to_string(server.wwwroot("shop").join("uploaded.txt")).unwrap(),
@@ -314,7 +338,13 @@ fn lftp_tls_upload(server: &TestServer, password: &str, cert: &str, dir: &Path) 
     let local = dir.join("secure.txt");
     std::fs::write(&local, "over TLS\n").unwrap();
     let settings = format!("set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {cert}");
-    lftp(server, "tls-app", password, &settings, &format!("put {} -o /site/wwwroot/secure.txt; cls -1 /site/wwwroot/", local.display()))
+    lftp(
+        server,
+        "tls-app",
+        password,
+        &settings,
+        &format!("put {} -o /site/wwwroot/secure.txt; cls -1 /site/wwwroot/", local.display()),
+    )
 }
 
 #[test]
@@ -331,7 +361,11 @@ fn ftps_with_a_self_signed_certificate_and_required_tls() {
     // TLS offered: AUTH TLS works (the client verifies the certificate), plain FTP still allowed.
     let server = TestServer::start_in_with(dir, &["--tls-cert", &cert, "--tls-key", &key]);
     let uploaded = lftp_tls_upload(&server, &password, &cert, certs.path());
-    assert!(uploaded.status.success() && String::from_utf8_lossy(&uploaded.stdout).contains("secure.txt"), "lftp over TLS: {}", text(&uploaded));
+    assert!(
+        uploaded.status.success() && String::from_utf8_lossy(&uploaded.stdout).contains("secure.txt"),
+        "lftp over TLS: {}",
+        text(&uploaded)
+    );
     assert_eq!(std::fs::read_to_string(server.wwwroot("tls-app").join("secure.txt")).unwrap(), "over TLS\n");
     let out = ftplib(&server, TLS_SCRIPT, &[("PW", &password), ("CERT", &cert)]);
     assert!(out["cipher"].as_str().unwrap().starts_with("TLSv1."), "{out}");
@@ -349,12 +383,27 @@ fn ftps_with_a_self_signed_certificate_and_required_tls() {
     assert_eq!(out["back"]["ok"], "over TLS\n", "{out}");
     assert!(err(&out["plain"]).starts_with('5'), "plain FTP refused when TLS is required: {out}");
     let plain_lftp = lftp(&server, "tls-app", &password, "set ftp:ssl-allow no", "cls -1 /site/wwwroot/");
-    assert!(!plain_lftp.status.success() && text(&plain_lftp).contains("534"), "lftp without TLS is refused: {}", text(&plain_lftp));
+    assert!(
+        !plain_lftp.status.success() && text(&plain_lftp).contains("534"),
+        "lftp without TLS is refused: {}",
+        text(&plain_lftp)
+    );
 
     // Unreadable TLS files stop the server at start, naming the flags.
     let data = tempfile::tempdir().unwrap();
     let failed = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", &key, "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--ftp",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            &key,
+            "--data-dir",
+        ])
         .arg(data.path())
         .output()
         .unwrap();
@@ -378,7 +427,10 @@ out["from_other_ip"] = attempt(lambda: connect("guarded", os.environ["PW"], sour
     for failure in out["failures"].as_array().unwrap() {
         assert!(err(failure).starts_with("530"), "{out}");
     }
-    assert!(err(&out["right_password_now"]).starts_with("530"), "a blocked IP is refused even with the right password: {out}");
+    assert!(
+        err(&out["right_password_now"]).starts_with("530"),
+        "a blocked IP is refused even with the right password: {out}"
+    );
     assert!(out["from_other_ip"].get("error").is_none(), "another IP is not blocked: {out}");
     let log = server.server_log();
     assert!(log.contains("127.0.0.1 is blocked") && log.contains("login refused from 127.0.0.1"), "{log}");

@@ -19,7 +19,10 @@ fn pip_installs_reuses_and_uninstalls() {
 
     project.write("requirements.txt", "flask\n");
     let log = project.build_ok(&[]);
-    assert!(log.contains("Uninstalling packages that requirements.txt no longer needs:") && log.contains("requests"), "{log}");
+    assert!(
+        log.contains("Uninstalling packages that requirements.txt no longer needs:") && log.contains("requests"),
+        "{log}"
+    );
     assert!(!project.importable("requests") && project.importable("flask"));
 }
 

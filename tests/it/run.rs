@@ -77,13 +77,17 @@ fn plain_python_app_redeploys_and_a_broken_release_keeps_the_old_one_answering()
     assert_eq!(status, 200);
     assert!(body.starts_with("v1 python 3.12 host plain.localhost:"), "X-Forwarded-Host reaches the app: {body}");
 
-    let password = server.api("POST", "/api/apps/plain/credentials/reset", None).1["password"].as_str().unwrap().to_string();
+    let password =
+        server.api("POST", "/api/apps/plain/credentials/reset", None).1["password"].as_str().unwrap().to_string();
     let url = server.git_url("plain", &password);
     let v1_pid = process(&server, "plain")["pid"].as_u64().unwrap();
     repo.write("app.py", &PLAIN_APP.replace("VERSION = \"v1\"", "VERSION = \"v2\""));
     repo.commit("v2");
     repo.push_ok(&url, &["main"]);
-    assert!(!std::path::Path::new(&format!("/proc/{v1_pid}")).exists(), "the previous release is stopped when the push returns");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{v1_pid}")).exists(),
+        "the previous release is stopped when the push returns"
+    );
     let (_, body) = get(&server, "plain", "/");
     assert!(body.starts_with("v2 "), "the new code answers: {body}");
 
@@ -109,12 +113,17 @@ fn procfile_app_and_startup_problems() {
     assert!(out.contains("Start command: `python server.py` (chosen by the `web:` line of the Procfile)"), "{out}");
     assert_eq!(get(&server, "procs", "/").0, 200);
 
-    let password = server.api("POST", "/api/apps/procs/credentials/reset", None).1["password"].as_str().unwrap().to_string();
+    let password =
+        server.api("POST", "/api/apps/procs/credentials/reset", None).1["password"].as_str().unwrap().to_string();
     let url = server.git_url("procs", &password);
     let cases = [
         ("worker: python server.py\n", None, "Procfile has no `web:` line"),
         ("web: python server.py\n", Some(json!({ "STARTUP_COMMAND": "no-such-command --serve" })), "no-such-command"),
-        ("web: sleep 30\n", Some(json!({ "STARTUP_COMMAND": "", "STARTUP_TIMEOUT": "2" })), "nothing answered HTTP on 127.0.0.1:"),
+        (
+            "web: sleep 30\n",
+            Some(json!({ "STARTUP_COMMAND": "", "STARTUP_TIMEOUT": "2" })),
+            "nothing answered HTTP on 127.0.0.1:",
+        ),
         ("web: python -m http.server 1 --bind 127.0.0.1\n", None, "the app did not start"),
     ];
     for (index, (procfile, settings, expected)) in cases.into_iter().enumerate() {
@@ -172,7 +181,16 @@ fn unknown_apps_and_odd_hosts_do_not_reach_any_app() {
     assert!(page.contains("There is no app named ghost"), "{page}");
     for host in ["bad_name.localhost", "a..b.localhost", "<script>.localhost", "%00.localhost"] {
         let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", &format!("Host: {host}"), &format!("{}/", server.base)])
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                &format!("Host: {host}"),
+                &format!("{}/", server.base),
+            ])
             .output()
             .unwrap();
         let code = String::from_utf8_lossy(&out.stdout).to_string();
@@ -253,7 +271,10 @@ fn websocket_echo_through_the_proxy() {
 fn the_cli_restarts_stops_and_starts_the_app_and_shows_its_output() {
     let server = TestServer::start();
     let repo = Repo::app("3.12", "six\n");
-    repo.write("app.py", &PLAIN_APP.replace("VERSION = \"v1\"", "print('booting the plain app', flush=True)\nVERSION = \"v1\""));
+    repo.write(
+        "app.py",
+        &PLAIN_APP.replace("VERSION = \"v1\"", "print('booting the plain app', flush=True)\nVERSION = \"v1\""),
+    );
     repo.commit("chatty");
     deploy(&server, "cli-run", &repo);
     let slipway = |args: &[&str]| {
@@ -262,7 +283,11 @@ fn the_cli_restarts_stops_and_starts_the_app_and_shows_its_output() {
             .args(["--server", &server.base, "--data-dir", server.data_dir().to_str().unwrap()])
             .output()
             .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let before = process(&server, "cli-run")["pid"].clone();
     let (ok, out, err) = slipway(&["apps", "restart", "cli-run"]);

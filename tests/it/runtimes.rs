@@ -10,7 +10,8 @@ fn lists_the_pyenv_interpreters_with_version_and_path() {
     let out = run.stdout();
     assert!(out.starts_with("IMPLEMENTATION"), "{out}");
     for minor in ["3.11", "3.12", "3.13"] {
-        let line = out.lines().find(|l| l.contains(&format!(" {minor}."))).unwrap_or_else(|| panic!("no {minor} in\n{out}"));
+        let line =
+            out.lines().find(|l| l.contains(&format!(" {minor}."))).unwrap_or_else(|| panic!("no {minor} in\n{out}"));
         assert!(line.starts_with("CPython"), "{line}");
         assert!(line.contains(&format!("/versions/{minor}.")), "pyenv path in {line}");
     }

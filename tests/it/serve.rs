@@ -16,7 +16,13 @@ fn push_deploys_streams_remote_lines_and_records_the_deployment() {
     let password = server.create_app("hello");
     let repo = Repo::app("3.12", "flask\n");
     let out = repo.push_ok(&server.git_url("hello", &password), &["main"]);
-    for expected in ["remote: --> runtime", "remote: --> install", "remote:     Installed", "remote: Step timings:", "remote: Deployment 1 succeeded."] {
+    for expected in [
+        "remote: --> runtime",
+        "remote: --> install",
+        "remote:     Installed",
+        "remote: Step timings:",
+        "remote: Deployment 1 succeeded.",
+    ] {
         assert!(out.contains(expected), "missing {expected:?} in\n{out}");
     }
     let active = server.active("hello").expect("an active deployment");
@@ -63,7 +69,10 @@ fn python_version_setting_toggles_recreate_env() {
         repo.commit(&format!("deploy on {version}"));
         let out = repo.push_ok(&url, &["main"]);
         assert!(out.contains("remote: Deleting incompatible virtual environment."), "{out}");
-        assert!(out.contains(&format!("app setting PYTHON_VERSION ({version}) overrides runtime.txt")) || version == "3.12", "{out}");
+        assert!(
+            out.contains(&format!("app setting PYTHON_VERSION ({version}) overrides runtime.txt")) || version == "3.12",
+            "{out}"
+        );
         assert!(server.marker("toggle")["python_version"].as_str().unwrap().starts_with(&format!("{version}.")));
     }
 }
@@ -119,7 +128,10 @@ fn push_option_clean_env_env_reset_and_redeploy() {
     let (status, body) = server.api("POST", "/api/apps/fresh/env/reset", None);
     assert_eq!(status, 202, "{body}");
     let reset = server.wait_for("fresh", deployment_id(&body["deployment"]));
-    assert_eq!((reset["status"].as_str(), reset["trigger"].as_str(), reset["clean_env"].as_bool()), (Some("success"), Some("env-reset"), Some(true)));
+    assert_eq!(
+        (reset["status"].as_str(), reset["trigger"].as_str(), reset["clean_env"].as_bool()),
+        (Some("success"), Some("env-reset"), Some(true))
+    );
     assert_ne!(server.marker("fresh")["created_at"], second);
 
     let (status, body) = server.api("POST", "/api/apps/fresh/deployments/1/redeploy", Some(json!({})));
@@ -128,7 +140,9 @@ fn push_option_clean_env_env_reset_and_redeploy() {
     assert_eq!(redeployed["status"], "success");
     assert_eq!(redeployed["trigger"], "redeploy");
     assert_eq!(redeployed["commit"], server.deployments("fresh").last().unwrap()["commit"]);
-    assert!(server.deployment_log("fresh", deployment_id(&redeployed)).contains("Found compatible virtual environment."));
+    assert!(server
+        .deployment_log("fresh", deployment_id(&redeployed))
+        .contains("Found compatible virtual environment."));
 
     let (status, env) = server.api("GET", "/api/apps/fresh/env", None);
     assert_eq!(status, 200);
@@ -152,8 +166,20 @@ fn slow_repo(seconds: u32) -> Repo {
 
 fn intervals(server: &TestServer, app: &str) -> Vec<(f64, f64)> {
     let text = std::fs::read_to_string(server.app_home(app).join("site/times.txt")).unwrap();
-    let values: Vec<(String, f64)> = text.lines().map(|l| { let (k, v) = l.split_once(' ').unwrap(); (k.to_string(), v.parse().unwrap()) }).collect();
-    values.chunks(2).map(|pair| { assert_eq!((pair[0].0.as_str(), pair[1].0.as_str()), ("start", "end")); (pair[0].1, pair[1].1) }).collect()
+    let values: Vec<(String, f64)> = text
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect();
+    values
+        .chunks(2)
+        .map(|pair| {
+            assert_eq!((pair[0].0.as_str(), pair[1].0.as_str()), ("start", "end"));
+            (pair[0].1, pair[1].1)
+        })
+        .collect()
 }
 
 #[test]
@@ -196,9 +222,18 @@ fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_
         .write("deploy.sh", "echo $$ > \"$DEPLOYMENT_TARGET/../build.pid\"\nexec sleep 60\n");
     repo.commit("hangs");
     let url = server.git_url("crashy", &password);
-    let pusher = { let url = url.clone(); let path = repo.path().to_path_buf(); std::thread::spawn(move || {
-        std::process::Command::new("git").args(["push", &url, "main"]).current_dir(path).env("GIT_TERMINAL_PROMPT", "0").output().unwrap()
-    }) };
+    let pusher = {
+        let url = url.clone();
+        let path = repo.path().to_path_buf();
+        std::thread::spawn(move || {
+            std::process::Command::new("git")
+                .args(["push", &url, "main"])
+                .current_dir(path)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .output()
+                .unwrap()
+        })
+    };
     // The custom script writes its pid, then becomes `sleep 60`: the build is under way.
     let pid_file = server.app_home("crashy").join("site/build.pid");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -241,9 +276,17 @@ fn sigterm_lets_a_running_deployment_finish() {
     let password = server.create_app("graceful");
     let repo = slow_repo(2);
     let url = server.git_url("graceful", &password);
-    let pusher = { let path = repo.path().to_path_buf(); std::thread::spawn(move || {
-        std::process::Command::new("git").args(["push", &url, "main"]).current_dir(path).env("GIT_TERMINAL_PROMPT", "0").output().unwrap()
-    }) };
+    let pusher = {
+        let path = repo.path().to_path_buf();
+        std::thread::spawn(move || {
+            std::process::Command::new("git")
+                .args(["push", &url, "main"])
+                .current_dir(path)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .output()
+                .unwrap()
+        })
+    };
     while server.deployments("graceful").first().map(|d| d["status"] != "building").unwrap_or(true) {
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -147,7 +147,13 @@ impl TestServer {
     }
 
     /// The same request over HTTPS with curl, trusting the test's self-signed certificate.
-    fn request_with_curl(&self, method: &str, path: &str, body: Option<String>, authorization: Option<&str>) -> (u16, Value) {
+    fn request_with_curl(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        authorization: Option<&str>,
+    ) -> (u16, Value) {
         let mut command = Command::new("curl");
         command.args(["-s", "-k", "-X", method, "-w", "\n%{http_code}", &format!("{}{path}", self.base)]);
         if let Some(auth) = authorization {
@@ -343,7 +349,19 @@ impl Repo {
 pub fn self_signed_cert(dir: &Path) -> (String, String) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

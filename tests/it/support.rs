@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-pub const FLASK_APP: &str = "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef hello():\n    return 'hello'\n";
+pub const FLASK_APP: &str =
+    "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef hello():\n    return 'hello'\n";
 
 /// The repository root (where Cargo.toml is).
 pub fn repo_root() -> PathBuf {
@@ -13,7 +14,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn wheelhouse() -> PathBuf {
-    std::env::var_os("SLIPWAY_WHEELHOUSE").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/wheelhouse"))
+    std::env::var_os("SLIPWAY_WHEELHOUSE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/wheelhouse"))
 }
 
 pub fn uv() -> PathBuf {
@@ -106,7 +109,13 @@ impl Project {
             .env("SLIPWAY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("slipway-cache"))
             .env("PIP_FIND_LINKS", wheelhouse())
             .env("PIP_NO_INDEX", "1");
-        for key in ["PYTHON_VERSION", "PYTHON_INSTALLER", "DISABLE_COLLECTSTATIC", "SCM_DO_BUILD_DURING_DEPLOYMENT", "VIRTUAL_ENV"] {
+        for key in [
+            "PYTHON_VERSION",
+            "PYTHON_INSTALLER",
+            "DISABLE_COLLECTSTATIC",
+            "SCM_DO_BUILD_DURING_DEPLOYMENT",
+            "VIRTUAL_ENV",
+        ] {
             command.env_remove(key);
         }
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));

@@ -52,7 +52,8 @@ fn unchanged_files_are_not_copied_and_mtimes_are_preserved() {
     assert_eq!(std::fs::metadata(project.target().join("app.py")).unwrap().ino(), inode, "file was not rewritten");
 
     // Same content with a new mtime (a fresh checkout) is not copied either.
-    filetime::set_file_mtime(project.src().join("app.py"), filetime::FileTime::from_unix_time(1_700_000_000, 0)).unwrap();
+    filetime::set_file_mtime(project.src().join("app.py"), filetime::FileTime::from_unix_time(1_700_000_000, 0))
+        .unwrap();
     let log = project.build_ok(&[]);
     assert!(log.contains("0 copied, 3 unchanged"), "{log}");
     assert_eq!(std::fs::metadata(project.target().join("app.py")).unwrap().mtime(), 1_700_000_000);

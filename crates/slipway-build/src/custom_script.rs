@@ -39,23 +39,24 @@ pub fn read(source: &Path) -> Result<Option<CustomScript>> {
         return Ok(None);
     }
     let text = std::fs::read(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
-    let text = String::from_utf8(text)
-        .map_err(|_| BuildError::invalid_file(DEPLOYMENT_FILE, None, format!("the file is not UTF-8 text; {EXPECTED}")))?;
+    let text = String::from_utf8(text).map_err(|_| {
+        BuildError::invalid_file(DEPLOYMENT_FILE, None, format!("the file is not UTF-8 text; {EXPECTED}"))
+    })?;
     parse(&text, source).map(Some)
 }
 
 pub fn parse(text: &str, source: &Path) -> Result<CustomScript> {
     let invalid = |line, message: String| BuildError::invalid_file(DEPLOYMENT_FILE, line, message);
     let ini = ini::Ini::load_from_str(text).map_err(|e| invalid(Some(e.line), format!("{}; {EXPECTED}", e.msg)))?;
-    let config = ini
-        .section(Some("config"))
-        .ok_or_else(|| invalid(None, format!("no `[config]` section; {EXPECTED}")))?;
+    let config =
+        ini.section(Some("config")).ok_or_else(|| invalid(None, format!("no `[config]` section; {EXPECTED}")))?;
     let command = config
         .get("command")
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .ok_or_else(|| invalid(None, format!("`[config]` has no `command`; {EXPECTED}")))?;
-    let words = shell_words::split(command).map_err(|e| invalid(None, format!("`command = {command}` cannot be split into words: {e}")))?;
+    let words = shell_words::split(command)
+        .map_err(|e| invalid(None, format!("`command = {command}` cannot be split into words: {e}")))?;
     resolve(command, words, source)
 }
 
@@ -142,7 +143,9 @@ pub fn run(script: &CustomScript, vars: &ScriptVariables, settings: &Settings, l
     command.args(&script.argv[1..]).current_dir(&vars.source).envs(settings.iter()).envs(vars.pairs());
     if let Some(dir) = &vars.slipway_dir {
         let mut paths = vec![dir.clone()];
-        paths.extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+        paths.extend(
+            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default(),
+        );
         command.env("PATH", std::env::join_paths(paths).unwrap_or_default());
     }
     run_logged(&format!("custom deployment script `{}`", script.command), &mut command, log)
@@ -208,7 +211,8 @@ mod tests {
     #[test]
     fn default_script_is_made_of_build_steps() {
         let script = default_script();
-        for step in ["slipway build sync", "slipway build env", "slipway build install", "slipway build collectstatic"] {
+        for step in ["slipway build sync", "slipway build env", "slipway build install", "slipway build collectstatic"]
+        {
             assert!(script.contains(step), "missing {step}");
         }
     }

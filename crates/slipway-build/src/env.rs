@@ -75,7 +75,9 @@ fn now_rfc3339() -> String {
 pub enum ExistingEnv {
     Missing,
     /// env exists but has no marker, or not one slipway can read.
-    Unmarked { problem: String },
+    Unmarked {
+        problem: String,
+    },
     Marked(EnvMarker),
 }
 
@@ -173,7 +175,10 @@ pub fn reasons_not_to_reuse(
                 reasons.push(Reason::BaseInterpreterGone(marker.base_interpreter.clone()));
             }
             if marker.installer != wanted.installer {
-                reasons.push(Reason::InstallerChanged { env: marker.installer.clone(), wanted: wanted.installer.to_string() });
+                reasons.push(Reason::InstallerChanged {
+                    env: marker.installer.clone(),
+                    wanted: wanted.installer.to_string(),
+                });
             }
         }
     }
@@ -251,7 +256,10 @@ pub fn apply(
     let parked = match plan {
         EnvPlan::Reuse(marker) => {
             log.info("Found compatible virtual environment.");
-            log.info(format!("Found compatible virtual environment (Python {}), skipping creation.", marker.python_version));
+            log.info(format!(
+                "Found compatible virtual environment (Python {}), skipping creation.",
+                marker.python_version
+            ));
             return Ok(PreparedEnv { dir: env.to_path_buf(), marker, reused: true, parked: None });
         }
         EnvPlan::Create => {
@@ -335,7 +343,13 @@ mod tests {
         }
     }
 
-    fn reasons(existing: ExistingEnv, version: &str, spec: Option<&str>, clean: bool, base_exists: bool) -> Vec<Reason> {
+    fn reasons(
+        existing: ExistingEnv,
+        version: &str,
+        spec: Option<&str>,
+        clean: bool,
+        base_exists: bool,
+    ) -> Vec<Reason> {
         let rt = runtime(version);
         let wanted = WantedEnv { runtime: &rt, spec: spec.and_then(VersionSpec::parse), installer: "uv" };
         reasons_not_to_reuse(&existing, &wanted, clean, |_| base_exists)

@@ -121,7 +121,11 @@ impl Installer {
                     .arg("--output-file")
                     .arg(&lock_path)
                     .args(sources.as_args());
-                run_logged(&format!("resolving requirements.txt ({})", self.resolver()), with_settings(&mut c, settings).current_dir(workdir), log)?;
+                run_logged(
+                    &format!("resolving requirements.txt ({})", self.resolver()),
+                    with_settings(&mut c, settings).current_dir(workdir),
+                    log,
+                )?;
                 let text = std::fs::read_to_string(&lock_path).at("read", &lock_path)?;
                 Ok(Lock { packages: names_in_lock(&text), path: lock_path })
             }
@@ -134,10 +138,15 @@ impl Installer {
                     .arg(&report)
                     .arg("-r")
                     .arg(requirements);
-                run_logged(&format!("resolving requirements.txt ({})", self.resolver()), with_settings(&mut c, settings).current_dir(workdir), log)?;
+                run_logged(
+                    &format!("resolving requirements.txt ({})", self.resolver()),
+                    with_settings(&mut c, settings).current_dir(workdir),
+                    log,
+                )?;
                 let bytes = std::fs::read(&report).at("read", &report)?;
-                let report: PipReport = serde_json::from_slice(&bytes)
-                    .map_err(|e| BuildError::Installer(format!("pip's resolution report is not what slipway expects: {e}")))?;
+                let report: PipReport = serde_json::from_slice(&bytes).map_err(|e| {
+                    BuildError::Installer(format!("pip's resolution report is not what slipway expects: {e}"))
+                })?;
                 let lock = report.to_requirements();
                 std::fs::write(&lock_path, &lock).at("write", &lock_path)?;
                 Ok(Lock { packages: names_in_lock(&lock), path: lock_path })
@@ -162,7 +171,11 @@ impl Installer {
         let mut command = match self {
             Installer::Uv { exe, .. } => {
                 let mut c = Command::new(exe);
-                c.args(["pip", "install", "--no-config", "--python"]).arg(&python).arg("-r").arg(&lock.path).args(sources.as_args());
+                c.args(["pip", "install", "--no-config", "--python"])
+                    .arg(&python)
+                    .arg("-r")
+                    .arg(&lock.path)
+                    .args(sources.as_args());
                 c
             }
             Installer::Pip => {
@@ -171,7 +184,11 @@ impl Installer {
                 c
             }
         };
-        run_logged(&format!("installing requirements ({})", self.name()), with_settings(&mut command, settings).current_dir(workdir), log)
+        run_logged(
+            &format!("installing requirements ({})", self.name()),
+            with_settings(&mut command, settings).current_dir(workdir),
+            log,
+        )
     }
 
     pub fn uninstall(&self, env: &Path, packages: &[String], log: &BuildLog) -> Result<()> {
@@ -325,7 +342,10 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        assert_eq!(report.to_requirements(), "flask==3.1.3\nmylib @ file:///src/mylib\ntool @ git+https://g/t.git@abc\n");
+        assert_eq!(
+            report.to_requirements(),
+            "flask==3.1.3\nmylib @ file:///src/mylib\ntool @ git+https://g/t.git@abc\n"
+        );
     }
 
     #[test]

@@ -180,16 +180,20 @@ fn finish_python_steps(
 
 /// Any sign of Python within a few levels of the checkout's root.
 fn looks_like_python_app(source: &Path) -> bool {
-    const MARKERS: &[&str] = &[REQUIREMENTS_TXT, version::RUNTIME_TXT, version::PYTHON_VERSION_FILE, "pyproject.toml", "setup.py", "Procfile"];
-    walkdir::WalkDir::new(source)
-        .max_depth(3)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != ".git")
-        .flatten()
-        .any(|e| {
+    const MARKERS: &[&str] = &[
+        REQUIREMENTS_TXT,
+        version::RUNTIME_TXT,
+        version::PYTHON_VERSION_FILE,
+        "pyproject.toml",
+        "setup.py",
+        "Procfile",
+    ];
+    walkdir::WalkDir::new(source).max_depth(3).into_iter().filter_entry(|e| e.file_name() != ".git").flatten().any(
+        |e| {
             let name = e.file_name().to_string_lossy();
             e.file_type().is_file() && (name.ends_with(".py") || (e.depth() == 1 && MARKERS.contains(&name.as_ref())))
-        })
+        },
+    )
 }
 
 /// Why the Python steps are skipped, if they are.
@@ -224,7 +228,13 @@ fn promote_manifest(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
-fn run_custom_script(request: &BuildRequest, paths: &Paths, script: &CustomScript, temp: &Path, log: &BuildLog) -> Result<BuildOutcome> {
+fn run_custom_script(
+    request: &BuildRequest,
+    paths: &Paths,
+    script: &CustomScript,
+    temp: &Path,
+    log: &BuildLog,
+) -> Result<BuildOutcome> {
     let resolution: Option<Resolution> = log.step("runtime", || {
         version::resolve(&paths.source, &request.settings, request.default_python, &request.catalog, log).map(Some)
     })?;
@@ -264,13 +274,24 @@ fn read_requirements(path: &Path, root: &Path) -> Result<Option<RequirementFiles
 }
 
 /// What decides an install's result besides the requirement files.
-fn fingerprint(requirements: Option<&RequirementFiles>, installer: &Installer, env: &Path, sources: &PackageSources) -> String {
+fn fingerprint(
+    requirements: Option<&RequirementFiles>,
+    installer: &Installer,
+    env: &Path,
+    sources: &PackageSources,
+) -> String {
     let identity = installer.identity(env);
     let sources = sources.as_args().join(" ");
     requirements.cloned().unwrap_or_default().fingerprint(&[&identity, &sources])
 }
 
-fn is_up_to_date(marker: &EnvMarker, requirements: Option<&RequirementFiles>, installer: &Installer, env: &Path, sources: &PackageSources) -> bool {
+fn is_up_to_date(
+    marker: &EnvMarker,
+    requirements: Option<&RequirementFiles>,
+    installer: &Installer,
+    env: &Path,
+    sources: &PackageSources,
+) -> bool {
     marker.requirements_sha256.as_deref() == Some(fingerprint(requirements, installer, env, sources).as_str())
 }
 
@@ -345,11 +366,19 @@ pub fn sync_step(options: &SyncOptions, log: &BuildLog) -> Result<()> {
 }
 
 /// `slipway build env`: create env at `<target>/env`, or reuse it when compatible.
-pub fn env_step(target: &Path, resolution: &Resolution, installer: &Installer, clean: bool, state_dir: &Path, log: &BuildLog) -> Result<PreparedEnv> {
+pub fn env_step(
+    target: &Path,
+    resolution: &Resolution,
+    installer: &Installer,
+    clean: bool,
+    state_dir: &Path,
+    log: &BuildLog,
+) -> Result<PreparedEnv> {
     let env_dir = target.join(env::ENV_DIR);
     let wanted = WantedEnv { runtime: &resolution.runtime, spec: resolution.spec, installer: installer.name() };
     let plan = env::plan(ExistingEnv::read(&env_dir), &wanted, clean);
-    let mut prepared = log.step("env", || env::apply(plan, &env_dir, state_dir, &resolution.runtime, installer, log))?;
+    let mut prepared =
+        log.step("env", || env::apply(plan, &env_dir, state_dir, &resolution.runtime, installer, log))?;
     if let Some(parked) = prepared.parked.take() {
         parked.discard()?;
     }

@@ -36,10 +36,11 @@ pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<(
 /// Runs `command` and returns its stdout; stderr goes to the log. For short queries (versions).
 pub fn capture(what: &str, command: &mut Command) -> Result<String> {
     let program = command.get_program().to_string_lossy().into_owned();
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program, source })?;
+    let output = command.stdin(Stdio::null()).output().map_err(|source| BuildError::CommandSpawn {
+        what: what.to_string(),
+        program,
+        source,
+    })?;
     if !output.status.success() {
         return Err(BuildError::Installer(format!(
             "{what} failed ({}): {}",

@@ -55,7 +55,12 @@ fn display(path: &Path, root: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-fn collect(path: &Path, root: &Path, files: &mut Vec<RequirementFile>, included_from: Option<(&str, usize)>) -> Result<()> {
+fn collect(
+    path: &Path,
+    root: &Path,
+    files: &mut Vec<RequirementFile>,
+    included_from: Option<(&str, usize)>,
+) -> Result<()> {
     if files.iter().any(|f| f.path == path) {
         return Ok(()); // already read: includes may form a diamond or a cycle
     }
@@ -70,7 +75,13 @@ fn collect(path: &Path, root: &Path, files: &mut Vec<RequirementFile>, included_
     }
     let bytes = std::fs::read(path).map_err(|e| where_(format!("cannot read `{name}`: {e}")))?;
     let text = std::str::from_utf8(&bytes)
-        .map_err(|_| BuildError::invalid_file(&name, None, "the file is not UTF-8 text; expected one requirement per line (save it as UTF-8)"))?
+        .map_err(|_| {
+            BuildError::invalid_file(
+                &name,
+                None,
+                "the file is not UTF-8 text; expected one requirement per line (save it as UTF-8)",
+            )
+        })?
         .to_string();
     files.push(RequirementFile { path: path.to_path_buf(), name: name.clone(), bytes });
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -158,7 +169,10 @@ mod tests {
         let after = RequirementFiles::read(&req, dir.path()).unwrap();
         assert_ne!(before.fingerprint(&["uv 1"]), after.fingerprint(&["uv 1"]));
         assert_ne!(after.fingerprint(&["uv 1"]), after.fingerprint(&["uv 2"]));
-        assert_eq!(after.fingerprint(&["uv 1"]), RequirementFiles::read(&req, dir.path()).unwrap().fingerprint(&["uv 1"]));
+        assert_eq!(
+            after.fingerprint(&["uv 1"]),
+            RequirementFiles::read(&req, dir.path()).unwrap().fingerprint(&["uv 1"])
+        );
 
         // The same files in another checkout have the same fingerprint.
         let elsewhere = tempfile::tempdir().unwrap();

@@ -112,9 +112,7 @@ impl Discovery {
     /// Looks where this process's environment says: `$PATH`, `$PYENV_ROOT` (or `~/.pyenv`).
     pub fn from_process_env(explicit: Vec<PathBuf>, cache_dir: Option<PathBuf>) -> Self {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let pyenv_root = std::env::var_os("PYENV_ROOT")
-            .map(PathBuf::from)
-            .or_else(|| home.map(|h| h.join(".pyenv")));
+        let pyenv_root = std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| home.map(|h| h.join(".pyenv")));
         let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
         Discovery { explicit, pyenv_root, path_dirs, cache_dir }
     }

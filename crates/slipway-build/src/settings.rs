@@ -144,8 +144,15 @@ mod tests {
         assert_eq!(
             s.package_sources().unwrap().as_args(),
             [
-                "--index-url", "https://idx/simple", "--extra-index-url", "https://a", "--extra-index-url",
-                "https://b", "--find-links", "/wheels", "--no-index"
+                "--index-url",
+                "https://idx/simple",
+                "--extra-index-url",
+                "https://a",
+                "--extra-index-url",
+                "https://b",
+                "--find-links",
+                "/wheels",
+                "--no-index"
             ]
         );
     }

@@ -41,8 +41,9 @@ pub struct SyncReport {
 
 /// Refuses a target that is the source or inside it (a sync would copy into itself).
 pub fn check_paths(source: &Path, target: &Path) -> Result<(PathBuf, PathBuf)> {
-    let source_meta = std::fs::metadata(source)
-        .map_err(|e| BuildError::InvalidPaths(format!("source directory `{}` cannot be read: {e}", source.display())))?;
+    let source_meta = std::fs::metadata(source).map_err(|e| {
+        BuildError::InvalidPaths(format!("source directory `{}` cannot be read: {e}", source.display()))
+    })?;
     if !source_meta.is_dir() {
         return Err(BuildError::InvalidPaths(format!("source `{}` is not a directory", source.display())));
     }
@@ -104,7 +105,10 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
         } else if file_type.is_symlink() {
             let link = std::fs::read_link(entry.path()).at("read symlink", entry.path())?;
             if !stays_inside(&rel, &link) {
-                log.warn(format!("not copying symlink `{rel_name}` → `{}`: it points outside the repository", link.display()));
+                log.warn(format!(
+                    "not copying symlink `{rel_name}` → `{}`: it points outside the repository",
+                    link.display()
+                ));
                 continue;
             }
             if std::fs::read_link(&dest).ok().as_ref() != Some(&link) {
@@ -264,7 +268,12 @@ fn write_manifest(path: &Path, entries: &BTreeSet<String>) -> Result<()> {
 /// Deletes what the previous manifest lists and this sync did not bring, files first, then
 /// directories that are left empty. Entries that could escape the target, or reach env or
 /// slipway's state, are ignored: a custom script may have written the manifest.
-fn delete_no_longer_brought(previous: &Path, brought: &BTreeSet<String>, target: &Path, log: &BuildLog) -> Result<Vec<String>> {
+fn delete_no_longer_brought(
+    previous: &Path,
+    brought: &BTreeSet<String>,
+    target: &Path,
+    log: &BuildLog,
+) -> Result<Vec<String>> {
     let mut deleted = Vec::new();
     let mut stale_dirs = Vec::new();
     for entry in read_manifest(previous)?.difference(brought) {

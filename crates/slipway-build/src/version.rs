@@ -25,7 +25,9 @@ impl VersionSpec {
     /// Parses `3.12` or `3.12.1` exactly; anything else is `None`.
     pub fn parse(text: &str) -> Option<Self> {
         let numbers: Vec<&str> = text.split('.').collect();
-        if !(2..=3).contains(&numbers.len()) || numbers.iter().any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
+        if !(2..=3).contains(&numbers.len())
+            || numbers.iter().any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()))
+        {
             return None;
         }
         Some(VersionSpec {
@@ -101,10 +103,16 @@ fn parse_version_file(
 ) -> Result<VersionSpec> {
     let invalid = |line, message: String| BuildError::invalid_file(file, line, message);
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err(invalid(None, format!("the file is UTF-16 encoded; expected UTF-8 text with one line, {expected}")));
+        return Err(invalid(
+            None,
+            format!("the file is UTF-16 encoded; expected UTF-8 text with one line, {expected}"),
+        ));
     }
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Err(invalid(Some(1), format!("starts with a UTF-8 byte-order mark; save the file as UTF-8 without BOM, containing {expected}")));
+        return Err(invalid(
+            Some(1),
+            format!("starts with a UTF-8 byte-order mark; save the file as UTF-8 without BOM, containing {expected}"),
+        ));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| invalid(None, format!("the file is not UTF-8 text; expected {expected}")))?;
@@ -115,7 +123,9 @@ fn parse_version_file(
         if value.is_empty() {
             continue;
         }
-        let spec = parse(value).ok_or_else(|| invalid(Some(line_number), format!("`{value}` is not a Python version; expected {expected}")))?;
+        let spec = parse(value).ok_or_else(|| {
+            invalid(Some(line_number), format!("`{value}` is not a Python version; expected {expected}"))
+        })?;
         if let Some((first_line, first, _)) = found {
             return Err(invalid(
                 Some(line_number),
@@ -189,7 +199,9 @@ fn resolve_default(default: Option<VersionSpec>, catalog: &RuntimeCatalog, log: 
         return Ok(Resolution { runtime: runtime.clone(), spec: Some(spec), source });
     }
     let runtime = catalog.newest().ok_or(BuildError::NoRuntimes)?;
-    log.info(format!("No Python version requested (no PYTHON_VERSION, runtime.txt or .python-version): using the newest, {runtime}"));
+    log.info(format!(
+        "No Python version requested (no PYTHON_VERSION, runtime.txt or .python-version): using the newest, {runtime}"
+    ));
     Ok(Resolution { runtime: runtime.clone(), spec: None, source: VersionSource::Newest })
 }
 
@@ -216,7 +228,10 @@ mod tests {
     #[test]
     fn runtime_txt_accepts_partial_and_exact_versions() {
         assert_eq!(parse_runtime_txt(b"python-3.12\n").unwrap(), VersionSpec { major: 3, minor: 12, patch: None });
-        assert_eq!(parse_runtime_txt(b"  python-3.12.1  \r\n\n").unwrap(), VersionSpec { major: 3, minor: 12, patch: Some(1) });
+        assert_eq!(
+            parse_runtime_txt(b"  python-3.12.1  \r\n\n").unwrap(),
+            VersionSpec { major: 3, minor: 12, patch: Some(1) }
+        );
     }
 
     #[test]
@@ -286,10 +301,14 @@ mod tests {
 
     #[test]
     fn setting_wins_and_the_log_says_what_it_overrides() {
-        let (r, lines) = resolve_in(&[(RUNTIME_TXT, "python-3.12"), (PYTHON_VERSION_FILE, "3.13")], &[("PYTHON_VERSION", "3.11")]);
+        let (r, lines) =
+            resolve_in(&[(RUNTIME_TXT, "python-3.12"), (PYTHON_VERSION_FILE, "3.13")], &[("PYTHON_VERSION", "3.11")]);
         let r = r.unwrap();
         assert_eq!((r.source, r.runtime.version.to_string()), (VersionSource::Setting, "3.11.7".into()));
-        assert!(lines.contains(&"app setting PYTHON_VERSION (3.11) overrides runtime.txt (3.12)".to_string()), "{lines:?}");
+        assert!(
+            lines.contains(&"app setting PYTHON_VERSION (3.11) overrides runtime.txt (3.12)".to_string()),
+            "{lines:?}"
+        );
         assert!(lines.contains(&"app setting PYTHON_VERSION (3.11) overrides .python-version (3.13)".to_string()));
     }
 

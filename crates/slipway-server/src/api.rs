@@ -103,8 +103,14 @@ pub(crate) struct AppView {
     pub(crate) url: String,
 }
 
-pub(crate) fn app_view(state: &AppState, headers: &HeaderMap, name: &str, password: Option<String>) -> ApiResult<AppView> {
-    let created_at = state.shared.store.app_created_at(name)?.ok_or_else(|| ApiError::not_found(format!("no app `{name}`")))?;
+pub(crate) fn app_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    password: Option<String>,
+) -> ApiResult<AppView> {
+    let created_at =
+        state.shared.store.app_created_at(name)?.ok_or_else(|| ApiError::not_found(format!("no app `{name}`")))?;
     Ok(AppView {
         name: name.to_string(),
         created_at,
@@ -141,7 +147,11 @@ struct CreateApp {
     name: String,
 }
 
-async fn create_app(State(state): State<AppState>, headers: HeaderMap, ApiJson(body): ApiJson<CreateApp>) -> ApiResult<Response> {
+async fn create_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateApp>,
+) -> ApiResult<Response> {
     let password = create_app_named(&state, &body.name).await?;
     Ok((StatusCode::CREATED, Json(app_view(&state, &headers, &body.name, Some(password))?)).into_response())
 }
@@ -180,7 +190,11 @@ pub(crate) async fn create_app_named(state: &AppState, name: &str) -> ApiResult<
     Ok(password)
 }
 
-async fn show_app(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
+async fn show_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+) -> ApiResult<Json<AppView>> {
     known_app(&state, &app)?;
     Ok(Json(app_view(&state, &headers, &app, None)?))
 }
@@ -204,7 +218,11 @@ async fn delete_app(State(state): State<AppState>, Path(app): Path<String>) -> A
     Ok(Json(json!({ "deleted": app })))
 }
 
-async fn reset_credentials(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
+async fn reset_credentials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+) -> ApiResult<Json<AppView>> {
     let password = new_password(&state, &app)?;
     Ok(Json(app_view(&state, &headers, &app, Some(password))?))
 }
@@ -217,7 +235,10 @@ pub(crate) fn new_password(state: &AppState, app: &str) -> ApiResult<String> {
     Ok(password)
 }
 
-async fn get_settings(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult<Json<BTreeMap<String, String>>> {
+async fn get_settings(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
     known_app(&state, &app)?;
     Ok(Json(state.shared.store.settings(&app)?))
 }
@@ -231,11 +252,18 @@ pub fn validate_setting_key(key: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid setting name `{}`: expected letters, digits and `_`, not starting with a digit", key.escape_debug()))
+        Err(format!(
+            "invalid setting name `{}`: expected letters, digits and `_`, not starting with a digit",
+            key.escape_debug()
+        ))
     }
 }
 
-async fn put_settings(State(state): State<AppState>, Path(app): Path<String>, ApiJson(body): ApiJson<BTreeMap<String, Value>>) -> ApiResult<Json<BTreeMap<String, String>>> {
+async fn put_settings(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<BTreeMap<String, Value>>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
     known_app(&state, &app)?;
     let mut values = BTreeMap::new();
     for (key, value) in body {
@@ -264,7 +292,10 @@ pub(crate) fn store_settings(state: &AppState, app: &str, values: &BTreeMap<Stri
     Ok(())
 }
 
-async fn delete_setting(State(state): State<AppState>, Path((app, key)): Path<(String, String)>) -> ApiResult<Json<BTreeMap<String, String>>> {
+async fn delete_setting(
+    State(state): State<AppState>,
+    Path((app, key)): Path<(String, String)>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
     known_app(&state, &app)?;
     if !state.shared.store.delete_setting(&app, &key)? {
         return Err(ApiError::not_found(format!("app `{app}` has no setting `{key}`")));
@@ -279,11 +310,19 @@ async fn list_deployments(State(state): State<AppState>, Path(app): Path<String>
 
 pub(crate) fn find_deployment(state: &AppState, app: &str, id: &str) -> ApiResult<Deployment> {
     known_app(state, app)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::bad_request(format!("invalid deployment id `{id}`: expected a number")))?;
-    state.shared.store.deployment(app, id)?.ok_or_else(|| ApiError::not_found(format!("app `{app}` has no deployment {id}")))
+    let id: i64 =
+        id.parse().map_err(|_| ApiError::bad_request(format!("invalid deployment id `{id}`: expected a number")))?;
+    state
+        .shared
+        .store
+        .deployment(app, id)?
+        .ok_or_else(|| ApiError::not_found(format!("app `{app}` has no deployment {id}")))
 }
 
-async fn show_deployment(State(state): State<AppState>, Path((app, id)): Path<(String, String)>) -> ApiResult<Json<Deployment>> {
+async fn show_deployment(
+    State(state): State<AppState>,
+    Path((app, id)): Path<(String, String)>,
+) -> ApiResult<Json<Deployment>> {
     Ok(Json(find_deployment(&state, &app, &id)?))
 }
 
@@ -294,7 +333,11 @@ struct LogQuery {
     offset: u64,
 }
 
-async fn deployment_log(State(state): State<AppState>, Path((app, id)): Path<(String, String)>, Query(query): Query<LogQuery>) -> ApiResult<Response> {
+async fn deployment_log(
+    State(state): State<AppState>,
+    Path((app, id)): Path<(String, String)>,
+    Query(query): Query<LogQuery>,
+) -> ApiResult<Response> {
     let deployment = find_deployment(&state, &app, &id)?;
     let path = state.shared.app_paths(&app).deployment_log(deployment.id);
     let bytes = tokio::fs::read(&path).await.unwrap_or_default();
@@ -310,19 +353,31 @@ struct RedeployBody {
 }
 
 /// The body is optional: an empty one redeploys as it was.
-async fn redeploy(State(state): State<AppState>, Path((app, id)): Path<(String, String)>, body: axum::body::Bytes) -> ApiResult<Response> {
+async fn redeploy(
+    State(state): State<AppState>,
+    Path((app, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
     let deployment = find_deployment(&state, &app, &id)?;
     let clean_env = if body.iter().all(u8::is_ascii_whitespace) {
         false
     } else {
-        serde_json::from_slice::<RedeployBody>(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?.clean_env
+        serde_json::from_slice::<RedeployBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+            .clean_env
     };
     let started = start_deployment(&state, &app, deployment.commit, clean_env, "redeploy").await?;
     Ok((StatusCode::ACCEPTED, Json(started)).into_response())
 }
 
 /// Starts a deployment of a commit already in the repository; it runs on in the background.
-pub(crate) async fn start_deployment(state: &AppState, app: &str, commit: String, clean_env: bool, trigger: &'static str) -> ApiResult<Deployment> {
+pub(crate) async fn start_deployment(
+    state: &AppState,
+    app: &str,
+    commit: String,
+    clean_env: bool,
+    trigger: &'static str,
+) -> ApiResult<Deployment> {
     // Nobody watches this one live: its log is on disk and in the API.
     let (progress, _) = mpsc::unbounded_channel::<String>();
     let request = DeployRequest { app: app.to_string(), commit, clean_env, trigger, access: ObjectAccess::default() };
@@ -340,7 +395,10 @@ async fn show_env(State(state): State<AppState>, Path(app): Path<String>) -> Api
 async fn reset_env(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult<Response> {
     match reset_env_of(&state, &app).await? {
         Some(started) => Ok((StatusCode::ACCEPTED, Json(json!({ "deployment": started }))).into_response()),
-        None => Ok(Json(json!({ "deployment": null, "message": "env deleted; there is no active deployment to redeploy" })).into_response()),
+        None => {
+            Ok(Json(json!({ "deployment": null, "message": "env deleted; there is no active deployment to redeploy" }))
+                .into_response())
+        }
     }
 }
 
@@ -352,18 +410,26 @@ pub(crate) async fn reset_env_of(state: &AppState, app: &str) -> ApiResult<Optio
         Some(active) => Ok(Some(start_deployment(state, app, active.commit, true, "env-reset").await?)),
         None => {
             let env = state.shared.app_paths(app).env();
-            tokio::task::spawn_blocking(move || slipway_build::env::remove_path(&env)).await.map_err(|e| anyhow::anyhow!(e))?.map_err(|e| anyhow::anyhow!(e))?;
+            tokio::task::spawn_blocking(move || slipway_build::env::remove_path(&env))
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?
+                .map_err(|e| anyhow::anyhow!(e))?;
             Ok(None)
         }
     }
 }
 
 async fn deployment_script() -> Response {
-    ([(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], slipway_build::custom_script::default_script()).into_response()
+    ([(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], slipway_build::custom_script::default_script())
+        .into_response()
 }
 
 /// Starts the active release again (a new process beside the old one, then the switch).
-async fn restart_app(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
+async fn restart_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+) -> ApiResult<Json<AppView>> {
     known_app(&state, &app)?;
     if state.shared.store.active_deployment(&app)?.is_none() {
         return Err(ApiError::conflict(format!("app `{app}` has no active deployment to start: push one first")));
@@ -375,7 +441,11 @@ async fn restart_app(State(state): State<AppState>, headers: HeaderMap, Path(app
     Ok(Json(app_view(&state, &headers, &app, None)?))
 }
 
-async fn stop_app(State(state): State<AppState>, headers: HeaderMap, Path(app): Path<String>) -> ApiResult<Json<AppView>> {
+async fn stop_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+) -> ApiResult<Json<AppView>> {
     known_app(&state, &app)?;
     state.shared.supervisor.stop(&app).await;
     Ok(Json(app_view(&state, &headers, &app, None)?))
@@ -388,7 +458,11 @@ struct AppLogQuery {
 }
 
 /// The running app's output (`LogFiles/app.log`); `X-Log-Offset` is where to continue from.
-async fn app_log(State(state): State<AppState>, Path(app): Path<String>, Query(query): Query<AppLogQuery>) -> ApiResult<Response> {
+async fn app_log(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Query(query): Query<AppLogQuery>,
+) -> ApiResult<Response> {
     known_app(&state, &app)?;
     let path = state.shared.app_paths(&app).log_files().join("app.log");
     let bytes = tokio::fs::read(&path).await.unwrap_or_default();
@@ -398,5 +472,12 @@ async fn app_log(State(state): State<AppState>, Path(app): Path<String>, Query(q
         Some(_) => 0, // the log was rotated: start over
         None => len.saturating_sub(64 * 1024),
     };
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (HeaderName::from_static("x-log-offset"), len.to_string())], bytes[start as usize..].to_vec()).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (HeaderName::from_static("x-log-offset"), len.to_string()),
+        ],
+        bytes[start as usize..].to_vec(),
+    )
+        .into_response())
 }

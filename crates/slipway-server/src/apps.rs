@@ -69,7 +69,8 @@ mod tests {
         for good in ["abc", "hello", "my-app-2", &format!("a{}", "b".repeat(39))] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "Hello", "1app", "app-", "a_b", "a.b", "", "../x", &format!("a{}", "b".repeat(40)), "héllo"] {
+        for bad in ["ab", "Hello", "1app", "app-", "a_b", "a.b", "", "../x", &format!("a{}", "b".repeat(40)), "héllo"]
+        {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

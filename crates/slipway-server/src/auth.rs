@@ -22,7 +22,11 @@ pub async fn require_admin(State(state): State<AppState>, request: Request, next
     match token {
         Some(token) if is_admin_token(&state, token) => next.run(request).await,
         Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response(),
-        None => ApiError::new(StatusCode::UNAUTHORIZED, "missing admin token: send `Authorization: Bearer <token>` (the token is in <data-dir>/admin-token)").into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing admin token: send `Authorization: Bearer <token>` (the token is in <data-dir>/admin-token)",
+        )
+        .into_response(),
     }
 }
 

@@ -90,12 +90,18 @@ impl Deployer {
         Ok((record, handle))
     }
 
-    async fn run(self: Arc<Self>, record: Deployment, request: DeployRequest, progress: mpsc::UnboundedSender<String>) -> Deployment {
+    async fn run(
+        self: Arc<Self>,
+        record: Deployment,
+        request: DeployRequest,
+        progress: mpsc::UnboundedSender<String>,
+    ) -> Deployment {
         let lock = self.app_lock(&record.app);
         let _turn = match lock.clone().try_lock_owned() {
             Ok(guard) => guard,
             Err(_) => {
-                let _ = progress.send(format!("Another deployment of {} is running: waiting for it to finish…", record.app));
+                let _ = progress
+                    .send(format!("Another deployment of {} is running: waiting for it to finish…", record.app));
                 lock.lock_owned().await
             }
         };
@@ -128,19 +134,32 @@ impl Deployer {
     fn open_log(&self, record: &Deployment, progress: mpsc::UnboundedSender<String>) -> anyhow::Result<BuildLog> {
         let path = self.shared.app_paths(&record.app).deployment_log(record.id);
         std::fs::create_dir_all(path.parent().expect("log has a directory"))?;
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("open {}", path.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("open {}", path.display()))?;
         Ok(BuildLog::new(Arc::new(DeploymentSink { file: Mutex::new(file), progress })))
     }
 
     /// Builds the commit and starts it; if either fails after wwwroot changed, puts the active
     /// deployment back.
-    async fn deploy(self: &Arc<Self>, record: &Deployment, request: &DeployRequest, log: &BuildLog) -> anyhow::Result<()> {
+    async fn deploy(
+        self: &Arc<Self>,
+        record: &Deployment,
+        request: &DeployRequest,
+        log: &BuildLog,
+    ) -> anyhow::Result<()> {
         let short = &record.commit[..record.commit.len().min(10)];
-        log.info(format!("Deployment {} of {}: commit {short} by {}: {}", record.id, record.app, record.author, record.message));
+        log.info(format!(
+            "Deployment {} of {}: commit {short} by {}: {}",
+            record.id, record.app, record.author, record.message
+        ));
         if record.clean_env {
             log.info("A clean env was asked for: env will be deleted and created afresh.");
         }
-        let built = self.build_blocking(&record.app, &record.commit, record.clean_env, &request.access, record.id, log).await;
+        let built =
+            self.build_blocking(&record.app, &record.commit, record.clean_env, &request.access, record.id, log).await;
         let released = match built {
             Ok(()) => {
                 self.shared.store.set_status(record.id, Status::Deploying)?;
@@ -159,7 +178,11 @@ impl Deployer {
         let log_line = |line: &str| log.info(line);
         log.announce("start");
         let started = std::time::Instant::now();
-        let result = self.shared.supervisor.release(crate::supervisor::ReleaseRequest { app, settings: &settings, log: &log_line }).await;
+        let result = self
+            .shared
+            .supervisor
+            .release(crate::supervisor::ReleaseRequest { app, settings: &settings, log: &log_line })
+            .await;
         log.record_step("start", started.elapsed(), result.is_ok());
         result.map_err(|e| anyhow::anyhow!(e))
     }
@@ -170,8 +193,13 @@ impl Deployer {
         if !wwwroot_changed {
             return;
         }
-        log.info(format!("Rolling back to deployment {} (commit {})…", active.id, &active.commit[..active.commit.len().min(10)]));
-        let rebuilt = self.build_blocking(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log).await;
+        log.info(format!(
+            "Rolling back to deployment {} (commit {})…",
+            active.id,
+            &active.commit[..active.commit.len().min(10)]
+        ));
+        let rebuilt =
+            self.build_blocking(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log).await;
         // The previous release normally never stopped; start it again only if it is not running.
         let restarted = match rebuilt {
             Ok(()) if self.shared.supervisor.port(&record.app).is_none() => self.release(&record.app, log).await,
@@ -183,14 +211,31 @@ impl Deployer {
         }
     }
 
-    async fn build_blocking(self: &Arc<Self>, app: &str, commit: &str, clean_env: bool, access: &ObjectAccess, id: i64, log: &BuildLog) -> anyhow::Result<()> {
-        let (this, app, commit, access, log) = (self.clone(), app.to_string(), commit.to_string(), access.clone(), log.clone());
+    async fn build_blocking(
+        self: &Arc<Self>,
+        app: &str,
+        commit: &str,
+        clean_env: bool,
+        access: &ObjectAccess,
+        id: i64,
+        log: &BuildLog,
+    ) -> anyhow::Result<()> {
+        let (this, app, commit, access, log) =
+            (self.clone(), app.to_string(), commit.to_string(), access.clone(), log.clone());
         tokio::task::spawn_blocking(move || this.build_commit(&app, &commit, clean_env, &access, id, &log))
             .await
             .unwrap_or_else(|e| Err(anyhow::anyhow!("the build crashed: {e}")))
     }
 
-    fn build_commit(&self, app: &str, commit: &str, clean_env: bool, access: &ObjectAccess, id: i64, log: &BuildLog) -> anyhow::Result<()> {
+    fn build_commit(
+        &self,
+        app: &str,
+        commit: &str,
+        clean_env: bool,
+        access: &ObjectAccess,
+        id: i64,
+        log: &BuildLog,
+    ) -> anyhow::Result<()> {
         let shared = &self.shared;
         let paths = shared.app_paths(app);
         let checkout = git::Checkout { dir: paths.tmp().join(format!("checkout-{id}")) };

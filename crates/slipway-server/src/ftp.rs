@@ -38,7 +38,9 @@ use async_trait::async_trait;
 use libunftp::options::{FtpsRequired, SiteMd5};
 use libunftp::{Server, ServerBuilder};
 use tokio::net::{TcpListener, TcpStream};
-use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal, UserDetail, UserDetailError, UserDetailProvider};
+use unftp_core::auth::{
+    AuthenticationError, Authenticator, Credentials, Principal, UserDetail, UserDetailError, UserDetailProvider,
+};
 use unftp_core::storage::{self, ErrorKind, Fileinfo, Metadata, StorageBackend};
 use unftp_sbe_fs::Filesystem;
 
@@ -63,9 +65,9 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
         anyhow::bail!("--ftp-passive: the range {}-{} is empty", config.ftp_passive.start(), config.ftp_passive.end());
     }
     if let Some(tls) = &config.tls {
-        FtpService::builder(config, config.data_dir.join("apps"), Arc::new(NoLogins))
-            .build()
-            .map_err(|e| anyhow::anyhow!("FTPS with --tls-cert {} and --tls-key {}: {e}", tls.cert.display(), tls.key.display()))?;
+        FtpService::builder(config, config.data_dir.join("apps"), Arc::new(NoLogins)).build().map_err(|e| {
+            anyhow::anyhow!("FTPS with --tls-cert {} and --tls-key {}: {e}", tls.cert.display(), tls.key.display())
+        })?;
     }
     TcpListener::bind(config.ftp).await.with_context(|| format!("FTP: listen on {}", config.ftp))
 }
@@ -95,19 +97,29 @@ struct FtpService {
 
 impl FtpService {
     fn new(shared: Arc<Shared>) -> Self {
-        let authenticator = Arc::new(AppAuthenticator { shared: shared.clone(), limiter: LoginLimiter::new(MAX_FAILURES, FAILURE_WINDOW, BLOCK_FOR) });
+        let authenticator = Arc::new(AppAuthenticator {
+            shared: shared.clone(),
+            limiter: LoginLimiter::new(MAX_FAILURES, FAILURE_WINDOW, BLOCK_FOR),
+        });
         FtpService { shared, authenticator }
     }
 
-    fn builder(config: &Config, apps_dir: PathBuf, authenticator: Arc<dyn Authenticator>) -> ServerBuilder<AppStorage, AppUser> {
+    fn builder(
+        config: &Config,
+        apps_dir: PathBuf,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> ServerBuilder<AppStorage, AppUser> {
         let users = Arc::new(AppUsers { apps_dir });
-        let mut builder = ServerBuilder::<AppStorage, AppUser>::with_user_detail_provider(Box::new(|| AppStorage { inner: None }), users)
-            .authenticator(authenticator)
-            .greeting(GREETING)
-            .passive_ports(config.ftp_passive.clone())
-            // SITE MD5 reads whole files into a 10 MiB buffer per call: not needed, not offered.
-            .sitemd5(SiteMd5::None)
-            .logger(slog::Logger::root(ToTracing, slog::o!()));
+        let mut builder = ServerBuilder::<AppStorage, AppUser>::with_user_detail_provider(
+            Box::new(|| AppStorage { inner: None }),
+            users,
+        )
+        .authenticator(authenticator)
+        .greeting(GREETING)
+        .passive_ports(config.ftp_passive.clone())
+        // SITE MD5 reads whole files into a 10 MiB buffer per call: not needed, not offered.
+        .sitemd5(SiteMd5::None)
+        .logger(slog::Logger::root(ToTracing, slog::o!()));
         if let Some(tls) = &config.tls {
             builder = builder.ftps(tls.cert.clone(), tls.key.clone());
             if config.ftp_require_tls {
@@ -124,13 +136,14 @@ impl FtpService {
             tracing::debug!("FTP: TCP_NODELAY for {peer}: {e}");
         }
         let config = &self.shared.config;
-        let server: Server<AppStorage, AppUser> = match Self::builder(config, config.data_dir.join("apps"), self.authenticator.clone()).build() {
-            Ok(server) => server,
-            Err(e) => {
-                tracing::error!("FTP: cannot serve {peer}: {e}");
-                return;
-            }
-        };
+        let server: Server<AppStorage, AppUser> =
+            match Self::builder(config, config.data_dir.join("apps"), self.authenticator.clone()).build() {
+                Ok(server) => server,
+                Err(e) => {
+                    tracing::error!("FTP: cannot serve {peer}: {e}");
+                    return;
+                }
+            };
         if let Err(e) = server.service(stream).await {
             tracing::debug!("FTP: session of {peer} ended: {e:?}");
         }
@@ -156,12 +169,18 @@ impl Authenticator for AppAuthenticator {
     async fn authenticate(&self, username: &str, creds: &Credentials) -> Result<Principal, AuthenticationError> {
         let ip = creds.source_ip;
         if let Some(left) = self.limiter.blocked(ip, Instant::now()) {
-            tracing::warn!("FTP: login refused from {ip}: too many failed logins (blocked for {}s more)", left.as_secs().max(1));
+            tracing::warn!(
+                "FTP: login refused from {ip}: too many failed logins (blocked for {}s more)",
+                left.as_secs().max(1)
+            );
             return Err(AuthenticationError::IpDisallowed);
         }
         let valid_name = crate::apps::validate_name(username).is_ok();
         let hash = if valid_name {
-            self.shared.store.password_hash(username).map_err(|e| AuthenticationError::new(format!("reading credentials: {e:#}")))?
+            self.shared
+                .store
+                .password_hash(username)
+                .map_err(|e| AuthenticationError::new(format!("reading credentials: {e:#}")))?
         } else {
             None
         };
@@ -180,7 +199,11 @@ impl Authenticator for AppAuthenticator {
         let now_blocked = self.limiter.failed(ip, Instant::now());
         let who = if valid_name { username } else { "(invalid app name)" };
         if now_blocked {
-            tracing::warn!("FTP: failed login for {who} from {ip}; {MAX_FAILURES} failures within {}s: {ip} is blocked for {}s", FAILURE_WINDOW.as_secs(), BLOCK_FOR.as_secs());
+            tracing::warn!(
+                "FTP: failed login for {who} from {ip}; {MAX_FAILURES} failures within {}s: {ip} is blocked for {}s",
+                FAILURE_WINDOW.as_secs(),
+                BLOCK_FOR.as_secs()
+            );
         } else {
             tracing::warn!("FTP: failed login for {who} from {ip}");
         }
@@ -241,7 +264,10 @@ impl LoginLimiter {
         let mut ips = self.ips();
         if ips.len() >= MAX_TRACKED_IPS && !ips.contains_key(&ip) {
             let window = self.window;
-            ips.retain(|_, f| f.blocked_until.is_some_and(|u| u > now) || f.recent.back().is_some_and(|t| now.duration_since(*t) < window));
+            ips.retain(|_, f| {
+                f.blocked_until.is_some_and(|u| u > now)
+                    || f.recent.back().is_some_and(|t| now.duration_since(*t) < window)
+            });
         }
         let entry = ips.entry(ip).or_default();
         if entry.blocked_until.is_some_and(|u| u <= now) {
@@ -312,7 +338,10 @@ pub struct AppStorage {
 type Meta = unftp_sbe_fs::Meta;
 
 fn denied(message: &str) -> storage::Error {
-    storage::Error::new(ErrorKind::PermissionDenied, std::io::Error::new(std::io::ErrorKind::PermissionDenied, message.to_string()))
+    storage::Error::new(
+        ErrorKind::PermissionDenied,
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, message.to_string()),
+    )
 }
 
 /// Normalizes a client path (libunftp has joined it to the working directory already) to an
@@ -364,11 +393,20 @@ impl StorageBackend<AppUser> for AppStorage {
         self.fs()?.metadata(user, Self::path(path)?).await
     }
 
-    async fn list<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<Vec<Fileinfo<PathBuf, Meta>>> {
+    async fn list<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &AppUser,
+        path: P,
+    ) -> storage::Result<Vec<Fileinfo<PathBuf, Meta>>> {
         self.fs()?.list(user, Self::path(path)?).await
     }
 
-    async fn get<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P, start_pos: u64) -> storage::Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
+    async fn get<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &AppUser,
+        path: P,
+        start_pos: u64,
+    ) -> storage::Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
         self.fs()?.get(user, Self::path(path)?, start_pos).await
     }
 

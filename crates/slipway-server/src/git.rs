@@ -48,7 +48,9 @@ pub fn init_repository(repo: &Path, slipway_exe: &Path) -> anyhow::Result<()> {
         Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(repo),
         "create the repository",
     )?;
-    for (key, value) in [("receive.advertisePushOptions", "true"), ("http.receivepack", "true"), ("receive.keepAlive", "5")] {
+    for (key, value) in
+        [("receive.advertisePushOptions", "true"), ("http.receivepack", "true"), ("receive.keepAlive", "5")]
+    {
         run(git(repo).args(["config", key, value]), "configure the repository")?;
     }
     install_hook(repo, slipway_exe)
@@ -59,7 +61,8 @@ pub fn install_hook(repo: &Path, slipway_exe: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let hook = repo.join("hooks/pre-receive");
     let exe = slipway_exe.to_string_lossy().replace('\'', r"'\''");
-    std::fs::write(&hook, format!("#!/bin/sh\nexec '{exe}' hook pre-receive\n")).with_context(|| format!("write {}", hook.display()))?;
+    std::fs::write(&hook, format!("#!/bin/sh\nexec '{exe}' hook pre-receive\n"))
+        .with_context(|| format!("write {}", hook.display()))?;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
     Ok(())
 }

@@ -18,7 +18,11 @@ use crate::error::ApiError;
 use crate::hook;
 use crate::state::AppState;
 
-pub async fn handle(State(state): State<AppState>, Path((repo, rest)): Path<(String, String)>, request: Request) -> Response {
+pub async fn handle(
+    State(state): State<AppState>,
+    Path((repo, rest)): Path<(String, String)>,
+    request: Request,
+) -> Response {
     let Some(app) = repo.strip_suffix(".git").filter(|a| validate_name(a).is_ok()) else {
         return ApiError::not_found(format!("no repository `{repo}`: expected /git/<app>.git")).into_response();
     };
@@ -30,7 +34,9 @@ pub async fn handle(State(state): State<AppState>, Path((repo, rest)): Path<(Str
     let authorized = match auth::basic_credentials(request.headers()) {
         Some((user, password)) => {
             let (state2, app2) = (state.clone(), app.to_string());
-            tokio::task::spawn_blocking(move || auth::app_credentials_valid(&state2, &app2, &user, &password)).await.unwrap_or(false)
+            tokio::task::spawn_blocking(move || auth::app_credentials_valid(&state2, &app2, &user, &password))
+                .await
+                .unwrap_or(false)
         }
         None => false,
     };

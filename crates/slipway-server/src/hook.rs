@@ -61,8 +61,12 @@ pub fn run_pre_receive() -> i32 {
 }
 
 fn pre_receive() -> anyhow::Result<bool> {
-    let (Ok(socket), Ok(token), Ok(app)) = (std::env::var(ENV_SOCKET), std::env::var(ENV_TOKEN), std::env::var(ENV_APP)) else {
-        anyhow::bail!("pushes are accepted only through slipway's git URL (this push did not come through `slipway serve`)");
+    let (Ok(socket), Ok(token), Ok(app)) =
+        (std::env::var(ENV_SOCKET), std::env::var(ENV_TOKEN), std::env::var(ENV_APP))
+    else {
+        anyhow::bail!(
+            "pushes are accepted only through slipway's git URL (this push did not come through `slipway serve`)"
+        );
     };
     let mut refs = Vec::new();
     for line in std::io::stdin().lock().lines() {
@@ -129,7 +133,11 @@ async fn handle(stream: UnixStream, shared: &Shared, deployer: &Arc<Deployer>) -
     tokio::io::BufReader::new(read).read_line(&mut line).await?;
     let request: HookRequest = serde_json::from_str(&line)?;
     if request.token != shared.hook_token || !shared.app_exists(&request.app)? {
-        write.write_all(format!("slipway: refusing a hook that did not come from this server\n{RESULT_REJECTED}\n").as_bytes()).await?;
+        write
+            .write_all(
+                format!("slipway: refusing a hook that did not come from this server\n{RESULT_REJECTED}\n").as_bytes(),
+            )
+            .await?;
         return Ok(());
     }
     let (progress, mut lines) = mpsc::unbounded_channel();
@@ -147,13 +155,19 @@ async fn handle(stream: UnixStream, shared: &Shared, deployer: &Arc<Deployer>) -
 
 /// Accepts or rejects the push: the deployment branch is deployed (a failed build rejects it),
 /// deleting it is refused, other refs are stored.
-async fn decide(request: HookRequest, branch: String, deployer: Arc<Deployer>, progress: mpsc::UnboundedSender<String>) -> bool {
+async fn decide(
+    request: HookRequest,
+    branch: String,
+    deployer: Arc<Deployer>,
+    progress: mpsc::UnboundedSender<String>,
+) -> bool {
     let deployed_ref = format!("refs/heads/{branch}");
     let mut to_deploy = None;
     for update in &request.refs {
         if update.name == deployed_ref {
             if update.new == ZERO_SHA {
-                let _ = progress.send(format!("slipway: refusing to delete `{branch}`, the deployment branch of {}", request.app));
+                let _ = progress
+                    .send(format!("slipway: refusing to delete `{branch}`, the deployment branch of {}", request.app));
                 return false;
             }
             to_deploy = Some(update.new.clone());

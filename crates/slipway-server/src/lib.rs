@@ -19,8 +19,8 @@ pub mod hook;
 pub mod https;
 pub mod proxy;
 pub mod secrets;
-pub mod state;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod supervisor;
 pub mod vfs;
@@ -49,17 +49,22 @@ const INTERRUPTED: &str = "slipway stopped while this deployment was running";
 /// Runs the server until `shutdown` resolves, then lets running deployments finish.
 pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     // Absolute, because git runs the hook (which finds the server through it) in the repository.
-    config.data_dir = std::path::absolute(&config.data_dir).with_context(|| format!("resolve {}", config.data_dir.display()))?;
+    config.data_dir =
+        std::path::absolute(&config.data_dir).with_context(|| format!("resolve {}", config.data_dir.display()))?;
     let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir.join("apps")).with_context(|| format!("create data dir {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir.join("apps"))
+        .with_context(|| format!("create data dir {}", data_dir.display()))?;
     let store = Store::open(&data_dir.join("slipway.db"))?;
     ensure_admin_token(&store, data_dir)?;
     // Bad certificate files stop the start here, before anything listens.
     let tls = config.tls.as_ref().map(https::server_config).transpose()?;
     for (app, id) in store.fail_interrupted(INTERRUPTED)? {
-        tracing::warn!("deployment {id} of {app} was interrupted by a stop; marked failed, its next deployment builds a fresh env");
+        tracing::warn!(
+            "deployment {id} of {app} was interrupted by a stop; marked failed, its next deployment builds a fresh env"
+        );
     }
-    let runtimes = RuntimeCatalog::discover(&Discovery::from_process_env(config.pythons.clone(), Some(data_dir.join("cache"))))?;
+    let runtimes =
+        RuntimeCatalog::discover(&Discovery::from_process_env(config.pythons.clone(), Some(data_dir.join("cache"))))?;
     tracing::info!("runtimes: {}", runtimes.describe_versions());
     for app in store.app_names()? {
         let repo = apps::AppPaths::new(data_dir, &app).repository();
@@ -68,7 +73,8 @@ pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send
         }
     }
 
-    let listener = tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("listen on {}", config.http))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.http).await.with_context(|| format!("listen on {}", config.http))?;
     let http_addr = listener.local_addr()?;
     let ftp_listener = ftp::bind(&config).await?;
     let ftp_addr = ftp_listener.local_addr()?;
@@ -109,7 +115,9 @@ pub async fn serve(mut config: Config, shutdown: impl Future<Output = ()> + Send
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await?
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown)
+                .await?
         }
     }
 

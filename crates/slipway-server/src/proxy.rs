@@ -26,8 +26,17 @@ pub fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+];
 
 /// Middleware in front of everything: app hosts are proxied, the rest goes on to slipway's routes.
 pub async fn route_app_hosts(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -37,7 +46,11 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
     // A running app exists; the store is asked only when nothing runs under that name.
     let running = state.shared.supervisor.port(&label);
     if running.is_none() && (validate_name(&label).is_err() || !state.shared.app_exists(&label).unwrap_or(false)) {
-        return page(StatusCode::NOT_FOUND, "No such app", &format!("There is no app named {} on this slipway.", html_escape(&label)));
+        return page(
+            StatusCode::NOT_FOUND,
+            "No such app",
+            &format!("There is no app named {} on this slipway.", html_escape(&label)),
+        );
     }
     let Some(port) = running else {
         let process = state.shared.supervisor.info(&label);
@@ -56,7 +69,11 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
         Ok(response) => response,
         Err(e) => {
             tracing::warn!("proxy to {label}: {e}");
-            page(StatusCode::BAD_GATEWAY, "App not answering", &format!("{} did not answer the request.", html_escape(&label)))
+            page(
+                StatusCode::BAD_GATEWAY,
+                "App not answering",
+                &format!("{} did not answer the request.", html_escape(&label)),
+            )
         }
     }
 }
@@ -64,7 +81,11 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
 /// `hello` from `Host: hello.localhost:8080`; `None` for any other host (slipway's own pages).
 fn app_label(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.host())?;
-    let host = host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map(|(h, _)| h).unwrap_or(host);
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(h, _)| h)
+        .unwrap_or(host);
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     host.strip_suffix(".localhost").filter(|label| !label.is_empty()).map(String::from)
 }

@@ -39,7 +39,10 @@ pub fn choose(wwwroot: &Path, startup_command: Option<&str>) -> Result<StartComm
             });
         }
     }
-    Ok(StartCommand { shell: "python app.py".into(), rule: "no STARTUP_COMMAND, Procfile or detected WSGI/ASGI app: the default".into() })
+    Ok(StartCommand {
+        shell: "python app.py".into(),
+        rule: "no STARTUP_COMMAND, Procfile or detected WSGI/ASGI app: the default".into(),
+    })
 }
 
 /// The command of the `web:` process type.
@@ -50,7 +53,10 @@ pub fn procfile_web(text: &str) -> Result<String, String> {
             continue;
         }
         let Some((kind, command)) = line.split_once(':') else {
-            return Err(format!("Procfile line {}: `{line}` is not `<type>: <command>` (expected e.g. `web: gunicorn app:app`)", index + 1));
+            return Err(format!(
+                "Procfile line {}: `{line}` is not `<type>: <command>` (expected e.g. `web: gunicorn app:app`)",
+                index + 1
+            ));
         };
         if kind.trim() == "web" {
             let command = command.trim();
@@ -101,7 +107,9 @@ fn django_wsgi(wwwroot: &Path) -> Option<String> {
     projects.sort_by_key(|e| e.file_name());
     projects.into_iter().find_map(|entry| {
         let source = std::fs::read_to_string(entry.path().join("wsgi.py")).ok()?;
-        source.contains("get_wsgi_application").then(|| format!("{}.wsgi:application", entry.file_name().to_string_lossy()))
+        source
+            .contains("get_wsgi_application")
+            .then(|| format!("{}.wsgi:application", entry.file_name().to_string_lossy()))
     })
 }
 
@@ -131,19 +139,30 @@ mod tests {
 
     #[test]
     fn the_first_matching_rule_wins() {
-        let all = site(&[("Procfile", "web: python serve.py\n"), ("app.py", "app = Flask(__name__)\n"), ("env/bin/gunicorn", "")]);
+        let all = site(&[
+            ("Procfile", "web: python serve.py\n"),
+            ("app.py", "app = Flask(__name__)\n"),
+            ("env/bin/gunicorn", ""),
+        ]);
         assert_eq!(choose(all.path(), Some("python other.py")).unwrap().shell, "python other.py");
         assert_eq!(choose(all.path(), None).unwrap().shell, "python serve.py");
         std::fs::remove_file(all.path().join("Procfile")).unwrap();
         let chosen = choose(all.path(), None).unwrap();
-        assert!(chosen.shell.starts_with("gunicorn --bind 127.0.0.1:$PORT") && chosen.shell.ends_with("app:app"), "{chosen:?}");
+        assert!(
+            chosen.shell.starts_with("gunicorn --bind 127.0.0.1:$PORT") && chosen.shell.ends_with("app:app"),
+            "{chosen:?}"
+        );
         std::fs::remove_file(all.path().join("env/bin/gunicorn")).unwrap();
         assert_eq!(choose(all.path(), None).unwrap().shell, "python app.py");
     }
 
     #[test]
     fn fastapi_goes_to_uvicorn_even_with_gunicorn_installed() {
-        let dir = site(&[("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"), ("env/bin/gunicorn", ""), ("env/bin/uvicorn", "")]);
+        let dir = site(&[
+            ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+            ("env/bin/gunicorn", ""),
+            ("env/bin/uvicorn", ""),
+        ]);
         assert_eq!(choose(dir.path(), None).unwrap().shell, "uvicorn --host 127.0.0.1 --port $PORT main:app");
     }
 
@@ -151,7 +170,10 @@ mod tests {
     fn django_projects_are_found_by_their_wsgi_module() {
         let dir = site(&[
             ("manage.py", ""),
-            ("mysite/wsgi.py", "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n"),
+            (
+                "mysite/wsgi.py",
+                "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+            ),
             ("env/bin/gunicorn", ""),
         ]);
         assert!(choose(dir.path(), None).unwrap().shell.ends_with("mysite.wsgi:application"));
@@ -159,7 +181,10 @@ mod tests {
 
     #[test]
     fn procfile_problems_are_named() {
-        assert_eq!(procfile_web("worker: celery\n").unwrap_err(), "Procfile has no `web:` line; expected e.g. `web: gunicorn --bind 127.0.0.1:$PORT app:app`");
+        assert_eq!(
+            procfile_web("worker: celery\n").unwrap_err(),
+            "Procfile has no `web:` line; expected e.g. `web: gunicorn --bind 127.0.0.1:$PORT app:app`"
+        );
         assert!(procfile_web("# c\nthis is not a procfile\n").unwrap_err().starts_with("Procfile line 2:"));
         assert!(procfile_web("web:   \n").unwrap_err().contains("has no command"));
         assert_eq!(procfile_web("worker: x\nweb: gunicorn a:b\n").unwrap(), "gunicorn a:b");
@@ -168,6 +193,9 @@ mod tests {
     #[test]
     fn comparisons_are_not_bindings() {
         assert_eq!(top_level_binding("if app == 3:\n", &["app"]), None);
-        assert_eq!(top_level_binding("application: Flask = Flask(__name__)\n", &["app", "application"]), Some("application"));
+        assert_eq!(
+            top_level_binding("application: Flask = Flask(__name__)\n", &["app", "application"]),
+            Some("application")
+        );
     }
 }

@@ -268,7 +268,8 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let interrupted: Vec<(String, i64)> = {
-            let mut stmt = tx.prepare("SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')")?;
+            let mut stmt =
+                tx.prepare("SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             rows
         };
@@ -316,7 +317,14 @@ mod tests {
 
     fn deploy(store: &Store, app: &str) -> Deployment {
         store
-            .insert_deployment(&NewDeployment { app, commit: "abc", author: "a", message: "m", clean_env: false, trigger: "push" })
+            .insert_deployment(&NewDeployment {
+                app,
+                commit: "abc",
+                author: "a",
+                message: "m",
+                clean_env: false,
+                trigger: "push",
+            })
             .unwrap()
     }
 

@@ -108,7 +108,14 @@ impl Supervisor {
             .unwrap()
             .entry(app.to_string())
             .or_insert_with(|| {
-                Arc::new(Mutex::new(Slot { state: ProcessState::Stopped, generation: 0, launch: None, pid: None, restarts: 0, monitor: None }))
+                Arc::new(Mutex::new(Slot {
+                    state: ProcessState::Stopped,
+                    generation: 0,
+                    launch: None,
+                    pid: None,
+                    restarts: 0,
+                    monitor: None,
+                }))
             })
             .clone()
     }
@@ -143,8 +150,17 @@ impl Supervisor {
         let timeout = startup_timeout(request.settings)?;
         let port = free_port().map_err(|e| format!("no free port for the app: {e}"))?;
         let log = self.app_log(&paths).map_err(|e| format!("cannot open LogFiles/app.log: {e}"))?;
-        let launch = Launch { shell: chosen.shell, wwwroot: wwwroot.clone(), env: app_environment(&wwwroot, request.settings, port), port, log };
-        (request.log)(&format!("Starting the app on 127.0.0.1:{port}; waiting up to {}s for it to answer HTTP.", timeout.as_secs()));
+        let launch = Launch {
+            shell: chosen.shell,
+            wwwroot: wwwroot.clone(),
+            env: app_environment(&wwwroot, request.settings, port),
+            port,
+            log,
+        };
+        (request.log)(&format!(
+            "Starting the app on 127.0.0.1:{port}; waiting up to {}s for it to answer HTTP.",
+            timeout.as_secs()
+        ));
         let (mut child, tail) = spawn(&launch).map_err(|e| format!("cannot start `{}`: {e}", launch.shell))?;
         let started = Instant::now();
         if let Err(why) = wait_until_answering(&mut child, port, timeout).await {
@@ -202,7 +218,9 @@ impl Supervisor {
             let pid: Option<u32> = std::fs::read_to_string(&path).ok().and_then(|p| p.trim().parse().ok());
             let wwwroot = AppPaths::new(&self.data_dir, &app).wwwroot();
             // Only a process still working in this app's wwwroot: the pid may have been reused.
-            if let Some(pid) = pid.filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == wwwroot)) {
+            if let Some(pid) =
+                pid.filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == wwwroot))
+            {
                 tracing::info!("stopping {app}'s process {pid}, left over from before the restart");
                 stop_group(pid).await;
             }
@@ -266,7 +284,11 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// The app's environment: every setting, `PORT`, and env's `bin` first on PATH.
-fn app_environment(wwwroot: &Path, settings: &std::collections::BTreeMap<String, String>, port: u16) -> Vec<(String, String)> {
+fn app_environment(
+    wwwroot: &Path,
+    settings: &std::collections::BTreeMap<String, String>,
+    port: u16,
+) -> Vec<(String, String)> {
     let env_dir = wwwroot.join("env");
     let path = std::env::var("PATH").unwrap_or_default();
     let mut vars: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -297,7 +319,13 @@ fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
         .kill_on_drop(true)
         .spawn()?;
     let tail: Tail = Arc::default();
-    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stderr.take().map(|s| Box::new(s) as _)].into_iter().flatten() {
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
+    {
         let (log, tail) = (launch.log.clone(), tail.clone());
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
@@ -311,7 +339,12 @@ fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
             }
         });
     }
-    launch.log.line(&format!("[slipway] started `{}` on port {} (pid {})", launch.shell, launch.port, child.id().unwrap_or(0)));
+    launch.log.line(&format!(
+        "[slipway] started `{}` on port {} (pid {})",
+        launch.shell,
+        launch.port,
+        child.id().unwrap_or(0)
+    ));
     Ok((child, tail))
 }
 
@@ -354,7 +387,13 @@ pub async fn answers_http(port: u16) -> bool {
 }
 
 /// Owns one release's process: stops it when told to, restarts it with backoff when it crashes.
-async fn monitor(slot: Arc<Mutex<Slot>>, generation: u64, mut child: Child, launch: Launch, stop: Arc<tokio::sync::Notify>) {
+async fn monitor(
+    slot: Arc<Mutex<Slot>>,
+    generation: u64,
+    mut child: Child,
+    launch: Launch,
+    stop: Arc<tokio::sync::Notify>,
+) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();

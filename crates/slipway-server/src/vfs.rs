@@ -48,7 +48,9 @@ pub fn resolve(home: &FsPath, user_path: &str) -> Result<PathBuf, String> {
     while std::fs::symlink_metadata(existing).is_err() {
         existing = existing.parent().unwrap_or(home);
     }
-    let real = existing.canonicalize().map_err(|_| format!("path `{user_path}` is not allowed: it leads outside the app home"))?;
+    let real = existing
+        .canonicalize()
+        .map_err(|_| format!("path `{user_path}` is not allowed: it leads outside the app home"))?;
     if !real.starts_with(&home_real) {
         return Err(format!("path `{user_path}` is not allowed: it leads outside the app home"));
     }
@@ -79,12 +81,15 @@ async fn read(State(state): State<AppState>, Path((app, path)): Path<(String, St
 }
 
 async fn list(dir: &FsPath, shown: &str) -> ApiResult<Response> {
-    let mut entries = tokio::fs::read_dir(dir).await.map_err(|_| ApiError::not_found(format!("no folder `{shown}`")))?;
+    let mut entries =
+        tokio::fs::read_dir(dir).await.map_err(|_| ApiError::not_found(format!("no folder `{shown}`")))?;
     let mut listing = Vec::new();
     while let Ok(Some(entry)) = entries.next_entry().await {
         let Ok(meta) = entry.metadata().await else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
-        let mtime = meta.modified().ok().map(|t| time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+        let mtime = meta.modified().ok().map(|t| {
+            time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+        });
         listing.push(json!({
             "name": name,
             "size": if meta.is_dir() { 0 } else { meta.len() },
@@ -97,7 +102,11 @@ async fn list(dir: &FsPath, shown: &str) -> ApiResult<Response> {
     Ok(Json(listing).into_response())
 }
 
-async fn write(State(state): State<AppState>, Path((app, path)): Path<(String, String)>, body: Body) -> ApiResult<Response> {
+async fn write(
+    State(state): State<AppState>,
+    Path((app, path)): Path<(String, String)>,
+    body: Body,
+) -> ApiResult<Response> {
     if path.ends_with('/') {
         return Err(ApiError::bad_request("cannot write to a folder path (trailing `/`)"));
     }
@@ -108,7 +117,8 @@ async fn write(State(state): State<AppState>, Path((app, path)): Path<(String, S
     let mut file = tokio::fs::File::create(&target).await.map_err(|e| anyhow::anyhow!("write `{path}`: {e}"))?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("upload of `{path}` failed: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("upload of `{path}` failed: {e}")))?;
         file.write_all(&chunk).await.map_err(|e| anyhow::anyhow!("write `{path}`: {e}"))?;
     }
     file.flush().await.map_err(|e| anyhow::anyhow!("write `{path}`: {e}"))?;
@@ -121,15 +131,23 @@ struct DeleteQuery {
     recursive: bool,
 }
 
-async fn remove(State(state): State<AppState>, Path((app, path)): Path<(String, String)>, Query(query): Query<DeleteQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn remove(
+    State(state): State<AppState>,
+    Path((app, path)): Path<(String, String)>,
+    Query(query): Query<DeleteQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let target = confined(&state, &app, &path)?;
     if target == state.shared.app_paths(&app).home {
         return Err(ApiError::forbidden("the app home itself cannot be deleted"));
     }
-    let meta = tokio::fs::symlink_metadata(&target).await.map_err(|_| ApiError::not_found(format!("no file or folder `{path}`")))?;
+    let meta = tokio::fs::symlink_metadata(&target)
+        .await
+        .map_err(|_| ApiError::not_found(format!("no file or folder `{path}`")))?;
     if meta.is_dir() {
         if !query.recursive {
-            return Err(ApiError::conflict(format!("`{path}` is a folder: add `?recursive=true` to delete it and everything in it")));
+            return Err(ApiError::conflict(format!(
+                "`{path}` is a folder: add `?recursive=true` to delete it and everything in it"
+            )));
         }
         tokio::fs::remove_dir_all(&target).await.map_err(|e| anyhow::anyhow!("delete `{path}`: {e}"))?;
     } else {

@@ -39,7 +39,8 @@ pub struct DashState {
 /// The dashboard's routes, ready to merge into the server's router.
 pub fn router(state: AppState) -> Router<AppState> {
     let dash = DashState { app: state, sessions: Arc::new(Sessions::new(session::SESSION_TTL)) };
-    let protected = pages::protected_routes().layer(axum::middleware::from_fn_with_state(dash.clone(), session::require_session));
+    let protected =
+        pages::protected_routes().layer(axum::middleware::from_fn_with_state(dash.clone(), session::require_session));
     Router::new()
         .merge(protected)
         .merge(pages::public_routes())
@@ -72,7 +73,8 @@ const CSS: &str = include_str!("../../assets/dashboard.css");
 const JS: &str = include_str!("../../assets/dashboard.js");
 
 /// `?v=<hash of the content>`, so a new binary's assets are never taken from a stale cache.
-static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| crate::secrets::token_sha256(&format!("{CSS}{JS}"))[..12].to_string());
+static ASSET_VERSION: LazyLock<String> =
+    LazyLock::new(|| crate::secrets::token_sha256(&format!("{CSS}{JS}"))[..12].to_string());
 
 pub fn css_url() -> String {
     format!("/assets/dashboard.css?v={}", *ASSET_VERSION)
@@ -128,13 +130,19 @@ impl Page {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!("rendering a dashboard page: {e}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "slipway could not render this page; the server log says why\n").into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, "slipway could not render this page; the server log says why\n")
+                    .into_response()
             }
         }
     }
 
     pub fn error(status: StatusCode, heading: &str, message: &str) -> Response {
-        let page = ErrorPage { chrome: Chrome::new(heading, None), status: status.as_u16(), heading: heading.to_string(), message: message.to_string() };
+        let page = ErrorPage {
+            chrome: Chrome::new(heading, None),
+            status: status.as_u16(),
+            heading: heading.to_string(),
+            message: message.to_string(),
+        };
         Self::render(status, &page)
     }
 }

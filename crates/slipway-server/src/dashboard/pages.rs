@@ -63,8 +63,14 @@ async fn login_page(State(dash): State<DashState>, headers: HeaderMap, Query(que
     if session::session_id(&headers).and_then(|id| dash.sessions.get(&id)).is_some() {
         return Redirect::to("/").into_response();
     }
-    let notice = if query.expired.is_some() { "Your session ended: log in again, then send the form again." } else { "" };
-    let page = LoginPage { chrome: Chrome::new("Log in", None), error: String::new(), notice: notice.to_string(), next: local_or_root(&query.next) };
+    let notice =
+        if query.expired.is_some() { "Your session ended: log in again, then send the form again." } else { "" };
+    let page = LoginPage {
+        chrome: Chrome::new("Log in", None),
+        error: String::new(),
+        notice: notice.to_string(),
+        next: local_or_root(&query.next),
+    };
     Page::render(StatusCode::OK, &page)
 }
 
@@ -83,8 +89,13 @@ async fn login(State(dash): State<DashState>, headers: HeaderMap, Form(form): Fo
     let next = local_or_root(&form.next);
     let token = form.token.trim();
     if token.is_empty() || !crate::auth::is_admin_token(&dash.app, token) {
-        let error = if token.is_empty() { "Enter the admin token." } else { "That is not the admin token: no session was started." };
-        let page = LoginPage { chrome: Chrome::new("Log in", None), error: error.to_string(), notice: String::new(), next };
+        let error = if token.is_empty() {
+            "Enter the admin token."
+        } else {
+            "That is not the admin token: no session was started."
+        };
+        let page =
+            LoginPage { chrome: Chrome::new("Log in", None), error: error.to_string(), notice: String::new(), next };
         return Page::render(StatusCode::UNAUTHORIZED, &page);
     }
     let id = dash.sessions.create();
@@ -126,8 +137,20 @@ fn flash_views(dash: &DashState, session: &CurrentSession, headers: &HeaderMap) 
         .take_flashes(session)
         .into_iter()
         .map(|flash| match flash {
-            Flash::Notice(message) => FlashView { kind: "notice", message, app: String::new(), password: String::new(), remote_command: String::new() },
-            Flash::Error(message) => FlashView { kind: "error", message, app: String::new(), password: String::new(), remote_command: String::new() },
+            Flash::Notice(message) => FlashView {
+                kind: "notice",
+                message,
+                app: String::new(),
+                password: String::new(),
+                remote_command: String::new(),
+            },
+            Flash::Error(message) => FlashView {
+                kind: "error",
+                message,
+                app: String::new(),
+                password: String::new(),
+                remote_command: String::new(),
+            },
             Flash::Password { app, password } => {
                 let base = api::public_base(&dash.app, headers);
                 let with_credentials = base.replacen("://", &format!("://{app}:{password}@"), 1);
@@ -166,11 +189,22 @@ struct HomePage {
     create_name: String,
 }
 
-async fn home(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, headers: HeaderMap) -> DashResult<Response> {
+async fn home(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    headers: HeaderMap,
+) -> DashResult<Response> {
     home_with(&dash, &session, &headers, StatusCode::OK, String::new(), String::new())
 }
 
-fn home_with(dash: &DashState, session: &CurrentSession, headers: &HeaderMap, status: StatusCode, create_error: String, create_name: String) -> DashResult<Response> {
+fn home_with(
+    dash: &DashState,
+    session: &CurrentSession,
+    headers: &HeaderMap,
+    status: StatusCode,
+    create_error: String,
+    create_name: String,
+) -> DashResult<Response> {
     let shared = &dash.app.shared;
     let mut apps = Vec::new();
     for name in shared.store.app_names()? {
@@ -180,7 +214,12 @@ fn home_with(dash: &DashState, session: &CurrentSession, headers: &HeaderMap, st
         let marker = slipway_build::env::ExistingEnv::read(&shared.app_paths(&name).env());
         let python = match marker {
             slipway_build::env::ExistingEnv::Marked(marker) => marker.python_version.to_string(),
-            _ => shared.store.settings(&name)?.get("PYTHON_VERSION").map(|v| format!("{v} (setting)")).unwrap_or_default(),
+            _ => shared
+                .store
+                .settings(&name)?
+                .get("PYTHON_VERSION")
+                .map(|v| format!("{v} (setting)"))
+                .unwrap_or_default(),
         };
         let view = api::app_view(&dash.app, headers, &name, None)?;
         apps.push(AppRow { process: views::process_badge(&view.process), url: view.url, name, last, live, python });
@@ -202,7 +241,12 @@ struct CreateForm {
     name: String,
 }
 
-async fn create_app(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, headers: HeaderMap, Form(form): Form<CreateForm>) -> DashResult<Response> {
+async fn create_app(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    headers: HeaderMap,
+    Form(form): Form<CreateForm>,
+) -> DashResult<Response> {
     let name = form.name.trim().to_string();
     match api::create_app_named(&dash.app, &name).await {
         Ok(password) => {
@@ -250,7 +294,12 @@ struct AppPage {
     output_truncated: bool,
 }
 
-async fn app_page(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, headers: HeaderMap, Path(app): Path<String>) -> DashResult<Response> {
+async fn app_page(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+) -> DashResult<Response> {
     api::known_app(&dash.app, &app)?;
     let shared = dash.app.shared.clone();
     let view = api::app_view(&dash.app, &headers, &app, None)?;
@@ -307,24 +356,43 @@ fn python_choices(dash: &DashState, current: &str) -> Vec<PythonChoice> {
         }
     }
     for (minor, newest) in &minors {
-        choices.push(PythonChoice { label: format!("{minor} (newest: {newest})"), selected: current == minor, value: minor.clone() });
+        choices.push(PythonChoice {
+            label: format!("{minor} (newest: {newest})"),
+            selected: current == minor,
+            value: minor.clone(),
+        });
     }
     for runtime in runtimes {
         let version = runtime.version.to_string();
         if choices.iter().any(|c| c.value == version) {
             continue;
         }
-        choices.push(PythonChoice { label: format!("{version} exactly ({})", runtime.implementation), selected: current == version, value: version });
+        choices.push(PythonChoice {
+            label: format!("{version} exactly ({})", runtime.implementation),
+            selected: current == version,
+            value: version,
+        });
     }
     if !current.is_empty() && !choices.iter().any(|c| c.selected) {
-        choices.push(PythonChoice { value: current.to_string(), label: format!("{current} (no runtime found for it)"), selected: true });
+        choices.push(PythonChoice {
+            value: current.to_string(),
+            label: format!("{current} (no runtime found for it)"),
+            selected: true,
+        });
     }
     choices
 }
 
-async fn reset_password(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, Path(app): Path<String>) -> DashResult<Response> {
+async fn reset_password(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    Path(app): Path<String>,
+) -> DashResult<Response> {
     let password = api::new_password(&dash.app, &app)?;
-    dash.sessions.flash(&session, Flash::Notice("New deployment password: the old one no longer works for git or FTP.".to_string()));
+    dash.sessions.flash(
+        &session,
+        Flash::Notice("New deployment password: the old one no longer works for git or FTP.".to_string()),
+    );
     Ok(back_to(&dash, &session, Flash::Password { app: app.clone(), password }, &format!("/apps/{app}#connect")))
 }
 
@@ -339,7 +407,12 @@ struct SettingForm {
     action: String,
 }
 
-async fn save_setting(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, Path(app): Path<String>, Form(form): Form<SettingForm>) -> DashResult<Response> {
+async fn save_setting(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    Path(app): Path<String>,
+    Form(form): Form<SettingForm>,
+) -> DashResult<Response> {
     api::known_app(&dash.app, &app)?;
     let key = form.key.trim().to_string();
     let back = format!("/apps/{app}#settings");
@@ -365,7 +438,12 @@ struct PythonForm {
     version: String,
 }
 
-async fn save_python_version(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, Path(app): Path<String>, Form(form): Form<PythonForm>) -> DashResult<Response> {
+async fn save_python_version(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    Path(app): Path<String>,
+    Form(form): Form<PythonForm>,
+) -> DashResult<Response> {
     api::known_app(&dash.app, &app)?;
     let version = form.version.trim().to_string();
     let back = format!("/apps/{app}#settings");
@@ -374,10 +452,15 @@ async fn save_python_version(State(dash): State<DashState>, Extension(session): 
         store.delete_setting(&app, "PYTHON_VERSION")?;
         Flash::Notice("PYTHON_VERSION is not set: the next deployment takes runtime.txt, .python-version or the server's default.".to_string())
     } else if !python_choices(&dash, "").iter().any(|c| c.value == version) {
-        Flash::Error(format!("No runtime on this server provides Python {version}. Found: {}.", dash.app.shared.runtimes.describe_versions()))
+        Flash::Error(format!(
+            "No runtime on this server provides Python {version}. Found: {}.",
+            dash.app.shared.runtimes.describe_versions()
+        ))
     } else {
         api::store_settings(&dash.app, &app, &BTreeMap::from([("PYTHON_VERSION".to_string(), version.clone())]))?;
-        Flash::Notice(format!("PYTHON_VERSION = {version}. Deploy to apply it: env is recreated if its Python version changes."))
+        Flash::Notice(format!(
+            "PYTHON_VERSION = {version}. Deploy to apply it: env is recreated if its Python version changes."
+        ))
     };
     Ok(back_to(&dash, &session, flash, &back))
 }
@@ -393,24 +476,49 @@ struct ResetEnvPage {
     env: EnvView,
 }
 
-async fn confirm_env_reset(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, Path(app): Path<String>) -> DashResult<Response> {
+async fn confirm_env_reset(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    Path(app): Path<String>,
+) -> DashResult<Response> {
     api::known_app(&dash.app, &app)?;
     let active = dash.app.shared.store.active_deployment(&app)?.as_ref().map(DeploymentRow::new);
     let env_dir = dash.app.shared.app_paths(&app).env();
-    let env = tokio::task::spawn_blocking(move || crate::env_info::describe(&env_dir)).await.map_err(|e| anyhow::anyhow!(e))?;
-    let page = ResetEnvPage { chrome: Chrome::new(format!("Reset the Python environment of {app}"), Some(&session.csrf)), name: app, active, env: EnvView::from_description(&env) };
+    let env = tokio::task::spawn_blocking(move || crate::env_info::describe(&env_dir))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let page = ResetEnvPage {
+        chrome: Chrome::new(format!("Reset the Python environment of {app}"), Some(&session.csrf)),
+        name: app,
+        active,
+        env: EnvView::from_description(&env),
+    };
     Ok(Page::render(StatusCode::OK, &page))
 }
 
-async fn reset_env(State(dash): State<DashState>, Extension(session): Extension<CurrentSession>, Path(app): Path<String>) -> DashResult<Response> {
+async fn reset_env(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    Path(app): Path<String>,
+) -> DashResult<Response> {
     Ok(match api::reset_env_of(&dash.app, &app).await? {
         Some(started) => back_to(
             &dash,
             &session,
-            Flash::Notice(format!("Resetting the Python environment: deployment {} deletes env and builds it afresh.", started.id)),
+            Flash::Notice(format!(
+                "Resetting the Python environment: deployment {} deletes env and builds it afresh.",
+                started.id
+            )),
             &format!("/apps/{app}/deployments/{}", started.id),
         ),
-        None => back_to(&dash, &session, Flash::Notice("env deleted. There is no active deployment to rebuild: the next push creates a fresh env.".to_string()), &format!("/apps/{app}")),
+        None => back_to(
+            &dash,
+            &session,
+            Flash::Notice(
+                "env deleted. There is no active deployment to rebuild: the next push creates a fresh env.".to_string(),
+            ),
+            &format!("/apps/{app}"),
+        ),
     })
 }
 
@@ -457,9 +565,14 @@ struct FollowQuery {
 
 /// The log from `offset` on and the deployment's status, for the page's script to follow a running
 /// deployment (the session's twin of `GET /api/apps/{app}/deployments/{id}/log?offset=N`).
-async fn follow_log(State(dash): State<DashState>, Path((app, id)): Path<(String, String)>, Query(query): Query<FollowQuery>) -> DashResult<Response> {
+async fn follow_log(
+    State(dash): State<DashState>,
+    Path((app, id)): Path<(String, String)>,
+    Query(query): Query<FollowQuery>,
+) -> DashResult<Response> {
     let deployment = api::find_deployment(&dash.app, &app, &id)?;
-    let bytes = tokio::fs::read(dash.app.shared.app_paths(&app).deployment_log(deployment.id)).await.unwrap_or_default();
+    let bytes =
+        tokio::fs::read(dash.app.shared.app_paths(&app).deployment_log(deployment.id)).await.unwrap_or_default();
     // Only whole lines, so a multi-byte character is never cut in two.
     let start = query.offset.min(bytes.len());
     let end = bytes[start..].iter().rposition(|b| *b == b'\n').map_or(start, |i| start + i + 1);

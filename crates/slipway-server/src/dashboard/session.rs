@@ -39,7 +39,10 @@ pub enum Flash {
     Notice(String),
     Error(String),
     /// The password of `app`, shown once, after creating it or resetting its credentials.
-    Password { app: String, password: String },
+    Password {
+        app: String,
+        password: String,
+    },
 }
 
 struct Session {
@@ -76,7 +79,10 @@ impl Sessions {
             let oldest = sessions.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone()).expect("not empty");
             sessions.remove(&oldest);
         }
-        sessions.insert(secrets::token_sha256(&id), Session { csrf: secrets::generate_token(), expires: now + self.ttl, flashes: Vec::new() });
+        sessions.insert(
+            secrets::token_sha256(&id),
+            Session { csrf: secrets::generate_token(), expires: now + self.ttl, flashes: Vec::new() },
+        );
         id
     }
 
@@ -104,7 +110,12 @@ impl Sessions {
 
     /// The messages waiting for this session; each is shown once.
     pub fn take_flashes(&self, session: &CurrentSession) -> Vec<Flash> {
-        self.by_id_hash.lock().unwrap().get_mut(&session.id_hash).map(|s| std::mem::take(&mut s.flashes)).unwrap_or_default()
+        self.by_id_hash
+            .lock()
+            .unwrap()
+            .get_mut(&session.id_hash)
+            .map(|s| std::mem::take(&mut s.flashes))
+            .unwrap_or_default()
     }
 
     #[cfg(test)]
@@ -130,7 +141,11 @@ pub fn session_id(headers: &HeaderMap) -> Option<String> {
 /// `Set-Cookie` for a new session. `Secure` when slipway serves HTTPS.
 pub fn session_cookie(id: &str, ttl: Duration, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", ttl.as_secs())).expect("cookie is ASCII")
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        ttl.as_secs()
+    ))
+    .expect("cookie is ASCII")
 }
 
 pub fn clear_cookie() -> HeaderValue {
@@ -156,7 +171,11 @@ pub async fn require_session(State(dash): State<DashState>, request: Request, ne
     let session = session_id(request.headers()).and_then(|id| dash.sessions.get(&id));
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
     let Some(session) = session else {
-        let target = if is_read { login_url(request.uri().path_and_query().map(|p| p.as_str())) } else { "/login?expired=1".to_string() };
+        let target = if is_read {
+            login_url(request.uri().path_and_query().map(|p| p.as_str()))
+        } else {
+            "/login?expired=1".to_string()
+        };
         let mut response = Redirect::to(&target).into_response();
         // A cookie that names no live session (forged, expired, logged out) is dropped.
         if session_id(request.headers()).is_some() {
@@ -172,7 +191,13 @@ pub async fn require_session(State(dash): State<DashState>, request: Request, ne
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BODY).await {
             Ok(bytes) => bytes,
-            Err(_) => return Page::error(StatusCode::PAYLOAD_TOO_LARGE, "Form too large", &format!("Forms are limited to {} KiB.", MAX_FORM_BODY / 1024)),
+            Err(_) => {
+                return Page::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Form too large",
+                    &format!("Forms are limited to {} KiB.", MAX_FORM_BODY / 1024),
+                )
+            }
         };
         let probe = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
         let sent = Form::<CsrfField>::from_request(probe, &()).await.map(|Form(f)| f.csrf).unwrap_or_default();
@@ -195,12 +220,21 @@ fn login_url(next: Option<&str>) -> String {
 
 /// A path on this server (not `//host` or `/\host`, which browsers treat as another site).
 pub fn is_local_path(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") && !path.chars().any(|c| c.is_control())
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(|c| c.is_control())
 }
 
 fn encode_component(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

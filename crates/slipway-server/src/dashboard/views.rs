@@ -51,7 +51,15 @@ pub struct When {
 pub fn when(rfc3339: &str) -> When {
     match OffsetDateTime::parse(rfc3339, &Rfc3339) {
         Ok(t) => When {
-            exact: format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second()),
+            exact: format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
             ago: ago(OffsetDateTime::now_utc() - t),
         },
         Err(_) => When { exact: rfc3339.to_string(), ago: String::new() },
@@ -164,7 +172,9 @@ pub struct StepRow {
 /// Reads the per-step timings the build writes at the end of a deployment's log; the last row is
 /// the total.
 pub fn step_timings(log: &str) -> Vec<StepRow> {
-    let Some(start) = log.rfind("\nStep timings:\n").map(|i| i + 1).or_else(|| log.starts_with("Step timings:\n").then_some(0)) else {
+    let Some(start) =
+        log.rfind("\nStep timings:\n").map(|i| i + 1).or_else(|| log.starts_with("Step timings:\n").then_some(0))
+    else {
         return Vec::new();
     };
     log[start..]
@@ -205,9 +215,14 @@ fn line_kind(line: &str) -> &'static str {
         "step"
     } else if lower.starts_with("warning") {
         "warn"
-    } else if lower.starts_with("error") || (line.starts_with("Deployment ") && line.contains(" failed")) || line.starts_with("Rollback") {
+    } else if lower.starts_with("error")
+        || (line.starts_with("Deployment ") && line.contains(" failed"))
+        || line.starts_with("Rollback")
+    {
         "error"
-    } else if (line.starts_with("Deployment ") && line.ends_with(" succeeded.")) || line.starts_with("Rolled back to deployment") {
+    } else if (line.starts_with("Deployment ") && line.ends_with(" succeeded."))
+        || line.starts_with("Rolled back to deployment")
+    {
         "ok"
     } else if line.starts_with("    ") {
         "out"
@@ -281,7 +296,10 @@ mod tests {
         let log = "--> sync\nStep timings: are not here\nDeployment 3 succeeded.\nStep timings:\n  sync               0.012s  ok\n  install               skipped\n  start             12.5s  FAILED\n  total             13.0s\nafter\n";
         let steps = step_timings(log);
         assert_eq!(steps.len(), 4);
-        assert_eq!(steps[0], StepRow { name: "sync".into(), duration: "0.012s".into(), outcome: "ok".into(), tone: "ok" });
+        assert_eq!(
+            steps[0],
+            StepRow { name: "sync".into(), duration: "0.012s".into(), outcome: "ok".into(), tone: "ok" }
+        );
         assert_eq!(steps[2].tone, "bad");
         assert_eq!(steps[3].name, "total");
         assert_eq!(steps[3].outcome, "");
