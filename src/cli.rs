@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use slipway_server::config::{
+    parse_port_range, DEFAULT_DATA_DIR, DEFAULT_FTP, DEFAULT_FTP_PASSIVE, DEFAULT_HTTP, DEFAULT_SERVER_URL,
+};
 
 /// git push a Python web app; slipway builds and runs it.
 #[derive(Debug, Parser)]
@@ -53,16 +56,16 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where slipway keeps its database, admin token and apps.
-    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data", value_name = "DIR")]
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
     /// HTTP address: API, git, dashboard and `<app>.localhost` proxy.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(long, default_value = DEFAULT_HTTP, value_name = "ADDR")]
     pub http: std::net::SocketAddr,
     /// FTP address (shown as each app's FTP host).
-    #[arg(long, default_value = "127.0.0.1:2121", value_name = "ADDR")]
+    #[arg(long, default_value = DEFAULT_FTP, value_name = "ADDR")]
     pub ftp: std::net::SocketAddr,
     /// Ports offered for FTP passive data connections (PASV/EPSV).
-    #[arg(long, default_value = "50000-50100", value_name = "FROM-TO", value_parser = parse_port_range)]
+    #[arg(long, default_value = DEFAULT_FTP_PASSIVE, value_name = "FROM-TO", value_parser = parse_port_range)]
     pub ftp_passive: std::ops::RangeInclusive<u16>,
     /// Certificate chain (PEM) for explicit FTPS (AUTH TLS); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -178,10 +181,10 @@ pub struct RuntimesArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ClientArgs {
     /// The slipway server's address.
-    #[arg(long, global = true, env = "SLIPWAY_SERVER", default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    #[arg(long, global = true, env = "SLIPWAY_SERVER", default_value = DEFAULT_SERVER_URL, value_name = "URL")]
     pub server: String,
     /// The server's data dir, to read `<data-dir>/admin-token` (env SLIPWAY_TOKEN takes precedence).
-    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data", value_name = "DIR")]
+    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
 }
 
@@ -325,16 +328,4 @@ pub enum EnvCommand {
     },
     /// Delete env and redeploy the active commit with a fresh env; follows the deployment's log.
     Reset { app: String },
-}
-
-/// `50000-50100` (or a single port) for `--ftp-passive`.
-fn parse_port_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
-    let (from, to) = text.split_once('-').unwrap_or((text, text));
-    let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p > 0);
-    match (port(from), port(to)) {
-        (Some(from), Some(to)) if from <= to => Ok(from..=to),
-        _ => {
-            Err(format!("expected a port range FROM-TO such as 50000-50100 (ports 1-65535, FROM <= TO), got `{text}`"))
-        }
-    }
 }

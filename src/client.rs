@@ -36,7 +36,10 @@ impl Client {
         let valid = base.strip_prefix("http://").is_some_and(|rest| !rest.is_empty())
             && base.parse::<ureq::http::Uri>().is_ok();
         if !valid {
-            bail!("invalid --server URL `{given}`: expected http://HOST:PORT, e.g. http://127.0.0.1:8080");
+            bail!(
+                "invalid --server URL `{given}`: expected http://HOST:PORT, e.g. {}",
+                slipway_server::config::DEFAULT_SERVER_URL
+            );
         }
         let (token, token_source) = find_token(&args.data_dir)?;
         let agent = ureq::Agent::config_builder()
@@ -194,7 +197,7 @@ fn find_token(data_dir: &Path) -> anyhow::Result<(String, String)> {
             return Ok((token, "SLIPWAY_TOKEN".to_string()));
         }
     }
-    let path: PathBuf = data_dir.join("admin-token");
+    let path: PathBuf = data_dir.join(slipway_server::layout::ADMIN_TOKEN_FILE);
     match std::fs::read_to_string(&path) {
         Ok(token) if !token.trim().is_empty() => Ok((token.trim().to_string(), path.display().to_string())),
         Ok(_) => bail!("no admin token: {} is empty; set SLIPWAY_TOKEN or pass --data-dir", path.display()),

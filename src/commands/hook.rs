@@ -1,3 +1,3 @@
 pub fn run() -> anyhow::Result<()> {
-    std::process::exit(slipway_server::hook::run_pre_receive())
+    std::process::exit(slipway_server::git::hook::run_pre_receive())
 }

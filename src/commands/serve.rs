@@ -33,7 +33,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(slipway_server::serve(config, shutdown_signal()))
+    runtime.block_on(async {
+        let listeners = slipway_server::Listeners::bind(&config).await?;
+        slipway_server::serve(config, listeners, shutdown_signal()).await
+    })
 }
 
 /// SIGINT or SIGTERM.

@@ -224,7 +224,7 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     assert!(rows[1..].iter().all(|r| r[2] != "*"), "one active deployment: {rows:?}");
 
     // A redeploy that fails exits non-zero with the reason, after printing the log.
-    cli(&server, &["config", "set", "web", "PYTHON_VERSION=3.1"]).ok();
+    cli(&server, &["config", "set", "web", "STARTUP_COMMAND=false"]).ok();
     let failed = cli(&server, &["redeploy", "web", "1"]);
     assert_eq!(failed.code, Some(1), "{}\n{}", failed.stdout, failed.stderr);
     let last = failed.stderr.lines().last().unwrap();

@@ -290,7 +290,10 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
         "the refused key is explained, escaped:\n{}",
         app_page.body
     );
-    assert!(app_page.body.contains("No runtime on this server provides Python 9.99"), "so is the refused version");
+    assert!(
+        app_page.body.contains("setting PYTHON_VERSION: no runtime on this server provides Python 9.99"),
+        "so is the refused version, in the same words as the API"
+    );
     assert!(!app_page.body.contains("<i>x"), "never raw");
     let home = client.get("/");
     assert!(

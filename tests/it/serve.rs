@@ -315,7 +315,7 @@ fn history_keeps_the_last_scm_max_deployments_and_always_the_active_one() {
         assert_eq!(redeploy_active()["status"], "success");
     }
     // A failed one, so the active deployment is not the newest.
-    server.set_settings("history", json!({ "PYTHON_VERSION": "3.99" }));
+    server.set_settings("history", json!({ "STARTUP_COMMAND": "false" }));
     let body = redeploy_active();
     assert_eq!(body["status"], "failed");
 

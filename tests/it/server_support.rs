@@ -1,7 +1,6 @@
 //! A real `slipway serve` on port 0 in a temporary data dir, the real `git` client, and a small
 //! JSON client for the API.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forev
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub base: String,
-    /// `127.0.0.1:PORT` of the FTP listener, from the `slipway ftp listening on` line.
+    /// `127.0.0.1:PORT` of the FTP listener, from `<data-dir>/run/server.json`.
     pub ftp_addr: String,
     child: Option<Child>,
     stderr_log: PathBuf,
@@ -52,30 +51,41 @@ impl TestServer {
     pub fn start_in_with(dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let stderr_log = dir.path().join("server-stderr.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
+        let data_dir = dir.path().join("data");
+        let info_file = data_dir.join("run/server.json");
+        // A restart on the same data dir: the old file is the killed server's.
+        let _ = std::fs::remove_file(&info_file);
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
             .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
+            .arg(&data_dir)
             .args(extra)
             .env("SLIPWAY_UV", uv())
             .env_remove("PIP_FIND_LINKS")
             .env_remove("PIP_NO_INDEX")
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("start slipway serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut ftp_addr = String::new();
-        let base = loop {
-            let line = lines.next().expect("server printed its address").unwrap();
-            if let Some(rest) = line.strip_prefix("slipway ftp listening on ftp://") {
-                ftp_addr = rest.trim().to_string();
+        // The server writes its addresses once it accepts connections.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let info: Value = loop {
+            if let Ok(text) = std::fs::read_to_string(&info_file) {
+                let info: Value = serde_json::from_str(&text).expect("server.json is JSON");
+                if info["pid"] == child.id() {
+                    break info;
+                }
             }
-            if let Some(rest) = line.strip_prefix("slipway listening on ") {
-                break rest.split_whitespace().next().unwrap().to_string();
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "slipway serve exited ({status}):\n{}",
+                    std::fs::read_to_string(&stderr_log).unwrap_or_default()
+                );
             }
+            assert!(Instant::now() < deadline, "slipway serve did not write {} within 60 s", info_file.display());
+            std::thread::sleep(Duration::from_millis(20));
         };
-        std::thread::spawn(move || for _ in lines {});
+        let base = info["url"].as_str().unwrap().to_string();
+        let ftp_addr = info["ftp"].as_str().unwrap().to_string();
         TestServer { dir, base, ftp_addr, child: Some(child), stderr_log }
     }
 

@@ -6,6 +6,15 @@ use std::path::PathBuf;
 
 use slipway_build::version::VersionSpec;
 
+/// Where `slipway serve` keeps its data, and where the CLI looks for the admin token.
+pub const DEFAULT_DATA_DIR: &str = "./slipway-data";
+/// The HTTP listener: API, git, dashboard and the `<app>.localhost` proxy.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+/// The server the CLI talks to unless told otherwise.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_FTP: &str = "127.0.0.1:2121";
+pub const DEFAULT_FTP_PASSIVE: &str = "50000-50100";
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -36,9 +45,9 @@ impl Config {
     pub fn with_defaults(data_dir: PathBuf, slipway_exe: PathBuf) -> Self {
         Config {
             data_dir,
-            http: "127.0.0.1:8080".parse().expect("valid address"),
-            ftp: "127.0.0.1:2121".parse().expect("valid address"),
-            ftp_passive: 50000..=50100,
+            http: DEFAULT_HTTP.parse().expect("valid address"),
+            ftp: DEFAULT_FTP.parse().expect("valid address"),
+            ftp_passive: parse_port_range(DEFAULT_FTP_PASSIVE).expect("valid range"),
             ftp_require_tls: false,
             default_python: None,
             pythons: Vec::new(),
@@ -46,5 +55,26 @@ impl Config {
             tls: None,
             slipway_exe,
         }
+    }
+
+    /// `https` when the HTTP port speaks TLS.
+    pub fn http_scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// `FROM-TO` (or one port), `1 <= FROM <= TO`.
+pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
+    let (from, to) = text.split_once('-').unwrap_or((text, text));
+    let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p > 0);
+    match (port(from), port(to)) {
+        (Some(from), Some(to)) if from <= to => Ok(from..=to),
+        _ => Err(format!(
+            "expected a port range FROM-TO such as {DEFAULT_FTP_PASSIVE} (ports 1-65535, FROM <= TO), got `{text}`"
+        )),
     }
 }

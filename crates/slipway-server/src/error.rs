@@ -1,45 +1,98 @@
-//! API errors: always JSON `{"error": "..."}` with a fitting status, never a bare 500.
+//! The service layer's errors. Each front-end maps them to its own answer — the API to a status
+//! and `{"error"}`, the dashboard to a page or a message, git to a rejected push, FTP to a reply —
+//! by [`Error::kind`], never by parsing text.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use std::path::PathBuf;
 
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
+use crate::app_name::{AppName, InvalidAppName};
+use crate::git::GitError;
+use crate::settings::SettingError;
+use crate::store::StoreError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no app `{0}`")]
+    NoSuchApp(String),
+    #[error("app `{app}` has no deployment {id}")]
+    NoSuchDeployment { app: AppName, id: i64 },
+    #[error("app `{app}` has no setting `{key}`")]
+    NoSuchSetting { app: AppName, key: String },
+    #[error("an app named `{0}` already exists")]
+    AppExists(AppName),
+    #[error(transparent)]
+    InvalidAppName(#[from] InvalidAppName),
+    #[error(transparent)]
+    InvalidSetting(#[from] SettingError),
+    /// Other bad input from a client, with what was expected.
+    #[error("{0}")]
+    Invalid(String),
+    /// A path that leads outside the app home.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("app `{0}` has no active deployment to start: push one first")]
+    NothingDeployed(AppName),
+    /// The app's process did not start or answer.
+    #[error("{0}")]
+    StartFailed(String),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{action} {}: {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    /// A task of the server's that panicked or was cancelled.
+    #[error("{0}")]
+    Internal(String),
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+/// What kind of failure an [`Error`] is, for the front-ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    /// The request was wrong; it says what was expected.
+    Invalid,
+    /// Not allowed, whoever asks.
+    Forbidden,
+    /// It conflicts with the current state (an app that exists, nothing deployed yet).
+    Conflict,
+    /// The app itself failed.
+    AppFailed,
+    /// slipway failed: the server log has the details; clients get no internal text.
+    Internal,
+}
 
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NoSuchApp(_) | Error::NoSuchDeployment { .. } | Error::NoSuchSetting { .. } => ErrorKind::NotFound,
+            Error::InvalidAppName(_) | Error::InvalidSetting(_) | Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::AppExists(_) | Error::NothingDeployed(_) => ErrorKind::Conflict,
+            Error::StartFailed(_) => ErrorKind::AppFailed,
+            Error::Git(_) | Error::Store(_) | Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,
+        }
     }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
+
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
     }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message)
-    }
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, message)
-    }
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, message)
+
+    /// What a client is told: the message itself, or, for slipway's own failures, a pointer to
+    /// the server log (where the details are logged once, here).
+    pub fn public_message(&self) -> String {
+        if self.kind() == ErrorKind::Internal {
+            tracing::error!("internal error: {self}");
+            "internal error: slipway could not complete the request; the server log has the details".to_string()
+        } else {
+            self.to_string()
+        }
     }
 }
 
-/// Anything unexpected is a 500 that still says what failed.
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> Self {
-        tracing::error!("internal error: {error:#}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}"))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Internal(format!("a server task failed: {e}"))
     }
 }

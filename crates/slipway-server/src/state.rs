@@ -1,43 +1,32 @@
-//! What every part of the server shares.
+//! What the parts of the server share. One [`Shared`] is made at start-up by `server::serve` and
+//! lives until the server stops; the service layer, the deployer and the supervisor hold it.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 
 use slipway_build::RuntimeCatalog;
 
-use crate::apps::AppPaths;
 use crate::config::Config;
-use crate::deployments::Deployer;
+use crate::layout::DataDir;
 use crate::store::Store;
+use crate::supervisor::Supervisor;
 
 pub struct Shared {
+    /// The command line's choices. Read-only after start.
     pub config: Config,
+    /// Every path below the data dir (made absolute at start).
+    pub data_dir: DataDir,
+    /// Apps, settings, credentials, deployments. Written by the service layer and the deployer.
     pub store: Store,
-    /// Probed once at start.
+    /// The Python interpreters found at start; probed once, read by every build.
     pub runtimes: RuntimeCatalog,
-    /// The address the HTTP listener really got (port 0 resolved).
-    pub http_addr: std::net::SocketAddr,
-    /// The address the FTP listener really got (port 0 resolved): the apps' FTP host.
-    pub ftp_addr: std::net::SocketAddr,
-    /// Given to git's hook through its environment; proves a hook connection comes from a push
-    /// this server started.
+    /// The address the HTTP listener really got (port 0 resolved): the apps' URLs use its port.
+    pub http_addr: SocketAddr,
+    /// The address the FTP listener really got: the apps' FTP host.
+    pub ftp_addr: SocketAddr,
+    /// Given to git's hook through its environment; proves that a connection to the hook socket
+    /// comes from a push this server started. Made anew at each start, never stored.
     pub hook_token: String,
-    pub hook_socket: std::path::PathBuf,
-    pub supervisor: crate::supervisor::Supervisor,
-}
-
-impl Shared {
-    pub fn app_paths(&self, app: &str) -> AppPaths {
-        AppPaths::new(&self.config.data_dir, app)
-    }
-
-    pub fn app_exists(&self, app: &str) -> anyhow::Result<bool> {
-        Ok(self.store.app_created_at(app)?.is_some())
-    }
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub shared: Arc<Shared>,
-    pub deployer: Arc<Deployer>,
-    pub proxy: crate::proxy::HttpClient,
+    /// The apps' running processes. Written by the deployer (switching releases) and the
+    /// service layer (restart, stop, delete); read by the proxy on every request.
+    pub supervisor: Supervisor,
 }

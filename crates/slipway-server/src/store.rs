@@ -5,18 +5,47 @@
 //! microseconds, which is why they are not moved to a blocking pool.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
-use anyhow::Context;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use rusqlite_migration::{Migrations, M};
 use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::app_name::AppName;
 
 pub struct Store {
     conn: Mutex<Connection>,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {}: {source}", path.display())]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot bring the database {} up to date: {source}", path.display())]
+    Migrate { path: PathBuf, source: rusqlite_migration::Error },
+    #[error("database query failed ({what}): {source}")]
+    Query { what: &'static str, source: rusqlite::Error },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Names the query that failed.
+trait During<T> {
+    fn during(self, what: &'static str) -> StoreResult<T>;
+}
+
+impl<T> During<T> for rusqlite::Result<T> {
+    fn during(self, what: &'static str) -> StoreResult<T> {
+        self.map_err(|source| StoreError::Query { what, source })
+    }
+}
+
+/// A deployment's status, as DESIGN.md names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -38,61 +67,136 @@ impl Status {
         }
     }
 
-    fn parse(s: &str) -> Self {
-        match s {
-            "pending" => Status::Pending,
-            "building" => Status::Building,
-            "deploying" => Status::Deploying,
-            "success" => Status::Success,
-            _ => Status::Failed,
-        }
-    }
-
     pub fn is_finished(self) -> bool {
         matches!(self, Status::Success | Status::Failed)
+    }
+}
+
+/// What started a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    Push,
+    Redeploy,
+    EnvReset,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Push => "push",
+            Trigger::Redeploy => "redeploy",
+            Trigger::EnvReset => "env-reset",
+        }
+    }
+}
+
+/// Text stored in the database that is not one of an enum's values.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} `{value}` in the database")]
+pub struct UnknownValue {
+    what: &'static str,
+    value: String,
+}
+
+macro_rules! text_enum {
+    ($type:ty, $what:literal, [$($variant:path),+]) => {
+        impl FromStr for $type {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                [$($variant),+]
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownValue { what: $what, value: s.to_string() })
+            }
+        }
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ToSql for $type {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+        impl FromSql for $type {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
+            }
+        }
+    };
+}
+
+text_enum!(
+    Status,
+    "deployment status",
+    [Status::Pending, Status::Building, Status::Deploying, Status::Success, Status::Failed]
+);
+text_enum!(Trigger, "deployment trigger", [Trigger::Push, Trigger::Redeploy, Trigger::EnvReset]);
+
+/// Times are stored as RFC 3339 text (UTC) and handled as [`OffsetDateTime`].
+struct Stamp(OffsetDateTime);
+
+impl FromSql for Stamp {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        OffsetDateTime::parse(value.as_str()?, &time::format_description::well_known::Rfc3339)
+            .map(Stamp)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
     pub id: i64,
-    pub app: String,
+    pub app: AppName,
     pub commit: String,
     pub author: String,
     pub message: String,
     pub status: Status,
-    pub started_at: String,
-    pub ended_at: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
     pub active: bool,
     pub clean_env: bool,
-    pub trigger: String,
+    pub trigger: Trigger,
     /// Why it failed, in one line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
+impl Deployment {
+    /// The first ten characters of the commit.
+    pub fn short_commit(&self) -> &str {
+        &self.commit[..self.commit.len().min(10)]
+    }
+}
+
 pub struct NewDeployment<'a> {
-    pub app: &'a str,
+    pub app: &'a AppName,
     pub commit: &'a str,
     pub author: &'a str,
     pub message: &'a str,
     pub clean_env: bool,
-    pub trigger: &'a str,
+    pub trigger: Trigger,
 }
 
 const DEPLOYMENT_COLUMNS: &str =
     "id, app, commit_sha, author, message, status, started_at, ended_at, active, clean_env, trigger, reason";
 
 fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
+    let app: String = row.get(1)?;
     Ok(Deployment {
         id: row.get(0)?,
-        app: row.get(1)?,
+        app: AppName::parse(&app)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
         commit: row.get(2)?,
         author: row.get(3)?,
         message: row.get(4)?,
-        status: Status::parse(&row.get::<_, String>(5)?),
-        started_at: row.get(6)?,
-        ended_at: row.get(7)?,
+        status: row.get(5)?,
+        started_at: row.get::<_, Stamp>(6)?.0,
+        ended_at: row.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
         active: row.get(8)?,
         clean_env: row.get(9)?,
         trigger: row.get(10)?,
@@ -100,21 +204,25 @@ fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
     })
 }
 
+/// Now, as stored.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC timestamps always format")
+    rfc3339(OffsetDateTime::now_utc())
+}
+
+pub fn rfc3339(time: OffsetDateTime) -> String {
+    time.format(&time::format_description::well_known::Rfc3339).expect("UTC timestamps always format")
 }
 
 impl Store {
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let mut conn = Connection::open(path).with_context(|| format!("open database {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let opened = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let mut conn = Connection::open(path).map_err(opened)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(opened)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(opened)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(opened)?;
         Migrations::new(vec![M::up(include_str!("../migrations/001_init.sql"))])
             .to_latest(&mut conn)
-            .with_context(|| format!("migrate database {}", path.display()))?;
+            .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
         Ok(Store { conn: Mutex::new(conn) })
     }
 
@@ -124,183 +232,241 @@ impl Store {
 
     // ---- admin token ----
 
-    pub fn admin_token_hash(&self) -> anyhow::Result<Option<String>> {
-        Ok(self.conn().query_row("SELECT token_sha256 FROM admin WHERE id = 1", [], |r| r.get(0)).optional()?)
+    pub fn admin_token_hash(&self) -> StoreResult<Option<String>> {
+        self.conn()
+            .query_row("SELECT token_sha256 FROM admin WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .during("read the admin token hash")
     }
 
-    pub fn set_admin_token_hash(&self, hash: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT INTO admin (id, token_sha256) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256",
-            [hash],
-        )?;
+    pub fn set_admin_token_hash(&self, hash: &str) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO admin (id, token_sha256) VALUES (1, ?1)
+                 ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256",
+                [hash],
+            )
+            .during("store the admin token hash")?;
         Ok(())
     }
 
     // ---- apps ----
 
     /// Creates the app; `false` if the name is taken.
-    pub fn create_app(&self, name: &str, password_hash: &str) -> anyhow::Result<bool> {
-        let inserted = self.conn().execute(
-            "INSERT OR IGNORE INTO apps (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
-            params![name, password_hash, now()],
-        )?;
+    pub fn create_app(&self, name: &AppName, password_hash: &str) -> StoreResult<bool> {
+        let inserted = self
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO apps (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![name.as_str(), password_hash, now()],
+            )
+            .during("create an app")?;
         Ok(inserted == 1)
     }
 
-    pub fn app_names(&self) -> anyhow::Result<Vec<String>> {
+    pub fn app_names(&self) -> StoreResult<Vec<AppName>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name FROM apps ORDER BY name")?;
-        let names = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        Ok(names)
+        let mut stmt = conn.prepare("SELECT name FROM apps ORDER BY name").during("list apps")?;
+        let names: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).during("list apps")?.collect::<Result<_, _>>().during("list apps")?;
+        // Names were valid when stored; one that is not (a hand-edited database) is skipped.
+        Ok(names.iter().filter_map(|n| AppName::parse(n).ok()).collect())
     }
 
-    /// `(created_at)` if the app exists.
-    pub fn app_created_at(&self, name: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.conn().query_row("SELECT created_at FROM apps WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    /// When the app was created, if it exists.
+    pub fn app_created_at(&self, name: &AppName) -> StoreResult<Option<OffsetDateTime>> {
+        let stamp: Option<Stamp> = self
+            .conn()
+            .query_row("SELECT created_at FROM apps WHERE name = ?1", [name.as_str()], |r| r.get(0))
+            .optional()
+            .during("read an app")?;
+        Ok(stamp.map(|s| s.0))
     }
 
-    pub fn password_hash(&self, app: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.conn().query_row("SELECT password_hash FROM apps WHERE name = ?1", [app], |r| r.get(0)).optional()?)
+    pub fn password_hash(&self, app: &AppName) -> StoreResult<Option<String>> {
+        self.conn()
+            .query_row("SELECT password_hash FROM apps WHERE name = ?1", [app.as_str()], |r| r.get(0))
+            .optional()
+            .during("read an app's password hash")
     }
 
-    pub fn set_password_hash(&self, app: &str, hash: &str) -> anyhow::Result<()> {
-        self.conn().execute("UPDATE apps SET password_hash = ?2 WHERE name = ?1", params![app, hash])?;
+    pub fn set_password_hash(&self, app: &AppName, hash: &str) -> StoreResult<()> {
+        self.conn()
+            .execute("UPDATE apps SET password_hash = ?2 WHERE name = ?1", params![app.as_str(), hash])
+            .during("store an app's password hash")?;
         Ok(())
     }
 
-    pub fn delete_app(&self, name: &str) -> anyhow::Result<bool> {
-        Ok(self.conn().execute("DELETE FROM apps WHERE name = ?1", [name])? == 1)
+    pub fn delete_app(&self, name: &AppName) -> StoreResult<bool> {
+        Ok(self.conn().execute("DELETE FROM apps WHERE name = ?1", [name.as_str()]).during("delete an app")? == 1)
     }
 
-    pub fn take_needs_clean_env(&self, app: &str) -> anyhow::Result<bool> {
+    pub fn take_needs_clean_env(&self, app: &AppName) -> StoreResult<bool> {
         let conn = self.conn();
         let needed: bool = conn
-            .query_row("SELECT needs_clean_env FROM apps WHERE name = ?1", [app], |r| r.get(0))
-            .optional()?
+            .query_row("SELECT needs_clean_env FROM apps WHERE name = ?1", [app.as_str()], |r| r.get(0))
+            .optional()
+            .during("read whether an app needs a clean env")?
             .unwrap_or(false);
         if needed {
-            conn.execute("UPDATE apps SET needs_clean_env = 0 WHERE name = ?1", [app])?;
+            conn.execute("UPDATE apps SET needs_clean_env = 0 WHERE name = ?1", [app.as_str()])
+                .during("clear an app's clean-env flag")?;
         }
         Ok(needed)
     }
 
     // ---- settings ----
 
-    pub fn settings(&self, app: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    pub fn settings(&self, app: &AppName) -> StoreResult<BTreeMap<String, String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT key, value FROM settings WHERE app = ?1 ORDER BY key")?;
-        let rows = stmt.query_map([app], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut stmt =
+            conn.prepare("SELECT key, value FROM settings WHERE app = ?1 ORDER BY key").during("read settings")?;
+        let rows = stmt
+            .query_map([app.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .during("read settings")?
+            .collect::<Result<_, _>>()
+            .during("read settings")?;
         Ok(rows)
     }
 
-    pub fn set_settings(&self, app: &str, values: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    pub fn set_settings(&self, app: &AppName, values: &BTreeMap<String, String>) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().during("store settings")?;
         for (key, value) in values {
             tx.execute(
-                "INSERT INTO settings (app, key, value) VALUES (?1, ?2, ?3) ON CONFLICT(app, key) DO UPDATE SET value = excluded.value",
-                params![app, key, value],
-            )?;
+                "INSERT INTO settings (app, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(app, key) DO UPDATE SET value = excluded.value",
+                params![app.as_str(), key, value],
+            )
+            .during("store settings")?;
         }
-        tx.commit()?;
-        Ok(())
+        tx.commit().during("store settings")
     }
 
-    pub fn delete_setting(&self, app: &str, key: &str) -> anyhow::Result<bool> {
-        Ok(self.conn().execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", params![app, key])? == 1)
+    pub fn delete_setting(&self, app: &AppName, key: &str) -> StoreResult<bool> {
+        let deleted = self
+            .conn()
+            .execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", params![app.as_str(), key])
+            .during("delete a setting")?;
+        Ok(deleted == 1)
     }
 
     // ---- deployments ----
 
-    pub fn insert_deployment(&self, new: &NewDeployment) -> anyhow::Result<Deployment> {
+    pub fn insert_deployment(&self, new: &NewDeployment) -> StoreResult<Deployment> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO deployments (app, commit_sha, author, message, status, started_at, clean_env, trigger) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
-            params![new.app, new.commit, new.author, new.message, now(), new.clean_env, new.trigger],
-        )?;
+            "INSERT INTO deployments (app, commit_sha, author, message, status, started_at, clean_env, trigger)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
+            params![new.app.as_str(), new.commit, new.author, new.message, now(), new.clean_env, new.trigger],
+        )
+        .during("record a deployment")?;
         let id = conn.last_insert_rowid();
-        drop(conn);
-        self.deployment(new.app, id)?.context("deployment just inserted")
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?1");
+        conn.query_row(&sql, [id], deployment_from_row).during("read the deployment just recorded")
     }
 
-    pub fn deployment(&self, app: &str, id: i64) -> anyhow::Result<Option<Deployment>> {
+    pub fn deployment(&self, app: &AppName, id: i64) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND id = ?2");
-        Ok(self.conn().query_row(&sql, params![app, id], deployment_from_row).optional()?)
+        self.conn()
+            .query_row(&sql, params![app.as_str(), id], deployment_from_row)
+            .optional()
+            .during("read a deployment")
     }
 
     /// Newest first.
-    pub fn deployments(&self, app: &str) -> anyhow::Result<Vec<Deployment>> {
+    pub fn deployments(&self, app: &AppName) -> StoreResult<Vec<Deployment>> {
         let conn = self.conn();
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 ORDER BY id DESC");
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([app], deployment_from_row)?.collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare(&sql).during("list deployments")?;
+        let rows = stmt
+            .query_map([app.as_str()], deployment_from_row)
+            .during("list deployments")?
+            .collect::<Result<_, _>>()
+            .during("list deployments")?;
         Ok(rows)
     }
 
-    pub fn active_deployment(&self, app: &str) -> anyhow::Result<Option<Deployment>> {
+    pub fn active_deployment(&self, app: &AppName) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND active = 1");
-        Ok(self.conn().query_row(&sql, [app], deployment_from_row).optional()?)
+        self.conn().query_row(&sql, [app.as_str()], deployment_from_row).optional().during("read the active deployment")
     }
 
-    pub fn set_status(&self, id: i64, status: Status) -> anyhow::Result<()> {
-        self.conn().execute("UPDATE deployments SET status = ?2 WHERE id = ?1", params![id, status.as_str()])?;
+    pub fn set_status(&self, id: i64, status: Status) -> StoreResult<()> {
+        self.conn()
+            .execute("UPDATE deployments SET status = ?2 WHERE id = ?1", params![id, status])
+            .during("update a deployment's status")?;
         Ok(())
     }
 
     /// Ends a deployment; a successful one becomes the app's only active deployment.
-    pub fn finish(&self, app: &str, id: i64, status: Status, reason: Option<&str>) -> anyhow::Result<()> {
+    pub fn finish(&self, app: &AppName, id: i64, status: Status, reason: Option<&str>) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().during("finish a deployment")?;
         if status == Status::Success {
-            tx.execute("UPDATE deployments SET active = 0 WHERE app = ?1", [app])?;
+            tx.execute("UPDATE deployments SET active = 0 WHERE app = ?1", [app.as_str()])
+                .during("finish a deployment")?;
         }
         tx.execute(
             "UPDATE deployments SET status = ?2, ended_at = ?3, reason = ?4, active = ?5 WHERE id = ?1",
-            params![id, status.as_str(), now(), reason, status == Status::Success],
-        )?;
-        tx.commit()?;
-        Ok(())
+            params![id, status, now(), reason, status == Status::Success],
+        )
+        .during("finish a deployment")?;
+        tx.commit().during("finish a deployment")
     }
 
     /// After a crash: every deployment that was still running is failed, and its app's next
     /// deployment builds a fresh env. Returns the ids.
-    pub fn fail_interrupted(&self, reason: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    pub fn fail_interrupted(&self, reason: &str) -> StoreResult<Vec<(String, i64)>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().during("fail interrupted deployments")?;
         let interrupted: Vec<(String, i64)> = {
-            let mut stmt =
-                tx.prepare("SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            let mut stmt = tx
+                .prepare("SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')")
+                .during("find interrupted deployments")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .during("find interrupted deployments")?
+                .collect::<Result<_, _>>()
+                .during("find interrupted deployments")?;
             rows
         };
         for (app, id) in &interrupted {
             tx.execute(
                 "UPDATE deployments SET status = 'failed', ended_at = ?2, reason = ?3 WHERE id = ?1",
                 params![id, now(), reason],
-            )?;
-            tx.execute("UPDATE apps SET needs_clean_env = 1 WHERE name = ?1", [app])?;
+            )
+            .during("fail an interrupted deployment")?;
+            tx.execute("UPDATE apps SET needs_clean_env = 1 WHERE name = ?1", [app])
+                .during("ask for a clean env after an interruption")?;
         }
-        tx.commit()?;
+        tx.commit().during("fail interrupted deployments")?;
         Ok(interrupted)
     }
 
     /// Deletes all but the newest `keep` deployments of `app` (never the active one); returns
     /// the ids deleted so their logs can go too.
-    pub fn purge_deployments(&self, app: &str, keep: usize) -> anyhow::Result<Vec<i64>> {
+    pub fn purge_deployments(&self, app: &AppName, keep: usize) -> StoreResult<Vec<i64>> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().during("purge old deployments")?;
         let doomed: Vec<i64> = {
-            let mut stmt = tx.prepare(
-                "SELECT id FROM (SELECT id, active, status FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2)
-                 WHERE active = 0 AND status IN ('success', 'failed')",
-            )?;
-            let rows = stmt.query_map(params![app, keep as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id FROM (SELECT id, active, status FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2)
+                     WHERE active = 0 AND status IN ('success', 'failed')",
+                )
+                .during("find old deployments")?;
+            let rows = stmt
+                .query_map(params![app.as_str(), keep as i64], |r| r.get(0))
+                .during("find old deployments")?
+                .collect::<Result<_, _>>()
+                .during("find old deployments")?;
             rows
         };
         for id in &doomed {
-            tx.execute("DELETE FROM deployments WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM deployments WHERE id = ?1", [id]).during("delete an old deployment")?;
         }
-        tx.commit()?;
+        tx.commit().during("purge old deployments")?;
         Ok(doomed)
     }
 }
@@ -315,33 +481,40 @@ mod tests {
         (dir, store)
     }
 
-    fn deploy(store: &Store, app: &str) -> Deployment {
-        store
-            .insert_deployment(&NewDeployment {
-                app,
-                commit: "abc",
-                author: "a",
-                message: "m",
-                clean_env: false,
-                trigger: "push",
-            })
-            .unwrap()
+    fn deploy(store: &Store, app: &AppName) -> Deployment {
+        let new =
+            NewDeployment { app, commit: "abc", author: "a", message: "m", clean_env: false, trigger: Trigger::Push };
+        store.insert_deployment(&new).unwrap()
+    }
+
+    fn app() -> AppName {
+        AppName::parse("app").unwrap()
+    }
+
+    #[test]
+    fn unknown_status_text_is_an_error_not_a_failure() {
+        assert_eq!("success".parse::<Status>().unwrap(), Status::Success);
+        assert_eq!(
+            "bogus".parse::<Status>().unwrap_err().to_string(),
+            "unknown deployment status `bogus` in the database"
+        );
+        assert_eq!("env-reset".parse::<Trigger>().unwrap(), Trigger::EnvReset);
     }
 
     #[test]
     fn only_the_last_successful_deployment_is_active() {
         let (_dir, store) = store();
-        assert!(store.create_app("app", "hash").unwrap());
-        assert!(!store.create_app("app", "hash").unwrap(), "names are unique");
-        let first = deploy(&store, "app");
-        store.finish("app", first.id, Status::Success, None).unwrap();
-        let second = deploy(&store, "app");
-        store.finish("app", second.id, Status::Failed, Some("boom")).unwrap();
-        assert_eq!(store.active_deployment("app").unwrap().unwrap().id, first.id);
-        let third = deploy(&store, "app");
-        store.finish("app", third.id, Status::Success, None).unwrap();
-        assert_eq!(store.active_deployment("app").unwrap().unwrap().id, third.id);
-        let all = store.deployments("app").unwrap();
+        assert!(store.create_app(&app(), "hash").unwrap());
+        assert!(!store.create_app(&app(), "hash").unwrap(), "names are unique");
+        let first = deploy(&store, &app());
+        store.finish(&app(), first.id, Status::Success, None).unwrap();
+        let second = deploy(&store, &app());
+        store.finish(&app(), second.id, Status::Failed, Some("boom")).unwrap();
+        assert_eq!(store.active_deployment(&app()).unwrap().unwrap().id, first.id);
+        let third = deploy(&store, &app());
+        store.finish(&app(), third.id, Status::Success, None).unwrap();
+        assert_eq!(store.active_deployment(&app()).unwrap().unwrap().id, third.id);
+        let all = store.deployments(&app()).unwrap();
         assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), [third.id, second.id, first.id]);
         assert_eq!(all[1].reason.as_deref(), Some("boom"));
     }
@@ -349,28 +522,28 @@ mod tests {
     #[test]
     fn interrupted_deployments_fail_and_ask_for_a_clean_env() {
         let (_dir, store) = store();
-        store.create_app("app", "h").unwrap();
-        let d = deploy(&store, "app");
+        store.create_app(&app(), "h").unwrap();
+        let d = deploy(&store, &app());
         store.set_status(d.id, Status::Building).unwrap();
         assert_eq!(store.fail_interrupted("crash").unwrap(), [("app".to_string(), d.id)]);
-        assert_eq!(store.deployment("app", d.id).unwrap().unwrap().status, Status::Failed);
-        assert!(store.take_needs_clean_env("app").unwrap());
-        assert!(!store.take_needs_clean_env("app").unwrap(), "only once");
+        assert_eq!(store.deployment(&app(), d.id).unwrap().unwrap().status, Status::Failed);
+        assert!(store.take_needs_clean_env(&app()).unwrap());
+        assert!(!store.take_needs_clean_env(&app()).unwrap(), "only once");
     }
 
     #[test]
     fn purge_keeps_the_newest_and_the_active_one() {
         let (_dir, store) = store();
-        store.create_app("app", "h").unwrap();
-        let first = deploy(&store, "app");
-        store.finish("app", first.id, Status::Success, None).unwrap();
+        store.create_app(&app(), "h").unwrap();
+        let first = deploy(&store, &app());
+        store.finish(&app(), first.id, Status::Success, None).unwrap();
         for _ in 0..4 {
-            let d = deploy(&store, "app");
-            store.finish("app", d.id, Status::Failed, None).unwrap();
+            let d = deploy(&store, &app());
+            store.finish(&app(), d.id, Status::Failed, None).unwrap();
         }
-        let purged = store.purge_deployments("app", 2).unwrap();
+        let purged = store.purge_deployments(&app(), 2).unwrap();
         assert_eq!(purged.len(), 2, "the newest two stay, and the active one");
-        let left = store.deployments("app").unwrap();
+        let left = store.deployments(&app()).unwrap();
         assert_eq!(left.len(), 3);
         assert!(left.iter().any(|d| d.id == first.id && d.active));
     }
@@ -378,12 +551,12 @@ mod tests {
     #[test]
     fn deleting_an_app_deletes_its_settings_and_deployments() {
         let (_dir, store) = store();
-        store.create_app("app", "h").unwrap();
-        store.set_settings("app", &[("K".to_string(), "v".to_string())].into()).unwrap();
-        deploy(&store, "app");
-        assert!(store.delete_app("app").unwrap());
-        store.create_app("app", "h").unwrap();
-        assert!(store.settings("app").unwrap().is_empty());
-        assert!(store.deployments("app").unwrap().is_empty());
+        store.create_app(&app(), "h").unwrap();
+        store.set_settings(&app(), &[("K".to_string(), "v".to_string())].into()).unwrap();
+        deploy(&store, &app());
+        assert!(store.delete_app(&app()).unwrap());
+        store.create_app(&app(), "h").unwrap();
+        assert!(store.settings(&app()).unwrap().is_empty());
+        assert!(store.deployments(&app()).unwrap().is_empty());
     }
 }

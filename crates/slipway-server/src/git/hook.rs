@@ -10,17 +10,18 @@
 //! [`RESULT_OK`] or starts with [`RESULT_REJECTED`].
 
 use std::io::{BufRead, BufReader, Write};
-use std::sync::Arc;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
-use crate::deployments::{DeployRequest, Deployer};
-use crate::git::ObjectAccess;
-use crate::state::Shared;
-use crate::store::Status;
+use super::ObjectAccess;
+use crate::app_name::AppName;
+use crate::deployer::DeployRequest;
+use crate::service::Service;
+use crate::store::{Status, Trigger};
 
 pub const ENV_SOCKET: &str = "SLIPWAY_HOOK_SOCKET";
 pub const ENV_TOKEN: &str = "SLIPWAY_HOOK_TOKEN";
@@ -104,61 +105,62 @@ fn pre_receive() -> anyhow::Result<bool> {
 
 // ---- server ----
 
-/// The branch whose pushes deploy: setting `DEPLOYMENT_BRANCH`, default `main`.
-pub fn deployment_branch(shared: &Shared, app: &str) -> String {
-    shared
-        .store
-        .settings(app)
-        .ok()
-        .and_then(|s| s.get("DEPLOYMENT_BRANCH").map(|b| b.trim().to_string()))
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "main".to_string())
+/// Binds the hook socket in a folder only the server's user can enter, the socket itself 0600.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().expect("the socket has a folder");
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, shared: Arc<Shared>, deployer: Arc<Deployer>) {
+/// Answers hook connections until the task is aborted.
+pub async fn serve(listener: UnixListener, service: Service) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let (shared, deployer) = (shared.clone(), deployer.clone());
+        let service = service.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, &shared, &deployer).await {
-                tracing::warn!("pre-receive hook connection: {e:#}");
+            if let Err(e) = handle(stream, &service).await {
+                tracing::warn!("pre-receive hook connection: {e}");
             }
         });
     }
 }
 
-async fn handle(stream: UnixStream, shared: &Shared, deployer: &Arc<Deployer>) -> anyhow::Result<()> {
+async fn handle(stream: UnixStream, service: &Service) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     tokio::io::BufReader::new(read).read_line(&mut line).await?;
-    let request: HookRequest = serde_json::from_str(&line)?;
-    if request.token != shared.hook_token || !shared.app_exists(&request.app)? {
-        write
-            .write_all(
-                format!("slipway: refusing a hook that did not come from this server\n{RESULT_REJECTED}\n").as_bytes(),
-            )
-            .await?;
-        return Ok(());
-    }
+    let request = serde_json::from_str::<HookRequest>(&line)
+        .ok()
+        .filter(|r| r.token == service.shared().hook_token)
+        .and_then(|r| Some((AppName::parse(&r.app).ok().filter(|app| service.require_app(app).is_ok())?, r)));
+    let Some((app, request)) = request else {
+        let refusal = format!("slipway: refusing a hook that did not come from this server\n{RESULT_REJECTED}\n");
+        return write.write_all(refusal.as_bytes()).await;
+    };
     let (progress, mut lines) = mpsc::unbounded_channel();
-    let branch = deployment_branch(shared, &request.app);
-    let decision = tokio::spawn(decide(request, branch, deployer.clone(), progress));
+    let branch = service.settings(&app).map(|s| s.deployment_branch().to_string()).unwrap_or_default();
+    let decision = tokio::spawn(decide(app, request, branch, service.clone(), progress));
     while let Some(line) = lines.recv().await {
         write.write_all(line.as_bytes()).await?;
         write.write_all(b"\n").await?;
     }
     let accepted = decision.await.unwrap_or(false);
     write.write_all(if accepted { RESULT_OK } else { RESULT_REJECTED }.as_bytes()).await?;
-    write.write_all(b"\n").await?;
-    Ok(())
+    write.write_all(b"\n").await
 }
 
 /// Accepts or rejects the push: the deployment branch is deployed (a failed build rejects it),
 /// deleting it is refused, other refs are stored.
 async fn decide(
+    app: AppName,
     request: HookRequest,
     branch: String,
-    deployer: Arc<Deployer>,
+    service: Service,
     progress: mpsc::UnboundedSender<String>,
 ) -> bool {
     let deployed_ref = format!("refs/heads/{branch}");
@@ -166,8 +168,8 @@ async fn decide(
     for update in &request.refs {
         if update.name == deployed_ref {
             if update.new == ZERO_SHA {
-                let _ = progress
-                    .send(format!("slipway: refusing to delete `{branch}`, the deployment branch of {}", request.app));
+                let _ =
+                    progress.send(format!("slipway: refusing to delete `{branch}`, the deployment branch of {app}"));
                 return false;
             }
             to_deploy = Some(update.new.clone());
@@ -180,14 +182,14 @@ async fn decide(
     }
     let Some(commit) = to_deploy else { return true };
     let clean_env = request.push_options.iter().any(|o| o == CLEAN_ENV_OPTION);
-    let deploy = DeployRequest { app: request.app.clone(), commit, clean_env, trigger: "push", access: request.access };
-    match deployer.start(deploy, progress.clone()).await {
+    let deploy = DeployRequest { app, commit, clean_env, trigger: Trigger::Push, access: request.access };
+    match service.deploy(deploy, progress.clone()).await {
         Ok((_, handle)) => {
             drop(progress);
             handle.await.map(|d| d.status == Status::Success).unwrap_or(false)
         }
         Err(e) => {
-            let _ = progress.send(format!("slipway: cannot start the deployment: {e:#}"));
+            let _ = progress.send(format!("slipway: cannot start the deployment: {}", e.public_message()));
             false
         }
     }

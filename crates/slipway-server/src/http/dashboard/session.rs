@@ -241,7 +241,7 @@ fn encode_component(text: &str) -> String {
 /// When the browser says where a form came from (`Origin`), it must be this server.
 pub fn same_origin(dash: &DashState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
-    origin == crate::api::public_base(&dash.app, headers)
+    origin == crate::http::public_base(&dash.app, headers)
 }
 
 fn forbidden(message: &str) -> Response {

@@ -1,13 +1,26 @@
 //! The app's bare repository, driven with the real `git` binary: creating it with slipway's
 //! pre-receive hook, reading a commit's author and message, and checking a commit out.
+//! [`hook`] is the pre-receive hook itself, both its side in git's process and the server's.
 //!
 //! During a push the new objects are in git's quarantine directory, visible only to processes
 //! given the hook's object-directory variables; [`ObjectAccess`] carries them from the hook.
 
+pub mod hook;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context};
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run {program} to {what}: {source}")]
+    Spawn { program: &'static str, what: String, source: std::io::Error },
+    #[error("git failed to {what}: {stderr}")]
+    Failed { what: String, stderr: String },
+    #[error("{action} {}: {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+pub type GitResult<T> = Result<T, GitError>;
 
 /// The environment a git process needs to see a push's quarantined objects.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -33,17 +46,22 @@ fn git(repo: &Path) -> Command {
     command
 }
 
-fn run(command: &mut Command, what: &str) -> anyhow::Result<String> {
-    let output = command.output().with_context(|| format!("run git to {what}"))?;
+fn run(command: &mut Command, what: &str) -> GitResult<String> {
+    let output =
+        command.output().map_err(|source| GitError::Spawn { program: "git", what: what.to_string(), source })?;
     if !output.status.success() {
-        bail!("git failed to {what}: {}", String::from_utf8_lossy(&output.stderr).trim());
+        return Err(failed(what, &output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+fn failed(what: &str, stderr: &[u8]) -> GitError {
+    GitError::Failed { what: what.to_string(), stderr: String::from_utf8_lossy(stderr).trim().to_string() }
+}
+
 /// Creates the bare repository with `main` as its default branch, push options enabled and the
 /// pre-receive hook that hands deployments to the server.
-pub fn init_repository(repo: &Path, slipway_exe: &Path) -> anyhow::Result<()> {
+pub fn init_repository(repo: &Path, slipway_exe: &Path) -> GitResult<()> {
     run(
         Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(repo),
         "create the repository",
@@ -57,13 +75,20 @@ pub fn init_repository(repo: &Path, slipway_exe: &Path) -> anyhow::Result<()> {
 }
 
 /// (Re)writes the pre-receive hook; done at every start so it follows the binary if it moves.
-pub fn install_hook(repo: &Path, slipway_exe: &Path) -> anyhow::Result<()> {
+pub fn install_hook(repo: &Path, slipway_exe: &Path) -> GitResult<()> {
     use std::os::unix::fs::PermissionsExt;
     let hook = repo.join("hooks/pre-receive");
     let exe = slipway_exe.to_string_lossy().replace('\'', r"'\''");
-    std::fs::write(&hook, format!("#!/bin/sh\nexec '{exe}' hook pre-receive\n"))
-        .with_context(|| format!("write {}", hook.display()))?;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::write(&hook, format!("#!/bin/sh\nexec '{exe}' hook pre-receive\n")).map_err(|source| GitError::Io {
+        action: "write",
+        path: hook.clone(),
+        source,
+    })?;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).map_err(|source| GitError::Io {
+        action: "make executable",
+        path: hook.clone(),
+        source,
+    })?;
     Ok(())
 }
 
@@ -73,7 +98,7 @@ pub struct CommitInfo {
     pub message: String,
 }
 
-pub fn commit_info(repo: &Path, commit: &str, access: &ObjectAccess) -> anyhow::Result<CommitInfo> {
+pub fn commit_info(repo: &Path, commit: &str, access: &ObjectAccess) -> GitResult<CommitInfo> {
     let mut command = git(repo);
     command.args(["log", "-1", "--format=%an <%ae>%x00%s", commit, "--"]);
     access.apply(&mut command);
@@ -83,25 +108,31 @@ pub fn commit_info(repo: &Path, commit: &str, access: &ObjectAccess) -> anyhow::
 }
 
 /// Writes the tree of `commit` into `dir` (which must not exist), as `git archive | tar -x`.
-pub fn checkout(repo: &Path, commit: &str, dir: &Path, access: &ObjectAccess) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+pub fn checkout(repo: &Path, commit: &str, dir: &Path, access: &ObjectAccess) -> GitResult<()> {
+    std::fs::create_dir_all(dir).map_err(|source| GitError::Io {
+        action: "create",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let what = format!("check out {commit}");
+    let spawn = |program, source| GitError::Spawn { program, what: what.clone(), source };
     let mut archive = git(repo);
     archive.args(["archive", "--format=tar", commit]).stdout(Stdio::piped()).stderr(Stdio::piped());
     access.apply(&mut archive);
-    let mut archive = archive.spawn().context("run git archive")?;
+    let mut archive = archive.spawn().map_err(|e| spawn("git", e))?;
     let stdout = archive.stdout.take().expect("piped");
     let untar = Command::new("tar")
         .args(["-x", "-f", "-", "-C"])
         .arg(dir)
         .stdin(stdout)
         .output()
-        .context("run tar to unpack the checkout")?;
-    let archived = archive.wait_with_output()?;
+        .map_err(|e| spawn("tar", e))?;
+    let archived = archive.wait_with_output().map_err(|e| spawn("git", e))?;
     if !archived.status.success() {
-        bail!("git archive of {commit} failed: {}", String::from_utf8_lossy(&archived.stderr).trim());
+        return Err(failed(&format!("archive {commit}"), &archived.stderr));
     }
     if !untar.status.success() {
-        bail!("unpacking {commit} failed: {}", String::from_utf8_lossy(&untar.stderr).trim());
+        return Err(failed(&format!("unpack {commit} (tar)"), &untar.stderr));
     }
     Ok(())
 }

@@ -12,59 +12,52 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::io::ReaderStream;
 
-use crate::apps::validate_name;
-use crate::auth;
-use crate::error::ApiError;
-use crate::hook;
-use crate::state::AppState;
+use super::auth;
+use super::error::ApiError;
+use super::AppState;
+use crate::app_name::AppName;
+use crate::git::hook;
 
 pub async fn handle(
     State(state): State<AppState>,
     Path((repo, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let Some(app) = repo.strip_suffix(".git").filter(|a| validate_name(a).is_ok()) else {
+    let Some(app) = repo.strip_suffix(".git").and_then(|a| AppName::parse(a).ok()) else {
         return ApiError::not_found(format!("no repository `{repo}`: expected /git/<app>.git")).into_response();
     };
-    match state.shared.app_exists(app) {
-        Ok(true) => {}
-        Ok(false) => return ApiError::not_found(format!("no app `{app}`")).into_response(),
-        Err(e) => return ApiError::from(e).into_response(),
+    if let Err(e) = state.service.require_app(&app) {
+        return ApiError::from(e).into_response();
     }
-    let authorized = match auth::basic_credentials(request.headers()) {
-        Some((user, password)) => {
-            let (state2, app2) = (state.clone(), app.to_string());
-            tokio::task::spawn_blocking(move || auth::app_credentials_valid(&state2, &app2, &user, &password))
-                .await
-                .unwrap_or(false)
-        }
-        None => false,
-    };
-    if !authorized {
-        return auth::basic_challenge(app);
+    if !auth::is_deployer(&state, &app, request.headers()).await {
+        return auth::basic_challenge(&app);
     }
-    match run_backend(&state, app, &rest, request).await {
+    match run_backend(&state, &app, &rest, request).await {
         Ok(response) => response,
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => {
+            tracing::error!("git http-backend for {app}: {e}");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "git http-backend failed; the server log has the details")
+                .into_response()
+        }
     }
 }
 
-async fn run_backend(state: &AppState, app: &str, rest: &str, request: Request) -> anyhow::Result<Response> {
-    let shared = &state.shared;
+async fn run_backend(state: &AppState, app: &AppName, rest: &str, request: Request) -> std::io::Result<Response> {
+    let shared = state.service.shared();
     let (parts, body) = request.into_parts();
     let mut command = tokio::process::Command::new("git");
     command
         .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", shared.config.data_dir.join("apps"))
+        .env("GIT_PROJECT_ROOT", shared.data_dir.apps_dir())
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("PATH_INFO", format!("/{app}/repository/{rest}"))
         .env("REQUEST_METHOD", parts.method.as_str())
         .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
-        .env("REMOTE_USER", app)
+        .env("REMOTE_USER", app.as_str())
         .env("REMOTE_ADDR", "127.0.0.1")
-        .env(hook::ENV_SOCKET, &shared.hook_socket)
+        .env(hook::ENV_SOCKET, shared.data_dir.hook_socket())
         .env(hook::ENV_TOKEN, &shared.hook_token)
-        .env(hook::ENV_APP, app)
+        .env(hook::ENV_APP, app.as_str())
         .env_remove("GIT_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -13,8 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use crate::apps::validate_name;
-use crate::state::AppState;
+use super::AppState;
+use crate::app_name::AppName;
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
@@ -44,16 +44,18 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
         return next.run(request).await;
     };
     // A running app exists; the store is asked only when nothing runs under that name.
-    let running = state.shared.supervisor.port(&label);
-    if running.is_none() && (validate_name(&label).is_err() || !state.shared.app_exists(&label).unwrap_or(false)) {
+    let shared = state.service.shared();
+    let running = shared.supervisor.port(&label);
+    let app = AppName::parse(&label).ok().filter(|app| running.is_some() || state.service.require_app(app).is_ok());
+    let Some(app) = app else {
         return page(
             StatusCode::NOT_FOUND,
             "No such app",
             &format!("There is no app named {} on this slipway.", html_escape(&label)),
         );
-    }
+    };
     let Some(port) = running else {
-        let process = state.shared.supervisor.info(&label);
+        let process = shared.supervisor.info(&app);
         return page(
             StatusCode::BAD_GATEWAY,
             "App not running",
@@ -110,8 +112,7 @@ async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -
     if let Some(value) = forwarded_for.and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert("x-forwarded-for", value);
     }
-    let scheme = if state.shared.config.tls.is_some() { "https" } else { "http" };
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(scheme));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(state.service.shared().config.http_scheme()));
     if let Some(host) = original_host {
         headers.insert("x-forwarded-host", host);
     }

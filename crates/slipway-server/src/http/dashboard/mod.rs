@@ -5,8 +5,8 @@
 //! without JavaScript; the script only adds conveniences (following a running deployment's log,
 //! copy buttons).
 //!
-//! The operator logs in with the admin token ([`session`]); the pages then call the same functions
-//! as the REST API (`crate::api`), so a button does exactly what its API twin does.
+//! The operator logs in with the admin token ([`session`]); the pages then call the service layer,
+//! as the REST API does, so a button does exactly what its API twin does.
 //!
 //! Layout: [`session`] (login cookie, CSRF), [`pages`] (the routes and their templates), [`views`]
 //! (what the templates print).
@@ -25,8 +25,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::error::ApiError;
+use super::AppState;
 use session::Sessions;
 
 /// What the dashboard's handlers share: the server's state and the live sessions.
@@ -69,8 +69,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-const CSS: &str = include_str!("../../assets/dashboard.css");
-const JS: &str = include_str!("../../assets/dashboard.js");
+const CSS: &str = include_str!("../../../assets/dashboard.css");
+const JS: &str = include_str!("../../../assets/dashboard.js");
 
 /// `?v=<hash of the content>`, so a new binary's assets are never taken from a stale cache.
 static ASSET_VERSION: LazyLock<String> =
@@ -147,6 +147,16 @@ impl Page {
     }
 }
 
+/// Path parameters for the dashboard: a wrong one is an error page, not JSON.
+pub struct DashPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for DashPath<T> {
+    type Rejection = DashError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, DashError> {
+        Ok(DashPath(super::extract::path_params(parts, state).await?))
+    }
+}
+
 /// A failed dashboard request: an HTML page with the status and the reason.
 #[derive(Debug)]
 pub struct DashError(ApiError);
@@ -159,8 +169,8 @@ impl From<ApiError> for DashError {
     }
 }
 
-impl From<anyhow::Error> for DashError {
-    fn from(error: anyhow::Error) -> Self {
+impl From<crate::error::Error> for DashError {
+    fn from(error: crate::error::Error) -> Self {
         DashError(error.into())
     }
 }

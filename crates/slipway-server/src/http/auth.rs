@@ -7,9 +7,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
-use crate::error::ApiError;
-use crate::secrets;
-use crate::state::AppState;
+use super::error::ApiError;
+use super::AppState;
+use crate::app_name::AppName;
 
 /// Middleware for `/api`: requires `Authorization: Bearer <admin token>`.
 pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -20,7 +20,7 @@ pub async fn require_admin(State(state): State<AppState>, request: Request, next
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(token) if is_admin_token(&state, token) => next.run(request).await,
+        Some(token) if state.service.is_admin_token(token) => next.run(request).await,
         Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response(),
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -28,10 +28,6 @@ pub async fn require_admin(State(state): State<AppState>, request: Request, next
         )
         .into_response(),
     }
-}
-
-pub fn is_admin_token(state: &AppState, token: &str) -> bool {
-    matches!(state.shared.store.admin_token_hash(), Ok(Some(hash)) if hash == secrets::token_sha256(token))
 }
 
 /// `(user, password)` from `Authorization: Basic …`.
@@ -43,15 +39,17 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// Checks an app's deployment credentials: the user must be the app itself.
-pub fn app_credentials_valid(state: &AppState, app: &str, user: &str, password: &str) -> bool {
-    if user != app {
-        return false;
+/// Whether the request carries the app's deployment credentials (the user must be the app).
+pub async fn is_deployer(state: &AppState, app: &AppName, headers: &HeaderMap) -> bool {
+    match basic_credentials(headers) {
+        Some((user, password)) if user == app.as_str() => {
+            state.service.check_password(app, &password).await.unwrap_or(false)
+        }
+        _ => false,
     }
-    matches!(state.shared.store.password_hash(app), Ok(Some(hash)) if secrets::verify_password(password, &hash))
 }
 
-pub fn basic_challenge(app: &str) -> Response {
+pub fn basic_challenge(app: &AppName) -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, format!("Basic realm=\"slipway {app}\""))],

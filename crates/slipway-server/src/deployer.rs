@@ -1,4 +1,5 @@
-//! Deployments: one run of the build for one commit, with a record, a status and a log.
+//! The deployer: runs each deployment — one run of the build for one commit — with its record,
+//! status and log, then has the supervisor start the result.
 //!
 //! One deployment per app at a time (a second waits, and says so); different apps build in
 //! parallel. Each runs in its own task, so a client that goes away does not leave it half done.
@@ -10,33 +11,44 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use slipway_build::log::{BuildLog, LogSink, StepOutcome};
 use slipway_build::pipeline::{self, BuildRequest};
-use slipway_build::Settings;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
+use crate::app_name::AppName;
+use crate::error::{Error, Result};
 use crate::git::{self, ObjectAccess};
+use crate::settings::AppSettings;
 use crate::state::Shared;
-use crate::store::{Deployment, NewDeployment, Status};
-
-pub const DEFAULT_MAX_DEPLOYMENTS: usize = 20;
-const MAX_DEPLOYMENTS_SETTING: &str = "SCM_MAX_DEPLOYMENTS";
+use crate::store::{Deployment, NewDeployment, Status, Trigger};
+use crate::supervisor::StartRequest;
 
 #[derive(Debug, Clone)]
 pub struct DeployRequest {
-    pub app: String,
+    pub app: AppName,
     pub commit: String,
     pub clean_env: bool,
-    /// `push`, `redeploy`, `env-reset`.
-    pub trigger: &'static str,
+    pub trigger: Trigger,
     pub access: ObjectAccess,
+}
+
+/// Why a deployment failed: its build, its start, or slipway itself.
+#[derive(Debug, thiserror::Error)]
+enum DeployError {
+    #[error(transparent)]
+    Build(#[from] slipway_build::BuildError),
+    #[error("{0}")]
+    Start(String),
+    #[error(transparent)]
+    Slipway(#[from] Error),
 }
 
 pub struct Deployer {
     shared: Arc<Shared>,
-    app_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One per app, taken for the whole of a deployment: one deployment per app at a time.
+    app_locks: Mutex<HashMap<AppName, Arc<tokio::sync::Mutex<()>>>>,
+    /// The running deployments, which a stopping server waits for.
     tasks: TaskTracker,
 }
 
@@ -60,8 +72,8 @@ impl Deployer {
         Deployer { shared, app_locks: Mutex::default(), tasks: TaskTracker::new() }
     }
 
-    fn app_lock(&self, app: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.app_locks.lock().unwrap().entry(app.to_string()).or_default().clone()
+    fn app_lock(&self, app: &AppName) -> Arc<tokio::sync::Mutex<()>> {
+        self.app_locks.lock().unwrap().entry(app.clone()).or_default().clone()
     }
 
     /// Records the deployment and starts it; the returned handle ends with the final record.
@@ -70,9 +82,9 @@ impl Deployer {
         self: &Arc<Self>,
         request: DeployRequest,
         progress: mpsc::UnboundedSender<String>,
-    ) -> anyhow::Result<(Deployment, tokio::task::JoinHandle<Deployment>)> {
+    ) -> Result<(Deployment, tokio::task::JoinHandle<Deployment>)> {
         let store = &self.shared.store;
-        let repository = self.shared.app_paths(&request.app).repository();
+        let repository = self.shared.data_dir.app(&request.app).repository();
         let (commit, access) = (request.commit.clone(), request.access.clone());
         let info = tokio::task::spawn_blocking(move || git::commit_info(&repository, &commit, &access)).await??;
         let clean_env = request.clean_env | store.take_needs_clean_env(&request.app)?;
@@ -106,13 +118,13 @@ impl Deployer {
             }
         };
         let store = &self.shared.store;
-        let outcome = match self.open_log(&record, progress) {
+        let outcome = match self.open_log(&record, progress).map_err(DeployError::from) {
             Ok(log) => {
                 let _ = store.set_status(record.id, Status::Building);
                 let outcome = self.deploy(&record, &request, &log).await;
                 match &outcome {
                     Ok(()) => log.info(format!("Deployment {} succeeded.", record.id)),
-                    Err(e) => log.info(format!("Deployment {} failed: {e:#}", record.id)),
+                    Err(e) => log.info(format!("Deployment {} failed: {e}", record.id)),
                 }
                 log.write_summary();
                 outcome
@@ -122,23 +134,25 @@ impl Deployer {
         let (status, reason) = match &outcome {
             Ok(()) => (Status::Success, None),
             // The log has the details (an app's output, say); the record keeps the first line.
-            Err(e) => (Status::Failed, format!("{e:#}").lines().next().map(String::from)),
+            Err(e) => (Status::Failed, e.to_string().lines().next().map(String::from)),
         };
         if let Err(e) = store.finish(&record.app, record.id, status, reason.as_deref()) {
-            tracing::error!("recording the end of deployment {}: {e:#}", record.id);
+            tracing::error!("recording the end of deployment {}: {e}", record.id);
         }
         self.purge_old(&record.app);
         store.deployment(&record.app, record.id).ok().flatten().unwrap_or(record)
     }
 
-    fn open_log(&self, record: &Deployment, progress: mpsc::UnboundedSender<String>) -> anyhow::Result<BuildLog> {
-        let path = self.shared.app_paths(&record.app).deployment_log(record.id);
-        std::fs::create_dir_all(path.parent().expect("log has a directory"))?;
+    fn open_log(&self, record: &Deployment, progress: mpsc::UnboundedSender<String>) -> Result<BuildLog> {
+        let paths = self.shared.data_dir.app(&record.app);
+        let dir = paths.deployment_dir(record.id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", dir, e))?;
+        let path = paths.deployment_log(record.id);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .with_context(|| format!("open {}", path.display()))?;
+            .map_err(|e| Error::io("open", path, e))?;
         Ok(BuildLog::new(Arc::new(DeploymentSink { file: Mutex::new(file), progress })))
     }
 
@@ -149,42 +163,41 @@ impl Deployer {
         record: &Deployment,
         request: &DeployRequest,
         log: &BuildLog,
-    ) -> anyhow::Result<()> {
-        let short = &record.commit[..record.commit.len().min(10)];
+    ) -> Result<(), DeployError> {
         log.info(format!(
-            "Deployment {} of {}: commit {short} by {}: {}",
-            record.id, record.app, record.author, record.message
+            "Deployment {} of {}: commit {} by {}: {}",
+            record.id,
+            record.app,
+            record.short_commit(),
+            record.author,
+            record.message
         ));
         if record.clean_env {
             log.info("A clean env was asked for: env will be deleted and created afresh.");
         }
         let built =
             self.build_blocking(&record.app, &record.commit, record.clean_env, &request.access, record.id, log).await;
-        let released = match built {
+        let started = match built {
             Ok(()) => {
-                self.shared.store.set_status(record.id, Status::Deploying)?;
-                self.release(&record.app, log).await
+                self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
+                self.start_app(&record.app, log).await
             }
             Err(e) => Err(e),
         };
-        let Err(error) = released else { return Ok(()) };
+        let Err(error) = started else { return Ok(()) };
         self.roll_back(record, log).await;
         Err(error)
     }
 
-    /// Starts what is now in wwwroot as the app's running release.
-    async fn release(&self, app: &str, log: &BuildLog) -> anyhow::Result<()> {
-        let settings = self.shared.store.settings(app)?;
+    /// Starts what is now in wwwroot as the app's running process, as the `start` step.
+    async fn start_app(&self, app: &AppName, log: &BuildLog) -> Result<(), DeployError> {
+        let settings = AppSettings::new(self.shared.store.settings(app).map_err(Error::from)?);
         let log_line = |line: &str| log.info(line);
         log.announce("start");
         let started = std::time::Instant::now();
-        let result = self
-            .shared
-            .supervisor
-            .release(crate::supervisor::ReleaseRequest { app, settings: &settings, log: &log_line })
-            .await;
+        let result = self.shared.supervisor.start(StartRequest { app, settings: &settings, log: &log_line }).await;
         log.record_step("start", started.elapsed(), result.is_ok());
-        result.map_err(|e| anyhow::anyhow!(e))
+        result.map_err(DeployError::Start)
     }
 
     async fn roll_back(self: &Arc<Self>, record: &Deployment, log: &BuildLog) {
@@ -193,60 +206,56 @@ impl Deployer {
         if !wwwroot_changed {
             return;
         }
-        log.info(format!(
-            "Rolling back to deployment {} (commit {})…",
-            active.id,
-            &active.commit[..active.commit.len().min(10)]
-        ));
+        log.info(format!("Rolling back to deployment {} (commit {})…", active.id, active.short_commit()));
         let rebuilt =
             self.build_blocking(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log).await;
-        // The previous release normally never stopped; start it again only if it is not running.
+        // The previous process normally never stopped; start it again only if it is not running.
         let restarted = match rebuilt {
-            Ok(()) if self.shared.supervisor.port(&record.app).is_none() => self.release(&record.app, log).await,
+            Ok(()) if self.shared.supervisor.port(&record.app).is_none() => self.start_app(&record.app, log).await,
             other => other,
         };
         match restarted {
             Ok(()) => log.info(format!("Rolled back to deployment {}", active.id)),
-            Err(e) => log.info(format!("Rollback to deployment {} failed: {e:#}", active.id)),
+            Err(e) => log.info(format!("Rollback to deployment {} failed: {e}", active.id)),
         }
     }
 
     async fn build_blocking(
         self: &Arc<Self>,
-        app: &str,
+        app: &AppName,
         commit: &str,
         clean_env: bool,
         access: &ObjectAccess,
         id: i64,
         log: &BuildLog,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), DeployError> {
         let (this, app, commit, access, log) =
-            (self.clone(), app.to_string(), commit.to_string(), access.clone(), log.clone());
+            (self.clone(), app.clone(), commit.to_string(), access.clone(), log.clone());
         tokio::task::spawn_blocking(move || this.build_commit(&app, &commit, clean_env, &access, id, &log))
             .await
-            .unwrap_or_else(|e| Err(anyhow::anyhow!("the build crashed: {e}")))
+            .unwrap_or_else(|e| Err(Error::from(e).into()))
     }
 
     fn build_commit(
         &self,
-        app: &str,
+        app: &AppName,
         commit: &str,
         clean_env: bool,
         access: &ObjectAccess,
         id: i64,
         log: &BuildLog,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), DeployError> {
         let shared = &self.shared;
-        let paths = shared.app_paths(app);
-        let checkout = git::Checkout { dir: paths.tmp().join(format!("checkout-{id}")) };
+        let paths = shared.data_dir.app(app);
+        let checkout = git::Checkout { dir: paths.checkout(id) };
         let _ = std::fs::remove_dir_all(&checkout.dir);
-        git::checkout(&paths.repository(), commit, &checkout.dir, access)?;
-        let settings: Settings = shared.store.settings(app)?.into_iter().collect();
+        git::checkout(&paths.repository(), commit, &checkout.dir, access).map_err(Error::from)?;
+        let settings = AppSettings::new(shared.store.settings(app).map_err(Error::from)?);
         let request = BuildRequest {
             source: checkout.dir.clone(),
             target: paths.wwwroot(),
             state_dir: Some(paths.deployments()),
-            settings,
+            settings: settings.build_settings(),
             clean_env,
             catalog: shared.runtimes.clone(),
             default_python: shared.config.default_python,
@@ -257,22 +266,18 @@ impl Deployer {
         Ok(())
     }
 
-    fn purge_old(&self, app: &str) {
+    /// Deletes the records and logs of deployments beyond `SCM_MAX_DEPLOYMENTS`.
+    fn purge_old(&self, app: &AppName) {
         let store = &self.shared.store;
-        let keep = store
-            .settings(app)
-            .ok()
-            .and_then(|s| s.get(MAX_DEPLOYMENTS_SETTING).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(DEFAULT_MAX_DEPLOYMENTS)
-            .max(1);
+        let keep = store.settings(app).map(|s| AppSettings::new(s).max_deployments()).unwrap_or_default().max(1);
         match store.purge_deployments(app, keep) {
             Ok(ids) => {
-                let paths = self.shared.app_paths(app);
+                let paths = self.shared.data_dir.app(app);
                 for id in ids {
-                    let _ = std::fs::remove_dir_all(paths.deployments().join(id.to_string()));
+                    let _ = std::fs::remove_dir_all(paths.deployment_dir(id));
                 }
             }
-            Err(e) => tracing::warn!("purging old deployments of {app}: {e:#}"),
+            Err(e) => tracing::warn!("purging old deployments of {app}: {e}"),
         }
     }
 

@@ -7,7 +7,7 @@
 use std::path::{Component, Path as FsPath, PathBuf};
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,9 +17,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use crate::api::known_app;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiPath;
+use super::AppState;
+use crate::app_name::AppName;
 
 /// Largest file the VFS API accepts.
 pub const MAX_UPLOAD: usize = 512 * 1024 * 1024;
@@ -57,17 +58,23 @@ pub fn resolve(home: &FsPath, user_path: &str) -> Result<PathBuf, String> {
     Ok(confined)
 }
 
-fn confined(state: &AppState, app: &str, path: &str) -> ApiResult<PathBuf> {
-    known_app(state, app)?;
-    resolve(&state.shared.app_paths(app).home, path).map_err(ApiError::forbidden)
+fn confined(state: &AppState, app: &AppName, path: &str) -> ApiResult<PathBuf> {
+    state.service.require_app(app)?;
+    resolve(&state.service.paths(app).home, path).map_err(|e| ApiError::new(StatusCode::FORBIDDEN, e))
 }
 
-async fn list_root(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult<Response> {
+#[derive(Deserialize)]
+struct VfsPath {
+    app: AppName,
+    path: String,
+}
+
+async fn list_root(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Response> {
     let dir = confined(&state, &app, "")?;
     list(&dir, "").await
 }
 
-async fn read(State(state): State<AppState>, Path((app, path)): Path<(String, String)>) -> ApiResult<Response> {
+async fn read(State(state): State<AppState>, ApiPath(VfsPath { app, path }): ApiPath<VfsPath>) -> ApiResult<Response> {
     let target = confined(&state, &app, &path)?;
     if path.ends_with('/') {
         return list(&target, &path).await;
@@ -104,7 +111,7 @@ async fn list(dir: &FsPath, shown: &str) -> ApiResult<Response> {
 
 async fn write(
     State(state): State<AppState>,
-    Path((app, path)): Path<(String, String)>,
+    ApiPath(VfsPath { app, path }): ApiPath<VfsPath>,
     body: Body,
 ) -> ApiResult<Response> {
     if path.ends_with('/') {
@@ -112,17 +119,33 @@ async fn write(
     }
     let target = confined(&state, &app, &path)?;
     if let Some(parent) = target.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(|e| anyhow::anyhow!("create folder for `{path}`: {e}"))?;
+        tokio::fs::create_dir_all(parent).await.map_err(|e| io_error("create the folder of", &path, e))?;
     }
-    let mut file = tokio::fs::File::create(&target).await.map_err(|e| anyhow::anyhow!("write `{path}`: {e}"))?;
+    let mut file = tokio::fs::File::create(&target).await.map_err(|e| io_error("write", &path, e))?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
             .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("upload of `{path}` failed: {e}")))?;
-        file.write_all(&chunk).await.map_err(|e| anyhow::anyhow!("write `{path}`: {e}"))?;
+        file.write_all(&chunk).await.map_err(|e| io_error("write", &path, e))?;
     }
-    file.flush().await.map_err(|e| anyhow::anyhow!("write `{path}`: {e}"))?;
+    file.flush().await.map_err(|e| io_error("write", &path, e))?;
     Ok((StatusCode::CREATED, Json(json!({ "written": path }))).into_response())
+}
+
+/// A file operation that failed, named by the user's path (not the server's).
+fn io_error(action: &str, path: &str, error: std::io::Error) -> ApiError {
+    use std::io::ErrorKind;
+    let status = match error.kind() {
+        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::AlreadyExists
+        | ErrorKind::IsADirectory
+        | ErrorKind::NotADirectory
+        | ErrorKind::DirectoryNotEmpty => StatusCode::CONFLICT,
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, format!("cannot {action} `{path}`: {}", error.kind()))
 }
 
 #[derive(Deserialize)]
@@ -133,25 +156,26 @@ struct DeleteQuery {
 
 async fn remove(
     State(state): State<AppState>,
-    Path((app, path)): Path<(String, String)>,
+    ApiPath(VfsPath { app, path }): ApiPath<VfsPath>,
     Query(query): Query<DeleteQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let target = confined(&state, &app, &path)?;
-    if target == state.shared.app_paths(&app).home {
-        return Err(ApiError::forbidden("the app home itself cannot be deleted"));
+    if target == state.service.paths(&app).home {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "the app home itself cannot be deleted"));
     }
     let meta = tokio::fs::symlink_metadata(&target)
         .await
         .map_err(|_| ApiError::not_found(format!("no file or folder `{path}`")))?;
     if meta.is_dir() {
         if !query.recursive {
-            return Err(ApiError::conflict(format!(
-                "`{path}` is a folder: add `?recursive=true` to delete it and everything in it"
-            )));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("`{path}` is a folder: add `?recursive=true` to delete it and everything in it"),
+            ));
         }
-        tokio::fs::remove_dir_all(&target).await.map_err(|e| anyhow::anyhow!("delete `{path}`: {e}"))?;
+        tokio::fs::remove_dir_all(&target).await.map_err(|e| io_error("delete", &path, e))?;
     } else {
-        tokio::fs::remove_file(&target).await.map_err(|e| anyhow::anyhow!("delete `{path}`: {e}"))?;
+        tokio::fs::remove_file(&target).await.map_err(|e| io_error("delete", &path, e))?;
     }
     Ok(Json(json!({ "deleted": path })))
 }

@@ -1,13 +1,10 @@
 //! What the pages show, computed from the store, the supervisor and the files on disk: plain
 //! values the templates print (askama escapes every one of them).
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
-
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::service::apps::AppOutput;
 use crate::store::{Deployment, Status};
 use crate::supervisor::{ProcessInfo, ProcessState};
 
@@ -48,21 +45,19 @@ pub struct When {
     pub ago: String,
 }
 
-pub fn when(rfc3339: &str) -> When {
-    match OffsetDateTime::parse(rfc3339, &Rfc3339) {
-        Ok(t) => When {
-            exact: format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-                t.year(),
-                t.month() as u8,
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-            ago: ago(OffsetDateTime::now_utc() - t),
-        },
-        Err(_) => When { exact: rfc3339.to_string(), ago: String::new() },
+pub fn when(t: OffsetDateTime) -> When {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    When {
+        exact: format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        ago: ago(OffsetDateTime::now_utc() - t),
     }
 }
 
@@ -92,13 +87,8 @@ pub fn duration_text(secs: f64) -> String {
 }
 
 /// How long a deployment took (or has been running).
-fn elapsed(started: &str, ended: Option<&str>) -> Option<String> {
-    let start = OffsetDateTime::parse(started, &Rfc3339).ok()?;
-    let end = match ended {
-        Some(ended) => OffsetDateTime::parse(ended, &Rfc3339).ok()?,
-        None => OffsetDateTime::now_utc(),
-    };
-    Some(duration_text((end - start).as_seconds_f64()))
+fn elapsed(started: OffsetDateTime, ended: Option<OffsetDateTime>) -> String {
+    duration_text((ended.unwrap_or_else(OffsetDateTime::now_utc) - started).as_seconds_f64())
 }
 
 pub fn human_size(bytes: u64) -> String {
@@ -130,6 +120,7 @@ pub struct DeploymentRow {
     pub finished: bool,
     pub active: bool,
     pub clean_env: bool,
+    /// What started it, in words: `push`, `redeploy`, `env reset`.
     pub trigger: String,
     pub reason: String,
 }
@@ -143,19 +134,14 @@ impl DeploymentRow {
             message: d.message.clone(),
             author: d.author.clone(),
             badge: deployment_badge(d.status),
-            started: when(&d.started_at),
-            duration: elapsed(&d.started_at, d.ended_at.as_deref()).unwrap_or_default(),
+            started: when(d.started_at),
+            duration: elapsed(d.started_at, d.ended_at),
             finished: d.status.is_finished(),
             active: d.active,
             clean_env: d.clean_env,
-            trigger: d.trigger.clone(),
+            trigger: d.trigger.as_str().replace('-', " "),
             reason: d.reason.clone().unwrap_or_default(),
         }
-    }
-
-    /// `push`, `redeploy`, `env reset`: what started it, in words.
-    pub fn trigger_text(&self) -> String {
-        self.trigger.replace('-', " ")
     }
 }
 
@@ -232,25 +218,20 @@ fn line_kind(line: &str) -> &'static str {
 }
 
 /// The last `max` bytes of a file, from a line start; and whether earlier output was left out.
-pub fn tail(path: &Path, max: u64) -> (String, bool) {
-    let Ok(mut file) = std::fs::File::open(path) else { return (String::new(), false) };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(max);
-    if file.seek(SeekFrom::Start(start)).is_err() {
-        return (String::new(), false);
-    }
-    let mut bytes = Vec::new();
-    let _ = file.take(max).read_to_end(&mut bytes);
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if start > 0 {
+/// The app's recent output as the page shows it: from the first whole line, and whether
+/// earlier output was left out.
+pub fn output_text(output: &AppOutput) -> (String, bool) {
+    let truncated = output.end > output.bytes.len() as u64;
+    let mut text = String::from_utf8_lossy(&output.bytes).into_owned();
+    if truncated {
         if let Some(newline) = text.find('\n') {
             text.drain(..=newline);
         }
     }
-    (text, start > 0)
+    (text, truncated)
 }
 
-/// env as `env_info::describe` reports it.
+/// env as the service describes it.
 #[derive(Debug, Clone, Default)]
 pub struct EnvView {
     pub exists: bool,
@@ -276,7 +257,11 @@ impl EnvView {
             python_version: text(&marker["python_version"]),
             implementation: text(&marker["implementation"]),
             installer: text(&marker["installer"]),
-            created: marker["created_at"].as_str().map(when).unwrap_or_default(),
+            created: marker["created_at"]
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+                .map(when)
+                .unwrap_or_default(),
             size: human_size(info["size_bytes"].as_u64().unwrap_or(0)),
             problem: text(&marker["problem"]),
             packages: info["packages"]
@@ -313,16 +298,14 @@ mod tests {
         assert_eq!(duration_text(4.21), "4.2s");
         assert_eq!(duration_text(65.0), "1m 05s");
         assert_eq!(duration_text(7380.0), "2h 03m");
-        assert_eq!(when("2026-01-02T03:04:05Z").exact, "2026-01-02 03:04:05 UTC");
+        assert_eq!(when(time::macros::datetime!(2026-01-02 03:04:05 UTC)).exact, "2026-01-02 03:04:05 UTC");
     }
 
     #[test]
-    fn tail_starts_at_a_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("app.log");
-        std::fs::write(&path, "first line\nsecond line\nthird\n").unwrap();
-        assert_eq!(tail(&path, 1000), ("first line\nsecond line\nthird\n".to_string(), false));
-        assert_eq!(tail(&path, 15), ("third\n".to_string(), true));
-        assert_eq!(tail(&dir.path().join("missing"), 10), (String::new(), false));
+    fn output_starts_at_a_line() {
+        let all = AppOutput { bytes: b"first line\nsecond line\nthird\n".to_vec(), end: 29 };
+        assert_eq!(output_text(&all), ("first line\nsecond line\nthird\n".to_string(), false));
+        let cut = AppOutput { bytes: b"nd line\nthird\n".to_vec(), end: 29 };
+        assert_eq!(output_text(&cut), ("third\n".to_string(), true));
     }
 }

@@ -45,7 +45,7 @@ pub async fn serve(
     router: Router,
     config: Arc<rustls::ServerConfig>,
     shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(config);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

@@ -1,0 +1,168 @@
+//! Storage: unftp-sbe-fs opened at the logged-in app's home, so every session is rooted there.
+//!
+//! Paths are first normalized by [`confine`] (a `..` that would climb above `/` is refused), then
+//! unftp-sbe-fs resolves them with cap-std, i.e. `openat2(RESOLVE_BENEATH)`: the kernel refuses any
+//! absolute symlink or `..` that leads out of the home, at the moment of the operation.
+//!
+//! `crate::http::vfs::resolve` is not reused here: it refuses every `..` (FTP clients legitimately
+//! send `CWD ..` and relative paths), and it checks symlinks by canonicalizing before the
+//! operation, whereas cap-std has the kernel enforce the confinement during the operation itself.
+
+use std::ffi::OsStr;
+use std::fmt::Debug;
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use unftp_core::storage::{self, ErrorKind, Fileinfo, Metadata, StorageBackend};
+use unftp_sbe_fs::Filesystem;
+
+use super::users::AppUser;
+
+/// unftp-sbe-fs opened at the logged-in app's home (see the module docs).
+#[derive(Debug, Default)]
+pub struct AppStorage {
+    inner: Option<Filesystem>,
+}
+
+type Meta = unftp_sbe_fs::Meta;
+
+fn denied(message: &str) -> storage::Error {
+    storage::Error::new(
+        ErrorKind::PermissionDenied,
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, message.to_string()),
+    )
+}
+
+/// Normalizes a client path (libunftp has joined it to the working directory already) to an
+/// absolute path inside the home: `.` dropped, `..` applied, and refused when it would climb above
+/// `/` — the home is the root, there is nothing above it to reach.
+pub fn confine(path: &Path) -> Result<PathBuf, String> {
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => parts.clear(),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(format!("`{}` leads outside the app home", path.display()));
+                }
+            }
+            Component::Normal(part) => parts.push(part),
+        }
+    }
+    let mut confined = PathBuf::from("/");
+    confined.extend(parts);
+    Ok(confined)
+}
+
+impl AppStorage {
+    fn fs(&self) -> storage::Result<&Filesystem> {
+        self.inner.as_ref().ok_or_else(|| denied("not logged in"))
+    }
+
+    fn path<P: AsRef<Path>>(path: P) -> storage::Result<PathBuf> {
+        confine(path.as_ref()).map_err(|e| denied(&e))
+    }
+}
+
+#[async_trait]
+impl StorageBackend<AppUser> for AppStorage {
+    type Metadata = Meta;
+
+    fn enter(&mut self, user: &AppUser) -> std::io::Result<()> {
+        self.inner = Some(Filesystem::new(&user.home)?);
+        Ok(())
+    }
+
+    fn supported_features(&self) -> u32 {
+        unftp_core::storage::FEATURE_RESTART
+    }
+
+    async fn metadata<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<Meta> {
+        self.fs()?.metadata(user, Self::path(path)?).await
+    }
+
+    async fn list<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &AppUser,
+        path: P,
+    ) -> storage::Result<Vec<Fileinfo<PathBuf, Meta>>> {
+        self.fs()?.list(user, Self::path(path)?).await
+    }
+
+    async fn get<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &AppUser,
+        path: P,
+        start_pos: u64,
+    ) -> storage::Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
+        self.fs()?.get(user, Self::path(path)?, start_pos).await
+    }
+
+    async fn put<P: AsRef<Path> + Send + Debug, R: tokio::io::AsyncRead + Send + Sync + Unpin + 'static>(
+        &self,
+        user: &AppUser,
+        input: R,
+        path: P,
+        start_pos: u64,
+    ) -> storage::Result<u64> {
+        self.fs()?.put(user, input, Self::path(path)?, start_pos).await
+    }
+
+    async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
+        self.fs()?.del(user, Self::path(path)?).await
+    }
+
+    async fn mkd<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
+        self.fs()?.mkd(user, Self::path(path)?).await
+    }
+
+    async fn rename<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, from: P, to: P) -> storage::Result<()> {
+        self.fs()?.rename(user, Self::path(from)?, Self::path(to)?).await
+    }
+
+    async fn rmd<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
+        let path = Self::path(path)?;
+        if path == Path::new("/") {
+            return Err(denied("the app home itself cannot be removed"));
+        }
+        self.fs()?.rmd(user, path).await
+    }
+
+    /// unftp-sbe-fs checks a CWD by listing the folder (a stat per entry); one stat is enough, and
+    /// lftp's `rm -r` sends tens of thousands of CWDs for an env.
+    async fn cwd<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
+        let (fs, path) = (self.fs()?, Self::path(path)?);
+        let meta = fs.metadata(user, &path).await?;
+        if meta.is_dir() {
+            Ok(())
+        } else if meta.is_symlink() {
+            // A link to a folder: followed only if it stays inside the home.
+            fs.cwd(user, path).await
+        } else {
+            Err(storage::Error::from(ErrorKind::PermanentDirectoryNotAvailable))
+        }
+    }
+}
+
+// ---- logging ----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_inside_the_home() {
+        let ok = |p: &str| confine(Path::new(p)).unwrap();
+        assert_eq!(ok("/"), PathBuf::from("/"));
+        assert_eq!(ok(""), PathBuf::from("/"));
+        assert_eq!(ok("/site/wwwroot/./env"), PathBuf::from("/site/wwwroot/env"));
+        assert_eq!(ok("/site/wwwroot/../wwwroot/app.py"), PathBuf::from("/site/wwwroot/app.py"));
+        assert_eq!(ok("site/.."), PathBuf::from("/"));
+        // libunftp joins an absolute argument to the working directory by replacing it.
+        assert_eq!(ok("/site//wwwroot/"), PathBuf::from("/site/wwwroot"));
+        for escape in ["/..", "..", "/site/../..", "/../other-app/site", "/site/wwwroot/../../../etc/passwd"] {
+            assert!(confine(Path::new(escape)).unwrap_err().contains("outside the app home"), "{escape}");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The app list, and creating an app.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::{Extension, Form};
+use serde::Deserialize;
+
+use super::super::session::{CurrentSession, Flash};
+use super::super::views::{self, Badge, DeploymentRow};
+use super::super::{Chrome, DashError, DashResult, DashState, Page};
+use super::{back_to, flash_views, FlashView};
+use crate::app_name::AppName;
+use crate::error::Error;
+use crate::http::error::status_of;
+
+struct AppRow {
+    name: AppName,
+    last: Option<DeploymentRow>,
+    /// The active deployment's id.
+    live: Option<i64>,
+    process: Badge,
+    python: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    flashes: Vec<FlashView>,
+    apps: Vec<AppRow>,
+    runtimes: String,
+    create_error: String,
+    create_name: String,
+}
+
+pub(super) async fn home(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    headers: HeaderMap,
+) -> DashResult<Response> {
+    home_with(&dash, &session, &headers, StatusCode::OK, String::new(), String::new())
+}
+
+fn home_with(
+    dash: &DashState,
+    session: &CurrentSession,
+    headers: &HeaderMap,
+    status: StatusCode,
+    create_error: String,
+    create_name: String,
+) -> DashResult<Response> {
+    let service = &dash.app.service;
+    let mut apps = Vec::new();
+    for name in service.app_names()? {
+        let deployments = service.deployments(&name)?;
+        let summary = service.app(&name)?;
+        apps.push(AppRow {
+            last: deployments.first().map(DeploymentRow::new),
+            live: deployments.iter().find(|d| d.active).map(|d| d.id),
+            process: views::process_badge(&summary.process),
+            python: service.python_version_of(&name)?,
+            url: summary.url,
+            name,
+        });
+    }
+    let page = HomePage {
+        chrome: Chrome::new("Apps", Some(&session.csrf)),
+        flashes: flash_views(dash, session, headers),
+        apps,
+        runtimes: service.runtimes().describe_versions(),
+        create_error,
+        create_name,
+    };
+    Ok(Page::render(status, &page))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) async fn create_app(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    headers: HeaderMap,
+    Form(form): Form<CreateForm>,
+) -> DashResult<Response> {
+    let typed = form.name.trim().to_string();
+    let created = match AppName::parse(&typed) {
+        Ok(name) => dash.app.service.create_app(name).await,
+        Err(invalid) => Err(Error::from(invalid)),
+    };
+    match created {
+        Ok(created) => {
+            let name = created.name;
+            dash.sessions.flash(&session, Flash::Notice(format!("Created {name}.")));
+            let password = Flash::Password { app: name.to_string(), password: created.password };
+            Ok(back_to(&dash, &session, password, &format!("/apps/{name}")))
+        }
+        // The form again, with the reason and what was typed.
+        Err(e) if status_of(e.kind()).is_client_error() => {
+            home_with(&dash, &session, &headers, status_of(e.kind()), e.to_string(), typed)
+        }
+        Err(e) => Err(DashError::from(e)),
+    }
+}

@@ -1,0 +1,132 @@
+//! Where slipway keeps everything on disk. Every path it writes is named here, once:
+//!
+//! ```text
+//! <data-dir>/
+//!   slipway.db                  the store (SQLite)
+//!   admin-token                 the operator's API token, mode 0600
+//!   cache/                      probed runtimes
+//!   run/                        this server's run time state, mode 0700
+//!     server.json               pid and the addresses it listens on
+//!     hook.sock                 git's pre-receive hook talks to the server here
+//!     apps/<app>.pid            the process group of each running app
+//!   apps/<app>/                 the app home (its FTP root), see [`AppPaths`]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::app_name::AppName;
+
+/// The data dir's layout.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// `root` should be absolute: git runs the hook (which finds the server through a path below
+    /// it) in the repository, not here.
+    pub fn new(root: PathBuf) -> Self {
+        DataDir { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("slipway.db")
+    }
+
+    pub fn admin_token(&self) -> PathBuf {
+        self.root.join(ADMIN_TOKEN_FILE)
+    }
+
+    pub fn runtime_cache(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    pub fn server_info(&self) -> PathBuf {
+        self.run_dir().join("server.json")
+    }
+
+    pub fn hook_socket(&self) -> PathBuf {
+        self.run_dir().join("hook.sock")
+    }
+
+    pub fn pid_files(&self) -> PathBuf {
+        self.run_dir().join("apps")
+    }
+
+    pub fn pid_file(&self, app: &AppName) -> PathBuf {
+        self.pid_files().join(format!("{app}.pid"))
+    }
+
+    /// The folder of app homes: git's `GIT_PROJECT_ROOT` and the FTP server's root of roots.
+    pub fn apps_dir(&self) -> PathBuf {
+        self.root.join("apps")
+    }
+
+    pub fn app(&self, app: &AppName) -> AppPaths {
+        AppPaths { home: self.apps_dir().join(app) }
+    }
+}
+
+/// The admin token's file name, which the CLI looks for in the data dir too.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// One app's home, `<data-dir>/apps/<app>/`, which is also its FTP root:
+///
+/// ```text
+/// repository/                   the bare git repository pushes go to
+/// site/wwwroot/                 the deployed code
+/// site/wwwroot/env/             its virtual environment
+/// site/deployments/<id>/log.txt each deployment's log; the sync manifest beside them
+/// LogFiles/app.log              the running app's output (app.log.1 after rotation)
+/// tmp/checkout-<id>/            a deployment's checkout while it builds
+/// ```
+#[derive(Debug, Clone)]
+pub struct AppPaths {
+    pub home: PathBuf,
+}
+
+impl AppPaths {
+    pub fn repository(&self) -> PathBuf {
+        self.home.join("repository")
+    }
+    pub fn site(&self) -> PathBuf {
+        self.home.join("site")
+    }
+    pub fn wwwroot(&self) -> PathBuf {
+        self.site().join("wwwroot")
+    }
+    pub fn env(&self) -> PathBuf {
+        self.wwwroot().join(slipway_build::env::ENV_DIR)
+    }
+    /// Deployment logs and the sync manifest (Kudu keeps both under `site/deployments`).
+    pub fn deployments(&self) -> PathBuf {
+        self.site().join("deployments")
+    }
+    pub fn deployment_dir(&self, id: i64) -> PathBuf {
+        self.deployments().join(id.to_string())
+    }
+    pub fn deployment_log(&self, id: i64) -> PathBuf {
+        self.deployment_dir(id).join("log.txt")
+    }
+    pub fn log_files(&self) -> PathBuf {
+        self.home.join("LogFiles")
+    }
+    pub fn app_log(&self) -> PathBuf {
+        self.log_files().join("app.log")
+    }
+    /// Scratch space for checkouts, on the same file system as wwwroot.
+    pub fn tmp(&self) -> PathBuf {
+        self.home.join("tmp")
+    }
+    pub fn checkout(&self, deployment: i64) -> PathBuf {
+        self.tmp().join(format!("checkout-{deployment}"))
+    }
+}

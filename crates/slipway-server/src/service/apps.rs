@@ -1,0 +1,144 @@
+//! Apps: create, list, show, delete, and their running process (restart, stop, output).
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::Service;
+use crate::app_name::AppName;
+use crate::error::{Error, Result};
+use crate::store::Deployment;
+use crate::supervisor::{ProcessInfo, StartRequest};
+use crate::{git, secrets};
+
+/// How much of the app's output a read without an offset returns.
+const APP_LOG_TAIL: u64 = 64 * 1024;
+
+/// An app as every front-end shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppSummary {
+    pub name: AppName,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// `ftp://host:port`; the user is the app's name, the password its deployment password.
+    pub ftp_host: String,
+    pub ftp_user: String,
+    pub active_deployment: Option<Deployment>,
+    pub process: ProcessInfo,
+    /// Where the running app answers: `http://<app>.localhost:<port>/`.
+    pub url: String,
+}
+
+/// A new app and its deployment password, which is shown this once.
+pub struct CreatedApp {
+    pub name: AppName,
+    pub password: String,
+}
+
+/// A piece of the app's output and where the output ends, to continue from.
+pub struct AppOutput {
+    pub bytes: Vec<u8>,
+    pub end: u64,
+}
+
+impl Service {
+    pub fn app_names(&self) -> Result<Vec<AppName>> {
+        Ok(self.shared.store.app_names()?)
+    }
+
+    pub fn app(&self, app: &AppName) -> Result<AppSummary> {
+        let shared = &self.shared;
+        let created_at = shared.store.app_created_at(app)?.ok_or_else(|| Error::NoSuchApp(app.to_string()))?;
+        Ok(AppSummary {
+            name: app.clone(),
+            created_at,
+            ftp_host: format!("ftp://{}", shared.ftp_addr),
+            ftp_user: app.to_string(),
+            active_deployment: shared.store.active_deployment(app)?,
+            process: shared.supervisor.info(app),
+            url: format!("http://{app}.localhost:{}/", shared.http_addr.port()),
+        })
+    }
+
+    /// Creates the app (record, folders, git repository) with a new deployment password.
+    pub async fn create_app(&self, name: AppName) -> Result<CreatedApp> {
+        let password = secrets::generate_password();
+        let hashed = password.clone();
+        let app = name.clone();
+        let created = self
+            .blocking(move |shared| {
+                let hash = secrets::hash_password(&hashed);
+                if !shared.store.create_app(&app, &hash)? {
+                    return Ok(false);
+                }
+                let paths = shared.data_dir.app(&app);
+                let made = (|| {
+                    for dir in [paths.wwwroot(), paths.deployments(), paths.log_files()] {
+                        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", dir, e))?;
+                    }
+                    Ok(git::init_repository(&paths.repository(), &shared.config.slipway_exe)?)
+                })();
+                if let Err(e) = made {
+                    let _ = shared.store.delete_app(&app);
+                    let _ = std::fs::remove_dir_all(&paths.home);
+                    return Err(e);
+                }
+                Ok(true)
+            })
+            .await?;
+        if !created {
+            return Err(Error::AppExists(name));
+        }
+        tracing::info!("created app {name}");
+        Ok(CreatedApp { name, password })
+    }
+
+    /// Stops the app and deletes everything of it: record, repository, code, env and logs.
+    pub async fn delete_app(&self, app: &AppName) -> Result<()> {
+        self.require_app(app)?;
+        self.shared.supervisor.remove(app).await;
+        let name = app.clone();
+        self.blocking(move |shared| {
+            shared.store.delete_app(&name)?;
+            let home = shared.data_dir.app(&name).home;
+            match std::fs::remove_dir_all(&home) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("delete", home, e)),
+                _ => Ok(()),
+            }
+        })
+        .await?;
+        tracing::info!("deleted app {app}");
+        Ok(())
+    }
+
+    /// Starts the active release again: a new process beside the old one, then the switch.
+    pub async fn restart_app(&self, app: &AppName) -> Result<()> {
+        self.require_app(app)?;
+        if self.shared.store.active_deployment(app)?.is_none() {
+            return Err(Error::NothingDeployed(app.clone()));
+        }
+        let settings = self.settings(app)?;
+        let log = |line: &str| tracing::info!("{app}: {line}");
+        let request = StartRequest { app, settings: &settings, log: &log };
+        self.shared.supervisor.start(request).await.map_err(Error::StartFailed)
+    }
+
+    pub async fn stop_app(&self, app: &AppName) -> Result<()> {
+        self.require_app(app)?;
+        self.shared.supervisor.stop(app).await;
+        Ok(())
+    }
+
+    /// The running app's output (`LogFiles/app.log`) from `offset` on; without an offset, its
+    /// last 64 KiB. An offset past the end (the log was rotated) starts over.
+    pub async fn app_output(&self, app: &AppName, offset: Option<u64>) -> Result<AppOutput> {
+        self.require_app(app)?;
+        let bytes = tokio::fs::read(self.paths(app).app_log()).await.unwrap_or_default();
+        let end = bytes.len() as u64;
+        let start = match offset {
+            Some(offset) if offset <= end => offset,
+            Some(_) => 0,
+            None => end.saturating_sub(APP_LOG_TAIL),
+        };
+        Ok(AppOutput { bytes: bytes[start as usize..].to_vec(), end })
+    }
+}

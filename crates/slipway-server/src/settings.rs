@@ -1,0 +1,223 @@
+//! App settings as the server reads them: the keys it knows (the engine's and its own), checked
+//! when they are set, and read back through [`AppSettings`]'s typed accessors. Everything else is
+//! an environment variable for the app and its builds, stored as given.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use slipway_build::version::VersionSpec;
+use slipway_build::RuntimeCatalog;
+
+pub use slipway_build::settings::{
+    DISABLE_COLLECTSTATIC, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_INDEX_URL, PIP_NO_INDEX, PYTHON_INSTALLER,
+    PYTHON_VERSION, SCM_DO_BUILD_DURING_DEPLOYMENT,
+};
+
+/// The app's start command, instead of the detected one.
+pub const STARTUP_COMMAND: &str = "STARTUP_COMMAND";
+/// Seconds a new process has to answer HTTP.
+pub const STARTUP_TIMEOUT: &str = "STARTUP_TIMEOUT";
+/// The branch whose pushes deploy.
+pub const DEPLOYMENT_BRANCH: &str = "DEPLOYMENT_BRANCH";
+/// How many deployments (and their logs) are kept.
+pub const SCM_MAX_DEPLOYMENTS: &str = "SCM_MAX_DEPLOYMENTS";
+
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_DEPLOYMENT_BRANCH: &str = "main";
+pub const DEFAULT_MAX_DEPLOYMENTS: usize = 20;
+/// Boolean settings: checked to be `true`/`false` (or `1/0`, `yes/no`, `on/off`) when set.
+const FLAGS: &[&str] = &[DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, PIP_NO_INDEX];
+
+/// A setting that slipway cannot use, named with what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("invalid setting name `{}`: expected letters, digits and `_`, not starting with a digit", .0.escape_debug())]
+    InvalidKey(String),
+    #[error("setting {key}: {message}")]
+    InvalidValue { key: String, message: String },
+}
+
+impl SettingError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        SettingError::InvalidValue { key: key.to_string(), message: message.into() }
+    }
+}
+
+/// One app's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings(BTreeMap<String, String>);
+
+impl AppSettings {
+    pub fn new(values: BTreeMap<String, String>) -> Self {
+        AppSettings(values)
+    }
+
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    pub fn into_values(self) -> BTreeMap<String, String> {
+        self.0
+    }
+
+    /// A setting's value, if set and not blank.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// What the engine reads: all of them.
+    pub fn build_settings(&self) -> slipway_build::Settings {
+        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    pub fn startup_command(&self) -> Option<&str> {
+        self.get(STARTUP_COMMAND)
+    }
+
+    pub fn startup_timeout(&self) -> Result<Duration, SettingError> {
+        match self.get(STARTUP_TIMEOUT) {
+            None => Ok(DEFAULT_STARTUP_TIMEOUT),
+            Some(value) => parse_startup_timeout(value),
+        }
+    }
+
+    pub fn deployment_branch(&self) -> &str {
+        self.get(DEPLOYMENT_BRANCH).unwrap_or(DEFAULT_DEPLOYMENT_BRANCH)
+    }
+
+    /// At least 1: the active deployment is always kept.
+    pub fn max_deployments(&self) -> usize {
+        self.get(SCM_MAX_DEPLOYMENTS).and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_DEPLOYMENTS).max(1)
+    }
+}
+
+fn parse_startup_timeout(value: &str) -> Result<Duration, SettingError> {
+    value.parse::<u64>().ok().filter(|s| (1..=3600).contains(s)).map(Duration::from_secs).ok_or_else(|| {
+        SettingError::new(STARTUP_TIMEOUT, format!("`{value}` is not a number of seconds between 1 and 3600"))
+    })
+}
+
+/// Setting keys become environment variables: letters, digits and `_`, not starting with a digit.
+pub fn check_key(key: &str) -> Result<(), SettingError> {
+    let ok = !key.is_empty()
+        && key.len() <= 128
+        && !key.as_bytes()[0].is_ascii_digit()
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingError::InvalidKey(key.to_string()))
+    }
+}
+
+/// Checks one setting before it is stored: its name, and the value of those slipway reads.
+/// A blank value is allowed for every key (it means "not set").
+pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), SettingError> {
+    check_key(key)?;
+    if value.contains('\0') {
+        return Err(SettingError::new(key, "values cannot contain NUL"));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(());
+    }
+    match key {
+        PYTHON_VERSION => check_python_version(value, runtimes),
+        STARTUP_TIMEOUT => parse_startup_timeout(value).map(|_| ()),
+        SCM_MAX_DEPLOYMENTS => match value.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(()),
+            _ => Err(SettingError::new(key, format!("`{value}` is not a number of deployments (1 or more)"))),
+        },
+        PYTHON_INSTALLER => match value.to_ascii_lowercase().as_str() {
+            "uv" | "pip" => Ok(()),
+            _ => Err(SettingError::new(key, format!("`{value}` is not an installer; expected `uv` or `pip`"))),
+        },
+        _ if FLAGS.contains(&key) => {
+            let settings: slipway_build::Settings = [(key, value)].into_iter().collect();
+            settings
+                .flag(key)
+                .map(|_| ())
+                .map_err(|e| SettingError::new(key, strip_setting_prefix(&e.to_string(), key)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `3.12` or `3.12.1`, provided by a runtime found on this server.
+fn check_python_version(value: &str, runtimes: &RuntimeCatalog) -> Result<(), SettingError> {
+    let Some(spec) = VersionSpec::parse(value) else {
+        return Err(SettingError::new(
+            PYTHON_VERSION,
+            format!("`{value}` is not a Python version; expected `3.X` or `3.X.Y`"),
+        ));
+    };
+    if spec.select(runtimes).is_none() {
+        return Err(SettingError::new(
+            PYTHON_VERSION,
+            format!("no runtime on this server provides Python {value}; found: {}", runtimes.describe_versions()),
+        ));
+    }
+    Ok(())
+}
+
+fn strip_setting_prefix(message: &str, key: &str) -> String {
+    message.strip_prefix(&format!("setting {key}: ")).unwrap_or(message).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> RuntimeCatalog {
+        let runtime = |v: &str| slipway_build::Runtime {
+            implementation: "CPython".into(),
+            version: slipway_build::runtime::PythonVersion::parse(v).unwrap(),
+            path: format!("/py/{v}").into(),
+        };
+        RuntimeCatalog::from_runtimes(vec![runtime("3.12.1"), runtime("3.11.7")])
+    }
+
+    #[test]
+    fn known_settings_are_checked_when_set() {
+        let runtimes = catalog();
+        assert!(check(PYTHON_VERSION, "3.12", &runtimes).is_ok());
+        assert!(check(PYTHON_VERSION, "3.11.7", &runtimes).is_ok());
+        assert!(check(PYTHON_VERSION, "", &runtimes).is_ok(), "blank means not set");
+        let missing = check(PYTHON_VERSION, "3.99", &runtimes).unwrap_err().to_string();
+        assert_eq!(
+            missing,
+            "setting PYTHON_VERSION: no runtime on this server provides Python 3.99; found: 3.11.7, 3.12.1"
+        );
+        assert!(check(PYTHON_VERSION, "three", &runtimes).unwrap_err().to_string().contains("is not a Python version"));
+        assert_eq!(
+            check(STARTUP_TIMEOUT, "soon", &runtimes).unwrap_err().to_string(),
+            "setting STARTUP_TIMEOUT: `soon` is not a number of seconds between 1 and 3600"
+        );
+        assert!(check(SCM_MAX_DEPLOYMENTS, "0", &runtimes).is_err());
+        assert!(check(PYTHON_INSTALLER, "poetry", &runtimes).is_err());
+        assert_eq!(
+            check(PIP_NO_INDEX, "maybe", &runtimes).unwrap_err().to_string(),
+            "setting PIP_NO_INDEX: `maybe` is not a boolean; expected `true` or `false`"
+        );
+        assert!(check("1BAD", "x", &runtimes).unwrap_err().to_string().contains("invalid setting name"));
+        assert!(check("K", "a\0b", &runtimes).is_err());
+        assert!(check("ANYTHING_ELSE", "any value", &runtimes).is_ok());
+    }
+
+    #[test]
+    fn typed_values_have_defaults() {
+        let settings = AppSettings::default();
+        assert_eq!(settings.startup_timeout().unwrap(), DEFAULT_STARTUP_TIMEOUT);
+        assert_eq!(settings.deployment_branch(), "main");
+        assert_eq!(settings.max_deployments(), DEFAULT_MAX_DEPLOYMENTS);
+        let settings = AppSettings::new(
+            [(STARTUP_TIMEOUT, "5"), (DEPLOYMENT_BRANCH, " prod "), (SCM_MAX_DEPLOYMENTS, "0")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        assert_eq!(settings.startup_timeout().unwrap(), Duration::from_secs(5));
+        assert_eq!(settings.deployment_branch(), "prod");
+        assert_eq!(settings.max_deployments(), 1);
+    }
+}

@@ -1,0 +1,18 @@
+//! The environment an app's process gets: its settings, `PORT`, and env's `bin` first on `PATH`.
+
+use std::path::Path;
+
+use crate::settings::AppSettings;
+
+pub fn app_environment(wwwroot: &Path, settings: &AppSettings, port: u16) -> Vec<(String, String)> {
+    let env_dir = wwwroot.join(slipway_build::env::ENV_DIR);
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut vars: Vec<(String, String)> = settings.values().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    vars.push(("PORT".into(), port.to_string()));
+    vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
+    if env_dir.join("bin").is_dir() {
+        vars.push(("VIRTUAL_ENV".into(), env_dir.to_string_lossy().into_owned()));
+        vars.push(("PATH".into(), format!("{}:{path}", env_dir.join("bin").display())));
+    }
+    vars
+}

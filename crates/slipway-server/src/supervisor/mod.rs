@@ -1,0 +1,207 @@
+//! The process supervisor: runs each app's deployed code, restarts it when it crashes, and
+//! switches to new code without a gap.
+//!
+//! [`Supervisor::start`] starts the code in wwwroot beside the running process, on a fresh port;
+//! only when it answers HTTP does the proxy switch to it and the old one stop. A process that
+//! never answers is killed and the old one keeps serving. Each app runs in its own process group,
+//! so stopping it stops its workers too.
+//!
+//! Modules: [`process`] (spawning and signalling one process), [`monitor`] (the task that owns a
+//! running process and restarts it), [`health`] (the HTTP probe), [`environment`] (what the
+//! process's environment holds), [`app_log`] (`LogFiles/app.log`), [`orphans`] (pid files, and
+//! stopping what a killed server left running).
+
+pub mod app_log;
+mod environment;
+mod health;
+mod monitor;
+mod orphans;
+mod process;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::app_name::AppName;
+use crate::layout::DataDir;
+use crate::settings::AppSettings;
+use crate::start_command;
+use app_log::AppLog;
+use monitor::Monitor;
+use process::{spawn, terminate, Launch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessState {
+    Starting,
+    Running,
+    Crashed,
+    Restarting,
+    Stopped,
+}
+
+/// What the API shows about an app's process.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessInfo {
+    pub state: ProcessState,
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    pub command: Option<String>,
+    pub restarts: u32,
+}
+
+/// One app's process, as the supervisor tracks it.
+pub(crate) struct Slot {
+    state: ProcessState,
+    /// Bumped by every start and stop: a monitor of an older process no longer writes here.
+    generation: u64,
+    launch: Option<Launch>,
+    pid: Option<u32>,
+    restarts: u32,
+    /// The task that owns the running process; told to stop, it stops and reaps it.
+    monitor: Option<Monitor>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot { state: ProcessState::Stopped, generation: 0, launch: None, pid: None, restarts: 0, monitor: None }
+    }
+}
+
+pub struct Supervisor {
+    data_dir: DataDir,
+    /// Each app's process. The proxy reads it on every request; starts, stops and monitors
+    /// write it.
+    slots: Mutex<HashMap<AppName, Arc<Mutex<Slot>>>>,
+    /// One log writer per app, shared by its processes, so rotation is seen by all of them.
+    logs: Mutex<HashMap<AppName, Arc<AppLog>>>,
+}
+
+/// What starting an app needs: its settings, and where to log what the start does.
+pub struct StartRequest<'a> {
+    pub app: &'a AppName,
+    pub settings: &'a AppSettings,
+    pub log: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+impl Supervisor {
+    pub fn new(data_dir: DataDir) -> Self {
+        Supervisor { data_dir, slots: Mutex::default(), logs: Mutex::default() }
+    }
+
+    fn slot(&self, app: &AppName) -> Arc<Mutex<Slot>> {
+        self.slots.lock().unwrap().entry(app.clone()).or_default().clone()
+    }
+
+    pub fn info(&self, app: &AppName) -> ProcessInfo {
+        let slot = self.slot(app);
+        let slot = slot.lock().unwrap();
+        ProcessInfo {
+            state: slot.state,
+            pid: slot.pid,
+            port: slot.launch.as_ref().map(|l| l.port),
+            command: slot.launch.as_ref().map(|l| l.shell.clone()),
+            restarts: slot.restarts,
+        }
+    }
+
+    /// The port the proxy should send this app's requests to, while it is running.
+    pub fn port(&self, app: &str) -> Option<u16> {
+        let slot = self.slots.lock().unwrap().get(app)?.clone();
+        let slot = slot.lock().unwrap();
+        (slot.state == ProcessState::Running).then(|| slot.launch.as_ref().map(|l| l.port)).flatten()
+    }
+
+    /// Starts the code now in wwwroot as the app's new process and waits until it answers HTTP;
+    /// then stops the previous one. On failure the previous process keeps running and the error
+    /// carries the tail of the new process's output.
+    pub async fn start(&self, request: StartRequest<'_>) -> Result<(), String> {
+        let paths = self.data_dir.app(request.app);
+        let wwwroot = paths.wwwroot();
+        let chosen = start_command::choose(&wwwroot, request.settings.startup_command())?;
+        (request.log)(&format!("Start command: `{}` (chosen by {})", chosen.shell, chosen.rule));
+        let timeout = request.settings.startup_timeout().map_err(|e| e.to_string())?;
+        let port = free_port().map_err(|e| format!("no free port for the app: {e}"))?;
+        let log = self.app_log(request.app).map_err(|e| format!("cannot open LogFiles/app.log: {e}"))?;
+        let env = environment::app_environment(&wwwroot, request.settings, port);
+        let launch = Launch { shell: chosen.shell, wwwroot, env, port, log };
+        (request.log)(&format!(
+            "Starting the app on 127.0.0.1:{port}; waiting up to {}s for it to answer HTTP.",
+            timeout.as_secs()
+        ));
+        let (mut child, tail) = spawn(&launch).map_err(|e| format!("cannot start `{}`: {e}", launch.shell))?;
+        let started = Instant::now();
+        if let Err(why) = health::wait_until_answering(&mut child, port, timeout).await {
+            terminate(&mut child).await;
+            return Err(format!("the app did not start: {why}\nLast lines of its output:\n{}", tail.text()));
+        }
+        (request.log)(&format!("The app answers on port {port} after {:.1}s.", started.elapsed().as_secs_f64()));
+        let pid = child.id();
+        let slot = self.slot(request.app);
+        let previous = {
+            let mut guard = slot.lock().unwrap();
+            guard.generation += 1;
+            guard.state = ProcessState::Running;
+            guard.pid = pid;
+            guard.restarts = 0;
+            guard.launch = Some(launch.clone());
+            let monitor = Monitor::spawn(slot.clone(), guard.generation, child, launch);
+            guard.monitor.replace(monitor)
+        };
+        orphans::record_pid(&self.data_dir, request.app, pid);
+        // The proxy already sends requests to the new process; the old one can go.
+        if let Some(previous) = previous {
+            previous.stop().await;
+        }
+        Ok(())
+    }
+
+    /// Stops app processes left running by a server that died without stopping them (kill -9).
+    pub async fn stop_orphans(&self) {
+        orphans::stop_orphans(&self.data_dir).await;
+    }
+
+    fn app_log(&self, app: &AppName) -> std::io::Result<Arc<AppLog>> {
+        let mut logs = self.logs.lock().unwrap();
+        if let Some(log) = logs.get(app) {
+            return Ok(log.clone());
+        }
+        let log = AppLog::open(&self.data_dir.app(app).app_log())?;
+        logs.insert(app.clone(), log.clone());
+        Ok(log)
+    }
+
+    /// Stops the app's process (SIGTERM to its group, SIGKILL after a grace period).
+    pub async fn stop(&self, app: &AppName) {
+        let slot = self.slot(app);
+        let monitor = {
+            let mut slot = slot.lock().unwrap();
+            slot.generation += 1;
+            slot.state = ProcessState::Stopped;
+            slot.pid = None;
+            slot.monitor.take()
+        };
+        if let Some(monitor) = monitor {
+            monitor.stop().await;
+        }
+        orphans::record_pid(&self.data_dir, app, None);
+    }
+
+    pub async fn stop_all(&self) {
+        let apps: Vec<AppName> = self.slots.lock().unwrap().keys().cloned().collect();
+        futures_util::future::join_all(apps.iter().map(|app| self.stop(app))).await;
+    }
+
+    /// Forgets an app (after it was deleted).
+    pub async fn remove(&self, app: &AppName) {
+        self.stop(app).await;
+        self.slots.lock().unwrap().remove(app);
+        self.logs.lock().unwrap().remove(app);
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

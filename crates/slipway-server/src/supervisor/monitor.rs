@@ -1,0 +1,97 @@
+//! The task that owns one running process: it stops the process when told to, and restarts it
+//! with exponential backoff when it crashes.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::process::Child;
+
+use super::health::wait_until_answering;
+use super::process::{spawn, terminate, Launch};
+use super::{ProcessState, Slot};
+use crate::settings::DEFAULT_STARTUP_TIMEOUT;
+
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A process that ran this long before crashing starts its backoff afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(30);
+
+/// A running process's monitor, as its slot holds it.
+pub struct Monitor {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Monitor {
+    /// Starts monitoring `child`, which `launch` started, for the slot's `generation`.
+    pub fn spawn(slot: Arc<Mutex<Slot>>, generation: u64, child: Child, launch: Launch) -> Self {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let task = tokio::spawn(run(slot, generation, child, launch, stop.clone()));
+        Monitor { stop, task }
+    }
+
+    /// Tells the monitor to stop its process and waits until the process is gone.
+    pub async fn stop(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
+    }
+}
+
+async fn run(
+    slot: Arc<Mutex<Slot>>,
+    generation: u64,
+    mut child: Child,
+    launch: Launch,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = Instant::now();
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = stop.notified() => {
+                terminate(&mut child).await;
+                launch.log.line(&format!("[slipway] release on port {} stopped", launch.port));
+                return;
+            }
+        };
+        if started.elapsed() >= HEALTHY_RUN {
+            backoff = Duration::from_secs(1);
+        }
+        let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+        launch.log.line(&format!("[slipway] the app exited ({status}); restarting in {}s", backoff.as_secs()));
+        set_state(&slot, generation, ProcessState::Crashed, None, true);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.notified() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        set_state(&slot, generation, ProcessState::Restarting, None, false);
+        match spawn(&launch) {
+            Ok((new_child, _)) => {
+                child = new_child;
+                let answered = tokio::select! {
+                    answered = wait_until_answering(&mut child, launch.port, DEFAULT_STARTUP_TIMEOUT) => Some(answered.is_ok()),
+                    _ = stop.notified() => None,
+                };
+                match answered {
+                    Some(true) => set_state(&slot, generation, ProcessState::Running, child.id(), false),
+                    Some(false) => {}
+                    None => return terminate(&mut child).await,
+                }
+            }
+            Err(e) => launch.log.line(&format!("[slipway] cannot restart the app: {e}")),
+        }
+    }
+}
+
+/// Records a state change, unless the slot has moved on to a newer process meanwhile.
+fn set_state(slot: &Arc<Mutex<Slot>>, generation: u64, state: ProcessState, pid: Option<u32>, crashed: bool) {
+    let mut slot = slot.lock().unwrap();
+    if slot.generation == generation {
+        slot.state = state;
+        slot.pid = pid;
+        if crashed {
+            slot.restarts += 1;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! One app process: started in its own process group with its output going to the app log (and
+//! a tail kept for error messages), stopped by signalling the whole group.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::app_log::AppLog;
+
+/// How long a stopping app gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How many of a process's last output lines are kept for a failed start's message.
+const TAIL_LINES: usize = 40;
+
+/// Everything needed to start (and restart) one process of an app.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The start command, run by `sh -c "exec …"`.
+    pub shell: String,
+    pub wwwroot: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub port: u16,
+    pub log: Arc<AppLog>,
+}
+
+/// The last lines a process printed.
+#[derive(Clone, Default)]
+pub struct Tail(Arc<Mutex<VecDeque<String>>>);
+
+impl Tail {
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().unwrap();
+        if lines.len() == TAIL_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+}
+
+pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {}", launch.shell))
+        .current_dir(&launch.wwwroot)
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        // Should the server end without stopping it (a task dropped mid-start), the app goes too.
+        .kill_on_drop(true)
+        .spawn()?;
+    let tail = Tail::default();
+    let streams = [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let (log, tail) = (launch.log.clone(), tail.clone());
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.line(&line);
+                tail.push(line);
+            }
+        });
+    }
+    launch.log.line(&format!(
+        "[slipway] started `{}` on port {} (pid {})",
+        launch.shell,
+        launch.port,
+        child.id().unwrap_or(0)
+    ));
+    Ok((child, tail))
+}
+
+/// Stops a child of ours: SIGTERM to its process group, SIGKILL after the grace period, and
+/// waits for it (which also reaps it).
+pub async fn terminate(child: &mut Child) {
+    let Some(pid) = child.id() else { return };
+    let group = Pid::from_raw(pid as i32);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+}
+
+/// SIGTERM to the process group of a process that is not our child (left over from before a
+/// restart; init reaps it), SIGKILL if it is still there after the grace period.
+pub async fn stop_group(pid: u32) {
+    let group = Pid::from_raw(pid as i32);
+    if killpg(group, Signal::SIGTERM).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    while Instant::now() < deadline {
+        if killpg(group, None).is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+}
