@@ -77,8 +77,19 @@ fn bad_input_gets_json_errors_with_fitting_statuses() {
     let (status, body) = server.request("POST", "/api/apps", Some(huge), Some(&auth));
     assert_eq!(status, 413, "{body}");
     assert!(body["error"].is_string());
+    // The same checks as the dashboard's: a version no runtime provides is refused, naming it,
+    // and none of the settings sent with it is stored.
+    let refused = json!({ "PYTHON_VERSION": "3.99", "OTHER": "x" });
+    let (status, body) = server.api("PUT", "/api/apps/real/settings", Some(refused));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("setting PYTHON_VERSION: no runtime on this server provides Python 3.99"));
+    assert!(server.api("GET", "/api/apps/real/settings", None).1.get("OTHER").is_none());
     let (status, body) = server.api("GET", "/api/apps/real/deployments/abc", None);
     assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid deployment id `abc`: expected a number");
     assert_eq!(server.api("GET", "/api/apps/real/deployments/99", None).0, 404);
     assert_eq!(server.api("GET", "/api/nope", None).0, 404);
 }

@@ -8,14 +8,14 @@ use serde_json::Value;
 
 use crate::server_support::*;
 
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Out {
-    fn ok(self) -> Self {
+    pub(crate) fn ok(self) -> Self {
         assert_eq!(self.code, Some(0), "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
@@ -51,7 +51,7 @@ fn run(mut command: Command) -> Out {
 }
 
 /// `slipway ARGS --server <server> --data-dir <its data dir>`.
-fn cli(server: &TestServer, args: &[&str]) -> Out {
+pub(crate) fn cli(server: &TestServer, args: &[&str]) -> Out {
     let mut command = bare(args);
     command.arg("--server").arg(&server.base).arg("--data-dir").arg(server.data_dir());
     run(command)

@@ -15,4 +15,5 @@ mod installers;
 mod run;
 mod runtimes;
 mod serve;
+mod snapshots;
 mod sync;

@@ -232,6 +232,13 @@ impl TestServer {
         }
     }
 
+    /// Waits (up to a minute) until the app's newest deployment has `status`; returns it.
+    pub fn wait_for_newest(&self, app: &str, status: &str) -> Value {
+        wait_until(Duration::from_secs(60), &format!("a deployment of {app} to be {status}"), || {
+            self.deployments(app).into_iter().next().filter(|d| d["status"] == status)
+        })
+    }
+
     pub fn deployment_log(&self, app: &str, id: i64) -> String {
         let (status, body) = self.api("GET", &format!("/api/apps/{app}/deployments/{id}/log"), None);
         assert_eq!(status, 200);
@@ -380,4 +387,17 @@ pub fn self_signed_cert(dir: &Path) -> (String, String) {
         .expect("run openssl");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string())
+}
+
+/// Polls `check` every 50 ms until it gives a value; fails the test after `limit`, naming `what`
+/// it waited for.
+pub fn wait_until<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited {}s for {what}", limit.as_secs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
