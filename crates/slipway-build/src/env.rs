@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
-use crate::installer::Installer;
+use crate::installer::{Installer, InstallerKind};
 use crate::log::BuildLog;
 use crate::runtime::{PythonVersion, Runtime};
 use crate::version::VersionSpec;
@@ -33,8 +33,7 @@ pub struct EnvMarker {
     /// The fingerprint of the last successful install ([`crate::requirements::fingerprint`]);
     /// `None` until one succeeds, so an interrupted install is always run again.
     pub requirements_sha256: Option<String>,
-    /// `uv` or `pip`.
-    pub installer: String,
+    pub installer: InstallerKind,
     /// The packages (normalized names) that requirements.txt brought at the last successful install:
     /// what to uninstall when a later requirements.txt no longer needs them.
     #[serde(default)]
@@ -49,7 +48,7 @@ impl EnvMarker {
             base_interpreter: runtime.path.clone(),
             created_at: now_rfc3339(),
             requirements_sha256: None,
-            installer: installer.name().to_string(),
+            installer: installer.kind(),
             packages: Vec::new(),
         }
     }
@@ -106,7 +105,7 @@ pub struct WantedEnv<'a> {
     pub runtime: &'a Runtime,
     /// The version as requested; an exact request (`3.12.1`) must match env exactly.
     pub spec: Option<VersionSpec>,
-    pub installer: &'a str,
+    pub installer: InstallerKind,
 }
 
 /// Why an existing env cannot be reused.
@@ -117,7 +116,7 @@ pub enum Reason {
     PythonVersionChanged { env: PythonVersion, wanted: PythonVersion },
     ImplementationChanged { env: String, wanted: String },
     BaseInterpreterGone(PathBuf),
-    InstallerChanged { env: String, wanted: String },
+    InstallerChanged { env: InstallerKind, wanted: InstallerKind },
 }
 
 impl fmt::Display for Reason {
@@ -175,10 +174,7 @@ pub fn reasons_not_to_reuse(
                 reasons.push(Reason::BaseInterpreterGone(marker.base_interpreter.clone()));
             }
             if marker.installer != wanted.installer {
-                reasons.push(Reason::InstallerChanged {
-                    env: marker.installer.clone(),
-                    wanted: wanted.installer.to_string(),
-                });
+                reasons.push(Reason::InstallerChanged { env: marker.installer, wanted: wanted.installer });
             }
         }
     }
@@ -290,7 +286,7 @@ pub fn apply(
 
 /// Creates a fresh env and writes its marker (without an install fingerprint yet).
 pub fn create(env: &Path, runtime: &Runtime, installer: &Installer, log: &BuildLog) -> Result<EnvMarker> {
-    log.info(format!("Creating virtual environment with {} using {}.", runtime, installer.name()));
+    log.info(format!("Creating virtual environment with {} using {}.", runtime, installer.kind()));
     installer.create_venv(runtime, env, log)?;
     let marker = EnvMarker::new(runtime, installer);
     marker.write(env)?;
@@ -330,7 +326,7 @@ mod tests {
         }
     }
 
-    fn marker(version: &str, installer: &str) -> EnvMarker {
+    fn marker(version: &str, installer: InstallerKind) -> EnvMarker {
         let rt = runtime(version);
         EnvMarker {
             implementation: rt.implementation,
@@ -338,7 +334,7 @@ mod tests {
             base_interpreter: rt.path,
             created_at: "2026-01-01T00:00:00Z".into(),
             requirements_sha256: None,
-            installer: installer.into(),
+            installer,
             packages: vec![],
         }
     }
@@ -351,18 +347,19 @@ mod tests {
         base_exists: bool,
     ) -> Vec<Reason> {
         let rt = runtime(version);
-        let wanted = WantedEnv { runtime: &rt, spec: spec.and_then(VersionSpec::parse), installer: "uv" };
+        let wanted = WantedEnv { runtime: &rt, spec: spec.and_then(VersionSpec::parse), installer: InstallerKind::Uv };
         reasons_not_to_reuse(&existing, &wanted, clean, |_| base_exists)
     }
 
     #[test]
     fn compatible_env_has_no_reasons() {
-        assert!(reasons(ExistingEnv::Marked(marker("3.12.1", "uv")), "3.12.1", Some("3.12"), false, true).is_empty());
+        assert!(reasons(ExistingEnv::Marked(marker("3.12.1", InstallerKind::Uv)), "3.12.1", Some("3.12"), false, true)
+            .is_empty());
     }
 
     #[test]
     fn a_newer_patch_release_is_compatible_unless_an_exact_version_is_asked() {
-        let env = ExistingEnv::Marked(marker("3.12.1", "uv"));
+        let env = ExistingEnv::Marked(marker("3.12.1", InstallerKind::Uv));
         assert!(reasons(env.clone(), "3.12.3", Some("3.12"), false, true).is_empty());
         assert!(matches!(
             reasons(env, "3.12.3", Some("3.12.3"), false, true)[..],
@@ -372,7 +369,7 @@ mod tests {
 
     #[test]
     fn version_change_uses_the_documented_wording() {
-        let r = reasons(ExistingEnv::Marked(marker("3.11.7", "uv")), "3.12.1", None, false, true);
+        let r = reasons(ExistingEnv::Marked(marker("3.11.7", InstallerKind::Uv)), "3.12.1", None, false, true);
         assert_eq!(r.len(), 1);
         assert_eq!(
             r[0].to_string(),
@@ -382,19 +379,19 @@ mod tests {
 
     #[test]
     fn base_interpreter_gone() {
-        let r = reasons(ExistingEnv::Marked(marker("3.12.1", "uv")), "3.12.1", None, false, false);
+        let r = reasons(ExistingEnv::Marked(marker("3.12.1", InstallerKind::Uv)), "3.12.1", None, false, false);
         assert_eq!(r, vec![Reason::BaseInterpreterGone(PathBuf::from("/py/3.12.1/bin/python"))]);
     }
 
     #[test]
     fn installer_changed() {
-        let r = reasons(ExistingEnv::Marked(marker("3.12.1", "pip")), "3.12.1", None, false, true);
-        assert_eq!(r, vec![Reason::InstallerChanged { env: "pip".into(), wanted: "uv".into() }]);
+        let r = reasons(ExistingEnv::Marked(marker("3.12.1", InstallerKind::Pip)), "3.12.1", None, false, true);
+        assert_eq!(r, vec![Reason::InstallerChanged { env: InstallerKind::Pip, wanted: InstallerKind::Uv }]);
     }
 
     #[test]
     fn implementation_changed() {
-        let mut m = marker("3.12.1", "uv");
+        let mut m = marker("3.12.1", InstallerKind::Uv);
         m.implementation = "PyPy".into();
         let r = reasons(ExistingEnv::Marked(m), "3.12.1", None, false, true);
         assert_eq!(r, vec![Reason::ImplementationChanged { env: "PyPy".into(), wanted: "CPython".into() }]);
@@ -416,20 +413,20 @@ mod tests {
 
     #[test]
     fn clean_build_requested() {
-        let r = reasons(ExistingEnv::Marked(marker("3.12.1", "uv")), "3.12.1", None, true, true);
+        let r = reasons(ExistingEnv::Marked(marker("3.12.1", InstallerKind::Uv)), "3.12.1", None, true, true);
         assert_eq!(r, vec![Reason::CleanBuildRequested]);
     }
 
     #[test]
     fn every_reason_is_reported_at_once() {
-        let r = reasons(ExistingEnv::Marked(marker("3.11.7", "pip")), "3.12.1", None, true, false);
+        let r = reasons(ExistingEnv::Marked(marker("3.11.7", InstallerKind::Pip)), "3.12.1", None, true, false);
         assert_eq!(r.len(), 4, "{r:?}");
     }
 
     #[test]
     fn plan_creates_missing_reuses_compatible_recreates_otherwise() {
         let rt = runtime("3.12.1");
-        let wanted = WantedEnv { runtime: &rt, spec: None, installer: "uv" };
+        let wanted = WantedEnv { runtime: &rt, spec: None, installer: InstallerKind::Uv };
         assert_eq!(plan(ExistingEnv::Missing, &wanted, false), EnvPlan::Create);
         // A clean build of a missing env is simply a creation.
         assert_eq!(plan(ExistingEnv::Missing, &wanted, true), EnvPlan::Create);
@@ -440,7 +437,7 @@ mod tests {
     #[test]
     fn marker_round_trips_through_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let m = marker("3.13.0", "uv");
+        let m = marker("3.13.0", InstallerKind::Uv);
         m.write(dir.path()).unwrap();
         assert_eq!(ExistingEnv::read(dir.path()), ExistingEnv::Marked(m));
     }

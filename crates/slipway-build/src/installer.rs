@@ -20,6 +20,23 @@ use crate::runtime::Runtime;
 use crate::settings::{PackageSources, Settings, PYTHON_INSTALLER};
 use crate::{BuildError, Result};
 
+/// Which installer made or fills an env, as its marker records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallerKind {
+    Uv,
+    Pip,
+}
+
+impl std::fmt::Display for InstallerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InstallerKind::Uv => "uv",
+            InstallerKind::Pip => "pip",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Installer {
     Uv { exe: PathBuf, version: String },
@@ -53,10 +70,10 @@ impl Installer {
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> InstallerKind {
         match self {
-            Installer::Uv { .. } => "uv",
-            Installer::Pip => "pip",
+            Installer::Uv { .. } => InstallerKind::Uv,
+            Installer::Pip => InstallerKind::Pip,
         }
     }
 
@@ -185,7 +202,7 @@ impl Installer {
             }
         };
         run_logged(
-            &format!("installing requirements ({})", self.name()),
+            &format!("installing requirements ({})", self.kind()),
             with_settings(&mut command, settings).current_dir(workdir),
             log,
         )
@@ -206,7 +223,7 @@ impl Installer {
             }
         };
         command.args(packages);
-        run_logged(&format!("uninstalling packages ({})", self.name()), clean_env(&mut command), log)
+        run_logged(&format!("uninstalling packages ({})", self.kind()), clean_env(&mut command), log)
     }
 }
 

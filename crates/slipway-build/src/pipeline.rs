@@ -114,7 +114,7 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
         Ok((resolution, installer))
     })?;
     let runtime = &resolution.runtime;
-    let wanted = WantedEnv { runtime, spec: resolution.spec, installer: installer.name() };
+    let wanted = WantedEnv { runtime, spec: resolution.spec, installer: installer.kind() };
     let env_plan = env::plan(ExistingEnv::read(&paths.env), &wanted, request.clean_env);
     let sources = settings.package_sources()?;
     let installing = Installing { installer: &installer, sources: &sources, settings, log };
@@ -375,7 +375,7 @@ pub fn env_step(
     log: &BuildLog,
 ) -> Result<PreparedEnv> {
     let env_dir = target.join(env::ENV_DIR);
-    let wanted = WantedEnv { runtime: &resolution.runtime, spec: resolution.spec, installer: installer.name() };
+    let wanted = WantedEnv { runtime: &resolution.runtime, spec: resolution.spec, installer: installer.kind() };
     let plan = env::plan(ExistingEnv::read(&env_dir), &wanted, clean);
     let mut prepared =
         log.step("env", || env::apply(plan, &env_dir, state_dir, &resolution.runtime, installer, log))?;
@@ -395,11 +395,11 @@ pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: 
         )));
     };
     let installer = Installer::choose(settings, uv)?;
-    if installer.name() != marker.installer {
+    if installer.kind() != marker.installer {
         return Err(BuildError::Installer(format!(
             "env was made for installer {}, but {} is selected; recreate env with `slipway build env --clean-env`",
             marker.installer,
-            installer.name()
+            installer.kind()
         )));
     }
     let sources = settings.package_sources()?;

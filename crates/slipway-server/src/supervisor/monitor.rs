@@ -50,7 +50,7 @@ async fn run(
             status = child.wait() => status,
             _ = stop.notified() => {
                 terminate(&mut child).await;
-                launch.log.line(&format!("[slipway] release on port {} stopped", launch.port));
+                launch.log.line(&format!("[slipway] the process on port {} stopped", launch.port));
                 return;
             }
         };
