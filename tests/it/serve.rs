@@ -225,18 +225,7 @@ fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_
         .write("deploy.sh", "echo $$ > \"$DEPLOYMENT_TARGET/../build.pid\"\nexec sleep 60\n");
     repo.commit("hangs");
     let url = server.git_url("crashy", &password);
-    let pusher = {
-        let url = url.clone();
-        let path = repo.path().to_path_buf();
-        std::thread::spawn(move || {
-            std::process::Command::new("git")
-                .args(["push", &url, "main"])
-                .current_dir(path)
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .output()
-                .unwrap()
-        })
-    };
+    let pusher = repo.push_in_background(&url, "main");
     // The custom script writes its pid, then becomes `sleep 60`: the build is under way.
     let pid_file = server.app_home("crashy").join("site/build.pid");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -250,7 +239,7 @@ fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_
     assert_eq!(server.deployments("crashy")[0]["status"], "building");
     let dir = server.kill9();
     let pushed = pusher.join().unwrap();
-    assert!(!pushed.status.success(), "the push cannot succeed when the server dies");
+    assert!(!pushed.0, "the push cannot succeed when the server dies");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while std::path::Path::new(&format!("/proc/{build_pid}")).exists() {
         assert!(std::time::Instant::now() < deadline, "the build's process {build_pid} outlived the server");
@@ -279,21 +268,11 @@ fn sigterm_lets_a_running_deployment_finish() {
     let password = server.create_app("graceful");
     let repo = slow_repo(2);
     let url = server.git_url("graceful", &password);
-    let pusher = {
-        let path = repo.path().to_path_buf();
-        std::thread::spawn(move || {
-            std::process::Command::new("git")
-                .args(["push", &url, "main"])
-                .current_dir(path)
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .output()
-                .unwrap()
-        })
-    };
+    let pusher = repo.push_in_background(&url, "main");
     server.wait_for_newest("graceful", "building");
     let (dir, status) = server.terminate();
     assert!(status.success(), "clean exit");
-    assert!(pusher.join().unwrap().status.success(), "the push completed");
+    assert!(pusher.join().unwrap().0, "the push completed");
     let server = TestServer::start_in(dir);
     assert_eq!(server.deployments("graceful")[0]["status"], "success");
 }

@@ -350,9 +350,13 @@ impl Repo {
     pub fn push(&self, url: &str, args: &[&str]) -> (bool, String) {
         let mut full = vec!["push", url];
         full.extend_from_slice(args);
-        let output = self.git_command(&full).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        (output.status.success(), text)
+        push_outcome(self.git_command(&full).output().unwrap())
+    }
+
+    /// `git push URL BRANCH` in a thread of its own: `(succeeded, output)` when joined.
+    pub fn push_in_background(&self, url: &str, branch: &str) -> std::thread::JoinHandle<(bool, String)> {
+        let mut command = self.git_command(&["push", url, branch]);
+        std::thread::spawn(move || push_outcome(command.output().unwrap()))
     }
 
     pub fn push_ok(&self, url: &str, args: &[&str]) -> String {
@@ -360,6 +364,12 @@ impl Repo {
         assert!(ok, "push failed:\n{out}");
         out
     }
+}
+
+/// Whether a push succeeded, and everything git printed.
+fn push_outcome(output: Output) -> (bool, String) {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
 }
 
 /// A self-signed certificate for 127.0.0.1, made with openssl: `(cert.pem, key.pem)`.
