@@ -51,6 +51,7 @@ fn full_build(args: FullBuildArgs, cache_dir: Option<PathBuf>, log: &BuildLog) -
     let request = BuildRequest {
         source,
         target,
+        base: None,
         state_dir: args.state_dir,
         settings: settings(&args.python)?,
         clean_env: args.clean_env,

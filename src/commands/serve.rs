@@ -32,10 +32,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--default-python `{v}` is not a Python version; expected `3.X` or `3.X.Y`"))
         })
         .transpose()?;
+    // Before the runtime's threads exist: the data dir's lock, and this process marked as the
+    // owner of everything it starts.
+    let startup = slipway_server::Startup::prepare(config)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let listeners = slipway_server::Listeners::bind(&config).await?;
-        slipway_server::serve(config, listeners, shutdown_signal()).await
+        let listeners = slipway_server::Listeners::bind(startup.config()).await?;
+        slipway_server::serve(startup, listeners, shutdown_signal()).await
     })
 }
 

@@ -189,8 +189,9 @@ fn ftp_paths_stay_inside_the_app_home() {
     let links = server.wwwroot("alpha");
     std::os::unix::fs::symlink(server.app_home("beta"), links.join("to-beta")).unwrap();
     std::os::unix::fs::symlink("/etc", links.join("to-etc")).unwrap();
-    std::os::unix::fs::symlink("../../..", links.join("up")).unwrap();
-    std::os::unix::fs::symlink("../deployments", links.join("to-deployments")).unwrap();
+    // wwwroot is site/releases/0: these lead to the apps' folder and to site/deployments.
+    std::os::unix::fs::symlink("../../../..", links.join("up")).unwrap();
+    std::os::unix::fs::symlink("../../deployments", links.join("to-deployments")).unwrap();
     std::fs::write(links.join("app.py"), PLAIN_APP).unwrap();
 
     let out = ftplib(

@@ -101,7 +101,7 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
     assert_eq!(failed["status"], "failed");
     assert!(failed["reason"].as_str().unwrap().contains("resolving requirements.txt"), "{failed}");
 
-    // Fails after sync (collectstatic): the previous deployment is put back.
+    // Fails after sync (collectstatic): the failed release is discarded, the live one never left.
     repo.write("requirements.txt", "flask\n");
     repo.write("app.py", "# broken release\n");
     repo.write("manage.py", "import sys\nsys.exit('collectstatic exploded')\n");
@@ -110,7 +110,8 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
     let (ok, out) = repo.push(&url, &["main"]);
     assert!(!ok, "{out}");
     assert!(out.contains("collectstatic exploded"), "{out}");
-    assert!(out.contains("remote: Rolled back to deployment 1"), "{out}");
+    assert!(out.contains("remote: The live release (deployment 1) was never left: it keeps serving."), "{out}");
+    assert!(!server.app_home("keep").join("site/releases/3").exists(), "the failed release is removed");
     assert_eq!(std::fs::read_to_string(server.wwwroot("keep").join("app.py")).unwrap(), PLAIN_APP);
     assert!(!server.wwwroot("keep").join("manage.py").exists(), "files of the failed release are gone");
     assert_eq!(server.active("keep").unwrap()["commit"], good);
@@ -161,7 +162,7 @@ fn slow_repo(seconds: u32) -> Repo {
         .write(".deployment", "[config]\ncommand = deploy.sh\n")
         .write(
             "deploy.sh",
-            &format!("cp app.py \"$DEPLOYMENT_TARGET/\"\necho \"start $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../times.txt\"\n"),
+            &format!("cp app.py \"$DEPLOYMENT_TARGET/\"\necho \"start $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../../times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../../times.txt\"\n"),
         );
     repo.commit("slow");
     repo
@@ -214,7 +215,7 @@ fn deployments_of_one_app_wait_for_each_other_and_two_apps_build_in_parallel() {
 }
 
 #[test]
-fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_env() {
+fn restart_after_kill_9_marks_the_build_failed_and_serves_the_live_release() {
     let server = TestServer::start();
     let password = server.create_app("crashy");
     let repo = Repo::app("3.12", "six\n");
@@ -222,7 +223,7 @@ fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_
     let before = server.marker("crashy")["created_at"].clone();
 
     repo.write(".deployment", "[config]\ncommand = deploy.sh\n")
-        .write("deploy.sh", "echo $$ > \"$DEPLOYMENT_TARGET/../build.pid\"\nexec sleep 60\n");
+        .write("deploy.sh", "echo $$ > \"$DEPLOYMENT_TARGET/../../build.pid\"\nexec sleep 60\n");
     repo.commit("hangs");
     let url = server.git_url("crashy", &password);
     let pusher = repo.push_in_background(&url, "main");
@@ -257,9 +258,10 @@ fn restart_after_kill_9_marks_the_build_failed_and_the_next_push_builds_a_fresh_
     repo2.git(&["fetch", "--quiet", &url, "main"]);
     repo2.git(&["reset", "--quiet", "--hard", "FETCH_HEAD"]);
     repo2.commit("after the crash");
+    // The interrupted build had a release of its own: the live env was never touched and is reused.
     let out = repo2.push_ok(&url, &["main"]);
-    assert!(out.contains("A clean env was asked for"), "{out}");
-    assert_ne!(server.marker("crashy")["created_at"], before);
+    assert!(out.contains("Found compatible virtual environment"), "{out}");
+    assert_eq!(server.marker("crashy")["created_at"], before);
 }
 
 #[test]

@@ -113,10 +113,21 @@ pub struct WantedEnv<'a> {
 pub enum Reason {
     CleanBuildRequested,
     Unmarked(String),
-    PythonVersionChanged { env: PythonVersion, wanted: PythonVersion },
-    ImplementationChanged { env: String, wanted: String },
+    PythonVersionChanged {
+        env: PythonVersion,
+        wanted: PythonVersion,
+    },
+    ImplementationChanged {
+        env: String,
+        wanted: String,
+    },
     BaseInterpreterGone(PathBuf),
-    InstallerChanged { env: InstallerKind, wanted: InstallerKind },
+    InstallerChanged {
+        env: InstallerKind,
+        wanted: InstallerKind,
+    },
+    /// env's own `bin/python` is missing or does not run (a half-finished `rm -r env`).
+    InterpreterBroken(String),
 }
 
 impl fmt::Display for Reason {
@@ -136,19 +147,21 @@ impl fmt::Display for Reason {
             Reason::InstallerChanged { env, wanted } => {
                 write!(f, "Virtual environment was made for installer {env}, deployment uses {wanted}.")
             }
+            Reason::InterpreterBroken(problem) => write!(f, "{problem}."),
         }
     }
 }
 
 /// Every reason the existing env cannot serve the wanted one; empty means reuse.
 ///
-/// `base_exists` is asked about the interpreter the marker names (a parameter so tests need no
-/// real interpreter).
+/// `base_exists` is asked about the interpreter the marker names, and `interpreter_problem` whether
+/// env's own interpreter runs (parameters, so tests need no real interpreter).
 pub fn reasons_not_to_reuse(
     existing: &ExistingEnv,
     wanted: &WantedEnv,
     clean_requested: bool,
     base_exists: impl Fn(&Path) -> bool,
+    interpreter_problem: impl Fn() -> Option<String>,
 ) -> Vec<Reason> {
     let mut reasons = Vec::new();
     if clean_requested {
@@ -176,6 +189,9 @@ pub fn reasons_not_to_reuse(
             if marker.installer != wanted.installer {
                 reasons.push(Reason::InstallerChanged { env: marker.installer, wanted: wanted.installer });
             }
+            if let Some(problem) = interpreter_problem() {
+                reasons.push(Reason::InterpreterBroken(problem));
+            }
         }
     }
     reasons
@@ -188,9 +204,32 @@ pub enum EnvPlan {
     Recreate(Vec<Reason>),
 }
 
-/// Decides what to do with env, from what is there and what the deployment needs.
-pub fn plan(existing: ExistingEnv, wanted: &WantedEnv, clean_requested: bool) -> EnvPlan {
-    let reasons = reasons_not_to_reuse(&existing, wanted, clean_requested, |p| p.exists());
+/// Decides what to do with the env at `env`, from what is there and what the deployment needs.
+pub fn plan(env: &Path, wanted: &WantedEnv, clean_requested: bool) -> EnvPlan {
+    let existing = ExistingEnv::read(env);
+    let reasons = reasons_not_to_reuse(&existing, wanted, clean_requested, |p| p.exists(), || interpreter_problem(env));
+    decide(existing, reasons)
+}
+
+/// Why env's own interpreter cannot be used, if it cannot: missing, or it does not run.
+pub fn interpreter_problem(env: &Path) -> Option<String> {
+    let python = python_in(env);
+    if std::fs::metadata(&python).is_err() {
+        return Some(format!("env's interpreter {ENV_DIR}/bin/python is missing (env is incomplete)"));
+    }
+    match std::process::Command::new(&python).args(["-I", "-c", "pass"]).stdin(std::process::Stdio::null()).output() {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => {
+            let said = String::from_utf8_lossy(&out.stderr);
+            let first = said.lines().next().unwrap_or("").trim().to_string();
+            Some(format!("env's interpreter {ENV_DIR}/bin/python does not run ({}): {first}", out.status))
+        }
+        Err(e) => Some(format!("env's interpreter {ENV_DIR}/bin/python does not run: {e}")),
+    }
+}
+
+/// The plan, given what is there and every reason it cannot be reused.
+fn decide(existing: ExistingEnv, reasons: Vec<Reason>) -> EnvPlan {
     match existing {
         ExistingEnv::Missing => EnvPlan::Create,
         ExistingEnv::Marked(marker) if reasons.is_empty() => EnvPlan::Reuse(marker),
@@ -249,27 +288,11 @@ pub fn apply(
     installer: &Installer,
     log: &BuildLog,
 ) -> Result<PreparedEnv> {
-    let parked = match plan {
-        EnvPlan::Reuse(marker) => {
-            log.info("Found compatible virtual environment.");
-            log.info(format!(
-                "Found compatible virtual environment (Python {}), skipping creation.",
-                marker.python_version
-            ));
-            return Ok(PreparedEnv { dir: env.to_path_buf(), marker, reused: true, parked: None });
-        }
-        EnvPlan::Create => {
-            log.info(format!("No virtual environment at {}: creating one.", env.display()));
-            None
-        }
-        EnvPlan::Recreate(reasons) => {
-            log.info("Deleting incompatible virtual environment.");
-            for reason in &reasons {
-                log.info(format!("  - {reason}"));
-            }
-            Some(park(env, park_dir)?)
-        }
-    };
+    let recreate = matches!(plan, EnvPlan::Recreate(_));
+    if let Some(marker) = announce(plan, env, log) {
+        return Ok(PreparedEnv { dir: env.to_path_buf(), marker, reused: true, parked: None });
+    }
+    let parked = if recreate { Some(park(env, park_dir)?) } else { None };
     let created = create(env, runtime, installer, log);
     match (created, parked) {
         (Ok(marker), parked) => Ok(PreparedEnv { dir: env.to_path_buf(), marker, reused: false, parked }),
@@ -282,6 +305,34 @@ pub fn apply(
             Err(e)
         }
     }
+}
+
+/// Logs what the plan decided (with every reason an env is not reused); returns the marker of an
+/// env that is reused as it is.
+pub fn announce(plan: EnvPlan, env: &Path, log: &BuildLog) -> Option<EnvMarker> {
+    match plan {
+        EnvPlan::Reuse(marker) => {
+            log_reuse(&marker, log);
+            Some(marker)
+        }
+        EnvPlan::Create => {
+            log.info(format!("No virtual environment at {}: creating one.", env.display()));
+            None
+        }
+        EnvPlan::Recreate(reasons) => {
+            log.info("Deleting incompatible virtual environment.");
+            for reason in &reasons {
+                log.info(format!("  - {reason}"));
+            }
+            None
+        }
+    }
+}
+
+/// Kudu's words for a reused env, so that people who grep their logs find them.
+pub fn log_reuse(marker: &EnvMarker, log: &BuildLog) {
+    log.info("Found compatible virtual environment.");
+    log.info(format!("Found compatible virtual environment (Python {}), skipping creation.", marker.python_version));
 }
 
 /// Creates a fresh env and writes its marker (without an install fingerprint yet).
@@ -348,7 +399,7 @@ mod tests {
     ) -> Vec<Reason> {
         let rt = runtime(version);
         let wanted = WantedEnv { runtime: &rt, spec: spec.and_then(VersionSpec::parse), installer: InstallerKind::Uv };
-        reasons_not_to_reuse(&existing, &wanted, clean, |_| base_exists)
+        reasons_not_to_reuse(&existing, &wanted, clean, |_| base_exists, || None)
     }
 
     #[test]
@@ -425,13 +476,26 @@ mod tests {
 
     #[test]
     fn plan_creates_missing_reuses_compatible_recreates_otherwise() {
+        assert_eq!(decide(ExistingEnv::Missing, vec![]), EnvPlan::Create);
+        // A clean build of a missing env is simply a creation.
+        assert_eq!(decide(ExistingEnv::Missing, vec![Reason::CleanBuildRequested]), EnvPlan::Create);
+        let unmarked = ExistingEnv::Unmarked { problem: "x".into() };
+        assert!(matches!(decide(unmarked, vec![Reason::Unmarked("x".into())]), EnvPlan::Recreate(_)));
+        let m = marker("3.12.1", InstallerKind::Uv);
+        assert_eq!(decide(ExistingEnv::Marked(m.clone()), vec![]), EnvPlan::Reuse(m));
+    }
+
+    #[test]
+    fn a_broken_interpreter_is_a_reason() {
         let rt = runtime("3.12.1");
         let wanted = WantedEnv { runtime: &rt, spec: None, installer: InstallerKind::Uv };
-        assert_eq!(plan(ExistingEnv::Missing, &wanted, false), EnvPlan::Create);
-        // A clean build of a missing env is simply a creation.
-        assert_eq!(plan(ExistingEnv::Missing, &wanted, true), EnvPlan::Create);
-        let unmarked = ExistingEnv::Unmarked { problem: "x".into() };
-        assert!(matches!(plan(unmarked, &wanted, false), EnvPlan::Recreate(_)));
+        let existing = ExistingEnv::Marked(marker("3.12.1", InstallerKind::Uv));
+        let broken = || Some("env's interpreter env/bin/python is missing (env is incomplete)".to_string());
+        let r = reasons_not_to_reuse(&existing, &wanted, false, |_| true, broken);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].to_string(), "env's interpreter env/bin/python is missing (env is incomplete).");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(interpreter_problem(dir.path()).unwrap().contains("is missing"));
     }
 
     #[test]

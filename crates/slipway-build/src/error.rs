@@ -36,6 +36,10 @@ pub enum BuildError {
     #[error("{0}")]
     Installer(String),
 
+    /// Stopped from outside: by the operator, or a timeout.
+    #[error("{0}")]
+    Cancelled(String),
+
     #[error("the repository has no Python files (no requirements.txt, no pyproject.toml, no .py file); expected a Python web app, or a `.skipPythonDeployment` file to deploy the files as they are")]
     NotAPythonApp,
 }

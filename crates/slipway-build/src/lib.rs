@@ -18,6 +18,7 @@ pub mod installer;
 pub mod log;
 pub mod pipeline;
 pub mod process;
+pub mod release;
 pub mod requirements;
 pub mod runtime;
 pub mod settings;

@@ -4,10 +4,14 @@
 //! The sink is a trait so that the CLI can print to stderr and the server can append to the
 //! deployment's `log.txt` and stream to a `git push` at the same time.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::Result;
+use serde::Serialize;
+
+use crate::process::kill_group;
+use crate::{BuildError, Result};
 
 pub trait LogSink: Send + Sync {
     fn line(&self, line: &str);
@@ -41,18 +45,83 @@ impl LogSink for MemorySink {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StepOutcome {
     Ok,
     Skipped,
     Failed,
 }
 
-#[derive(Debug, Clone)]
+/// One step of a build as it ended: the build's result as data, for whoever ran it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepTiming {
     pub name: String,
+    #[serde(with = "seconds")]
     pub duration: Duration,
     pub outcome: StepOutcome,
+}
+
+/// Durations as seconds (a float) in JSON.
+mod seconds {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = <f64 as serde::Deserialize>::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Stops a running build from outside (an operator, a timeout): every process the build runs is
+/// in a process group of its own, registered here; cancelling kills those groups, and the build
+/// fails with the reason at its next step or when its current command ends.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<Mutex<CancelState>>);
+
+#[derive(Default)]
+struct CancelState {
+    reason: Option<String>,
+    groups: BTreeSet<i32>,
+}
+
+impl Cancel {
+    /// Cancels the build (the first reason given is kept) and kills what it runs.
+    pub fn cancel(&self, reason: impl Into<String>) {
+        let mut state = self.0.lock().unwrap();
+        state.reason.get_or_insert_with(|| reason.into());
+        for group in &state.groups {
+            kill_group(*group);
+        }
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0.lock().unwrap().reason.clone()
+    }
+
+    /// Records a running process group; if the build was cancelled meanwhile, kills it at once.
+    pub(crate) fn register(&self, group: i32) {
+        let mut state = self.0.lock().unwrap();
+        if state.reason.is_some() {
+            kill_group(group);
+        }
+        state.groups.insert(group);
+    }
+
+    pub(crate) fn unregister(&self, group: i32) {
+        self.0.lock().unwrap().groups.remove(&group);
+    }
+
+    /// [`BuildError::Cancelled`] once cancelled.
+    pub fn check(&self) -> Result<()> {
+        match self.reason() {
+            Some(reason) => Err(BuildError::Cancelled(reason)),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -60,11 +129,42 @@ pub struct BuildLog {
     sink: Arc<dyn LogSink>,
     steps: Arc<Mutex<Vec<StepTiming>>>,
     started: Instant,
+    /// When the last line was written, for an idle timeout.
+    last_line: Arc<Mutex<Instant>>,
+    cancel: Cancel,
 }
 
 impl BuildLog {
     pub fn new(sink: Arc<dyn LogSink>) -> Self {
-        BuildLog { sink, steps: Arc::default(), started: Instant::now() }
+        let now = Instant::now();
+        BuildLog {
+            sink,
+            steps: Arc::default(),
+            started: now,
+            last_line: Arc::new(Mutex::new(now)),
+            cancel: Cancel::default(),
+        }
+    }
+
+    /// Every line goes out here.
+    fn emit(&self, line: &str) {
+        *self.last_line.lock().unwrap() = Instant::now();
+        self.sink.line(line);
+    }
+
+    /// How long since the last line.
+    pub fn idle_for(&self) -> Duration {
+        self.last_line.lock().unwrap().elapsed()
+    }
+
+    /// A log whose build `cancel` can stop.
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
     }
 
     pub fn to_stderr() -> Self {
@@ -73,7 +173,7 @@ impl BuildLog {
 
     pub fn info(&self, message: impl AsRef<str>) {
         for line in message.as_ref().lines() {
-            self.sink.line(line);
+            self.emit(line);
         }
     }
 
@@ -83,11 +183,13 @@ impl BuildLog {
 
     /// A line of a child process's output, indented under the step that runs it.
     pub fn output(&self, line: &str) {
-        self.sink.line(&format!("    {}", line.trim_end()));
+        self.emit(&format!("    {}", line.trim_end()));
     }
 
-    /// Runs one step: announces it, times it and records how it ended.
+    /// Runs one step: announces it, times it and records how it ended. A cancelled build runs
+    /// no further step.
     pub fn step<T>(&self, name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.cancel.check()?;
         self.announce(name);
         let started = Instant::now();
         let result = run();
@@ -97,7 +199,7 @@ impl BuildLog {
 
     /// The header line of a step that the caller times itself (one that awaits, say).
     pub fn announce(&self, name: &str) {
-        self.sink.line(&format!("--> {name}"));
+        self.emit(&format!("--> {name}"));
     }
 
     /// Records a step timed by the caller; see [`BuildLog::announce`].
@@ -107,7 +209,7 @@ impl BuildLog {
 
     /// Records a step that did not run, with the reason, so the closing table lists every step.
     pub fn skip(&self, name: &str, why: impl AsRef<str>) {
-        self.sink.line(&format!("--> {name}: skipped ({})", why.as_ref()));
+        self.emit(&format!("--> {name}: skipped ({})", why.as_ref()));
         self.record(name, Duration::ZERO, StepOutcome::Skipped);
     }
 
@@ -121,16 +223,16 @@ impl BuildLog {
 
     /// The closing table: one line per step and the total.
     pub fn write_summary(&self) {
-        self.sink.line("Step timings:");
+        self.emit("Step timings:");
         for step in self.timings() {
             let outcome = match step.outcome {
                 StepOutcome::Ok => "ok",
                 StepOutcome::Skipped => "skipped",
                 StepOutcome::Failed => "FAILED",
             };
-            self.sink.line(&format!("  {:<14} {:>9}  {outcome}", step.name, format_duration(step.duration)));
+            self.emit(&format!("  {:<14} {:>9}  {outcome}", step.name, format_duration(step.duration)));
         }
-        self.sink.line(&format!("  {:<14} {:>9}", "total", format_duration(self.started.elapsed())));
+        self.emit(&format!("  {:<14} {:>9}", "total", format_duration(self.started.elapsed())));
     }
 }
 

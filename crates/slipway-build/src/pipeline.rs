@@ -20,7 +20,7 @@ use crate::runtime::{Runtime, RuntimeCatalog};
 use crate::settings::{PackageSources, Settings, SCM_DO_BUILD_DURING_DEPLOYMENT};
 use crate::sync::{self, SyncOptions};
 use crate::version::{self, Resolution, VersionSpec};
-use crate::{BuildError, Result};
+use crate::{release, BuildError, Result};
 
 /// slipway's own directory at the root of wwwroot when no state directory is given: the manifest
 /// of the last deployment and the env parked during a rebuild.
@@ -32,8 +32,12 @@ pub const SKIP_PYTHON_DEPLOYMENT: &str = ".skipPythonDeployment";
 pub struct BuildRequest {
     /// The repository checkout.
     pub source: PathBuf,
-    /// wwwroot.
+    /// wwwroot, or the new release's directory (see `base`).
     pub target: PathBuf,
+    /// The release this build starts from: `target` (which must not exist yet) begins as its copy
+    /// made of hard links ([`crate::release`]), env included when it can be reused, and the
+    /// base is never written to. `None`: the build works in `target` itself, as `slipway build`.
+    pub base: Option<PathBuf>,
     /// Where the manifest lives and an old env is parked; default `<target>/.slipway`. Must be on
     /// the same file system as the target.
     pub state_dir: Option<PathBuf>,
@@ -72,14 +76,28 @@ struct Paths {
     target: PathBuf,
     state: PathBuf,
     env: PathBuf,
+    /// The release the build starts from, if it does not work in place.
+    base: Option<PathBuf>,
 }
 
 impl Paths {
+    /// The manifest of what this deployment brought, once it is synced.
     fn manifest(&self) -> PathBuf {
         self.state.join(MANIFEST_FILE)
     }
+    /// The manifest of what the previous deployment brought: the base release's, or the target's.
+    fn previous_manifest(&self) -> PathBuf {
+        match &self.base {
+            Some(base) => base.join(STATE_DIR_NAME).join(MANIFEST_FILE),
+            None => self.manifest(),
+        }
+    }
     fn next_manifest(&self) -> PathBuf {
         self.state.join("manifest.next")
+    }
+    /// The env the build may reuse: the base release's, or the target's.
+    fn existing_env(&self) -> PathBuf {
+        self.base.as_ref().map(|b| b.join(env::ENV_DIR)).unwrap_or_else(|| self.env.clone())
     }
 }
 
@@ -88,7 +106,8 @@ impl Paths {
 pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
     let (source, target) = sync::check_paths(&request.source, &request.target)?;
     let state = request.state_dir.clone().unwrap_or_else(|| target.join(STATE_DIR_NAME));
-    let paths = Paths { env: target.join(env::ENV_DIR), source, target, state };
+    let base = request.base.clone();
+    let paths = Paths { env: target.join(env::ENV_DIR), source, target, state, base };
     let temp = tempfile::tempdir().at("create a temporary directory in", std::env::temp_dir())?;
     let settings = &request.settings;
 
@@ -97,7 +116,10 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     }
     if let Some(why) = python_build_skipped(&paths.source, settings)? {
         log.info(format!("{why}: copying files only."));
-        log.step("sync", || sync_into_wwwroot(&paths, log))?;
+        log.step("sync", || {
+            clone_base_env(&paths)?;
+            sync_into_wwwroot(&paths, log)
+        })?;
         for step in ["runtime", "resolve", "env", "install", "collectstatic"] {
             log.skip(step, why);
         }
@@ -115,13 +137,15 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     })?;
     let runtime = &resolution.runtime;
     let wanted = WantedEnv { runtime, spec: resolution.spec, installer: installer.kind() };
-    let env_plan = env::plan(ExistingEnv::read(&paths.env), &wanted, request.clean_env);
+    let env_plan = env::plan(&paths.existing_env(), &wanted, request.clean_env);
     let sources = settings.package_sources()?;
     let installing = Installing { installer: &installer, sources: &sources, settings, log };
 
     let requirements = read_requirements(&paths.source.join(REQUIREMENTS_TXT), &paths.source)?;
     let up_to_date = match &env_plan {
-        EnvPlan::Reuse(marker) => is_up_to_date(marker, requirements.as_ref(), &installer, &paths.env, &sources),
+        EnvPlan::Reuse(marker) => {
+            is_up_to_date(marker, requirements.as_ref(), &installer, &paths.existing_env(), &sources)
+        }
         _ => false,
     };
     let lock = if up_to_date {
@@ -131,8 +155,11 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
         Some(log.step("resolve", || lock_requirements(&installing, runtime, requirements.as_ref(), temp.path()))?)
     };
 
-    log.step("sync", || sync_into_wwwroot(&paths, log))?;
-    let prepared = log.step("env", || env::apply(env_plan, &paths.env, &paths.state, runtime, &installer, log))?;
+    log.step("sync", || {
+        clone_base(&paths)?;
+        sync_into_wwwroot(&paths, log)
+    })?;
+    let prepared = log.step("env", || prepare_env(env_plan, &paths, runtime, &installer, log))?;
     let parked = prepared.parked;
     let env_reused = prepared.reused;
     let finished = finish_python_steps(&installing, prepared.marker, lock, requirements.as_ref(), &paths);
@@ -207,11 +234,57 @@ fn python_build_skipped(source: &Path, settings: &Settings) -> Result<Option<&'s
     Ok(None)
 }
 
+/// Carries out the env plan: in place (parking an old env), or in a new release (reusing the
+/// base's env means a relocated copy of it; otherwise a fresh one, and the base's stays as it is).
+fn prepare_env(
+    plan: EnvPlan,
+    paths: &Paths,
+    runtime: &Runtime,
+    installer: &Installer,
+    log: &BuildLog,
+) -> Result<PreparedEnv> {
+    let Some(base) = &paths.base else {
+        return env::apply(plan, &paths.env, &paths.state, runtime, installer, log);
+    };
+    match env::announce(plan, &paths.existing_env(), log) {
+        Some(marker) => {
+            release::clone_env(&base.join(env::ENV_DIR), &paths.env, base, &paths.target)?;
+            Ok(PreparedEnv { dir: paths.env.clone(), marker, reused: true, parked: None })
+        }
+        // The base's env stays as it is, with the base: nothing to park or put back.
+        None => {
+            let marker = env::create(&paths.env, runtime, installer, log)?;
+            Ok(PreparedEnv { dir: paths.env.clone(), marker, reused: false, parked: None })
+        }
+    }
+}
+
+/// In a new release: the target starts as a copy of the base's files (not its env, which the env
+/// step decides about, nor its state).
+fn clone_base(paths: &Paths) -> Result<()> {
+    match &paths.base {
+        Some(base) => release::clone_tree(base, &paths.target, sync::RESERVED_ROOT_NAMES),
+        None => Ok(()),
+    }
+}
+
+/// In a new release whose build does not touch env (files only, or a custom script that manages
+/// env itself): the base's env comes along as it is, relocated.
+fn clone_base_env(paths: &Paths) -> Result<()> {
+    match &paths.base {
+        Some(base) if base.join(env::ENV_DIR).is_dir() => {
+            clone_base(paths)?;
+            release::clone_env(&base.join(env::ENV_DIR), &paths.env, base, &paths.target)
+        }
+        _ => clone_base(paths),
+    }
+}
+
 fn sync_into_wwwroot(paths: &Paths, log: &BuildLog) -> Result<()> {
     let options = SyncOptions {
         source: paths.source.clone(),
         target: paths.target.clone(),
-        previous_manifest: Some(paths.manifest()),
+        previous_manifest: Some(paths.previous_manifest()),
         next_manifest: paths.next_manifest(),
     };
     sync::sync(&options, log)?;
@@ -238,12 +311,15 @@ fn run_custom_script(
     let resolution: Option<Resolution> = log.step("runtime", || {
         version::resolve(&paths.source, &request.settings, request.default_python, &request.catalog, log).map(Some)
     })?;
+    // The script manages env itself (`slipway build env` reuses a compatible one): it gets the
+    // base release's, relocated.
+    clone_base_env(paths)?;
     std::fs::create_dir_all(&paths.state).at("create directory", &paths.state)?;
     let vars = ScriptVariables {
         source: paths.source.clone(),
         target: paths.target.clone(),
         temp: temp.to_path_buf(),
-        previous_manifest: paths.manifest(),
+        previous_manifest: paths.previous_manifest(),
         next_manifest: paths.next_manifest(),
         python: resolution.as_ref().map(|r| r.runtime.path.clone()),
         python_version: resolution.as_ref().map(|r| r.runtime.version.to_string()),
@@ -376,7 +452,7 @@ pub fn env_step(
 ) -> Result<PreparedEnv> {
     let env_dir = target.join(env::ENV_DIR);
     let wanted = WantedEnv { runtime: &resolution.runtime, spec: resolution.spec, installer: installer.kind() };
-    let plan = env::plan(ExistingEnv::read(&env_dir), &wanted, clean);
+    let plan = env::plan(&env_dir, &wanted, clean);
     let mut prepared =
         log.step("env", || env::apply(plan, &env_dir, state_dir, &resolution.runtime, installer, log))?;
     if let Some(parked) = prepared.parked.take() {

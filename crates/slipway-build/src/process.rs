@@ -10,22 +10,35 @@ use crate::{BuildError, Result};
 /// Runs `command`, streaming its output into `log`; fails with `what` in the message if it cannot
 /// start or exits non-zero.
 pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<()> {
+    use std::os::unix::process::CommandExt;
     let program = command.get_program().to_string_lossy().into_owned();
+    log.cancel().check()?;
     die_with_parent(command);
+    // A group of its own, so that cancelling the build reaches the command's children too.
+    command.process_group(0);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program, source })?;
+    let group = child.id() as i32;
+    log.cancel().register(group);
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let status = std::thread::scope(|scope| {
         scope.spawn(|| forward_lines(stdout, log));
         scope.spawn(|| forward_lines(stderr, log));
-        child.wait()
+        let status = child.wait();
+        // What the command left running goes with it: a build step leaves nothing behind, and
+        // a background process holding the output open would keep the step from ending.
+        kill_group(group);
+        status
     })
-    .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program: what.to_string(), source })?;
+    .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program: what.to_string(), source });
+    log.cancel().unregister(group);
+    log.cancel().check()?;
+    let status = status?;
     if status.success() {
         Ok(())
     } else {
@@ -49,6 +62,14 @@ pub fn capture(what: &str, command: &mut Command) -> Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// SIGKILL to a process group; one that is gone already is fine.
+pub(crate) fn kill_group(group: i32) {
+    // SAFETY: killpg has no memory effects.
+    unsafe {
+        libc::killpg(group, libc::SIGKILL);
+    }
 }
 
 /// Asks the kernel to kill the child if the process running the build dies (kill -9 of

@@ -246,7 +246,8 @@ fn copy_file(source: &Path, meta: &Metadata, dest: &Path) -> Result<()> {
     std::fs::rename(&tmp, dest).at("replace", dest)
 }
 
-fn read_manifest(path: &Path) -> Result<BTreeSet<String>> {
+/// A manifest: the relative paths a deployment brought (`dir/` for folders).
+pub fn read_manifest(path: &Path) -> Result<BTreeSet<String>> {
     let text = std::fs::read_to_string(path).at("read manifest", path)?;
     Ok(text.lines().filter(|l| !l.is_empty()).map(String::from).collect())
 }

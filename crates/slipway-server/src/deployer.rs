@@ -1,28 +1,42 @@
 //! The deployer: runs each deployment — one run of the build for one commit — with its record,
-//! status and log, then has the supervisor start the result.
+//! status and log, into a release of its own, then has the supervisor start it and switches
+//! `wwwroot` to it. Rollbacks switch to a kept release the same way, without a build.
 //!
 //! One deployment per app at a time (a second waits, and says so); different apps build in
 //! parallel. Each runs in its own task, so a client that goes away does not leave it half done.
-//! A deployment that fails after wwwroot changed puts the active deployment back by building its
-//! commit again; the engine itself already restores env when it had replaced it.
+//! A deployment that fails never touched the live release: its own release is removed and the
+//! live one keeps serving. A deployment can be cancelled, and is stopped when its build prints
+//! nothing for `SCM_COMMAND_IDLE_TIMEOUT` or runs past `BUILD_TIMEOUT`.
+//!
+//! A push's deployment also keeps the app's lock until git has moved the branch (the hook
+//! accepts the push before `receive-pack` updates the ref): the next push of the app waits for
+//! that, then re-checks that the branch is still where it expects it.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use slipway_build::log::{BuildLog, LogSink, StepOutcome};
-use slipway_build::pipeline::{self, BuildRequest};
-use tokio::sync::mpsc;
+use slipway_build::log::{BuildLog, Cancel, LogSink};
+use slipway_build::pipeline::{self, BuildOutcome, BuildRequest};
+use tokio::sync::{mpsc, Notify, OwnedMutexGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::git::{self, ObjectAccess};
+use crate::layout::AppPaths;
+use crate::releases;
 use crate::settings::AppSettings;
 use crate::state::Shared;
-use crate::store::{Deployment, NewDeployment, Status, Trigger};
+use crate::store::{Deployment, Finish, NewDeployment, Status, Trigger};
 use crate::supervisor::StartRequest;
+
+/// What the operator's cancel says.
+pub const CANCELLED_BY_OPERATOR: &str = "cancelled by the operator";
+/// How long a push's lock is kept after its deployment at most, should git's process never end.
+const PUSH_HOLD_LIMIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct DeployRequest {
@@ -31,25 +45,53 @@ pub struct DeployRequest {
     pub clean_env: bool,
     pub trigger: Trigger,
     pub access: ObjectAccess,
+    /// For a push: what it expects of the branch, checked when the deployment's turn comes.
+    pub push: Option<PushCheck>,
 }
 
-/// Why a deployment failed: its build, its start, or slipway itself.
+/// A push's compare-and-swap, re-checked after the app's lock is taken.
+#[derive(Debug, Clone)]
+pub struct PushCheck {
+    /// Names this push's `git http-backend` run, which gives the app's lock back when it ends.
+    pub id: String,
+    /// `refs/heads/main`.
+    pub ref_name: String,
+    /// The value the push expects the ref to have (all zeros: the branch does not exist yet).
+    pub old: String,
+}
+
+/// Why a deployment failed: its build, its start, a push that came too late, or slipway itself.
 #[derive(Debug, thiserror::Error)]
 enum DeployError {
     #[error(transparent)]
     Build(#[from] slipway_build::BuildError),
     #[error("{0}")]
     Start(String),
+    #[error("{0}")]
+    BranchMoved(String),
     #[error(transparent)]
     Slipway(#[from] Error),
 }
 
 pub struct Deployer {
     shared: Arc<Shared>,
-    /// One per app, taken for the whole of a deployment: one deployment per app at a time.
+    /// One per app, taken for the whole of a deployment or a rollback.
     app_locks: Mutex<HashMap<AppName, Arc<tokio::sync::Mutex<()>>>>,
     /// The running deployments, which a stopping server waits for.
     tasks: TaskTracker,
+    /// Deployments that have not ended (running or waiting for their turn), by id: how to cancel
+    /// each. Written when a deployment is recorded and when it ends.
+    running: Mutex<HashMap<i64, Running>>,
+    /// Locks kept for pushes whose deployment ended while their `git http-backend` still runs,
+    /// by push id; given back by [`Deployer::push_ended`].
+    held_for_pushes: Mutex<HashMap<String, OwnedMutexGuard<()>>>,
+}
+
+struct Running {
+    app: AppName,
+    cancel: Cancel,
+    /// Wakes a deployment that waits for its turn, so a cancel ends it at once.
+    woken: Arc<Notify>,
 }
 
 /// Log lines of one deployment: appended to its `log.txt` and sent to whoever is watching.
@@ -69,11 +111,22 @@ impl LogSink for DeploymentSink {
 
 impl Deployer {
     pub fn new(shared: Arc<Shared>) -> Self {
-        Deployer { shared, app_locks: Mutex::default(), tasks: TaskTracker::new() }
+        Deployer {
+            shared,
+            app_locks: Mutex::default(),
+            tasks: TaskTracker::new(),
+            running: Mutex::default(),
+            held_for_pushes: Mutex::default(),
+        }
     }
 
     fn app_lock(&self, app: &AppName) -> Arc<tokio::sync::Mutex<()>> {
         self.app_locks.lock().unwrap().entry(app.clone()).or_default().clone()
+    }
+
+    /// The app's lock, for work that must not run beside a deployment (a rollback, a delete).
+    pub async fn lock_app(&self, app: &AppName) -> OwnedMutexGuard<()> {
+        self.app_lock(app).lock_owned().await
     }
 
     /// Records the deployment and starts it; the returned handle ends with the final record.
@@ -87,19 +140,49 @@ impl Deployer {
         let repository = self.shared.data_dir.app(&request.app).repository();
         let (commit, access) = (request.commit.clone(), request.access.clone());
         let info = tokio::task::spawn_blocking(move || git::commit_info(&repository, &commit, &access)).await??;
-        let clean_env = request.clean_env | store.take_needs_clean_env(&request.app)?;
         let record = store.insert_deployment(&NewDeployment {
             app: &request.app,
             commit: &request.commit,
             author: &info.author,
             message: &info.message,
-            clean_env,
+            clean_env: request.clean_env,
             trigger: request.trigger,
         })?;
+        let running = Running { app: request.app.clone(), cancel: Cancel::default(), woken: Arc::default() };
+        let (cancel, woken) = (running.cancel.clone(), running.woken.clone());
+        self.running.lock().unwrap().insert(record.id, running);
         let this = self.clone();
         let started = record.clone();
-        let handle = self.tasks.spawn(async move { this.run(started, request, progress).await });
+        let handle = self.tasks.spawn(async move { this.run(started, request, progress, cancel, woken).await });
         Ok((record, handle))
+    }
+
+    /// Cancels a deployment that has not ended: `false` if there is none of that id.
+    pub fn cancel(&self, app: &AppName, id: i64, reason: &str) -> bool {
+        let running = self.running.lock().unwrap();
+        match running.get(&id).filter(|r| r.app == *app) {
+            Some(r) => {
+                r.cancel.cancel(reason);
+                r.woken.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels every deployment of the app that has not ended (before the app is deleted).
+    pub fn cancel_all(&self, app: &AppName, reason: &str) {
+        let ids: Vec<i64> =
+            self.running.lock().unwrap().iter().filter(|(_, r)| r.app == *app).map(|(id, _)| *id).collect();
+        for id in ids {
+            self.cancel(app, id, reason);
+        }
+    }
+
+    /// `git http-backend` of push `id` ended: the branch is where git left it, the next push of
+    /// the app may go.
+    pub fn push_ended(&self, id: &str) {
+        self.held_for_pushes.lock().unwrap().remove(id);
     }
 
     async fn run(
@@ -107,40 +190,80 @@ impl Deployer {
         record: Deployment,
         request: DeployRequest,
         progress: mpsc::UnboundedSender<String>,
+        cancel: Cancel,
+        woken: Arc<Notify>,
     ) -> Deployment {
         let lock = self.app_lock(&record.app);
-        let _turn = match lock.clone().try_lock_owned() {
-            Ok(guard) => guard,
+        let turn = match lock.clone().try_lock_owned() {
+            Ok(guard) => Some(guard),
             Err(_) => {
                 let _ = progress
                     .send(format!("Another deployment of {} is running: waiting for it to finish…", record.app));
-                lock.lock_owned().await
+                tokio::select! {
+                    guard = lock.lock_owned() => Some(guard),
+                    _ = woken.notified() => None,
+                }
             }
         };
         let store = &self.shared.store;
-        let outcome = match self.open_log(&record, progress).map_err(DeployError::from) {
-            Ok(log) => {
+        let log = match self.open_log(&record, progress) {
+            Ok(log) => log.with_cancel(cancel.clone()),
+            Err(e) => {
+                let reason = e.public_message();
+                let finish = Finish { status: Status::Failed, reason: Some(&reason), steps: &[], python_version: None };
+                let _ = store.finish(&record.app, record.id, &finish);
+                self.running.lock().unwrap().remove(&record.id);
+                return record;
+            }
+        };
+        let outcome = match &turn {
+            None => {
+                let reason = cancel.reason().unwrap_or_else(|| CANCELLED_BY_OPERATOR.to_string());
+                log.info(format!("Deployment {} did not start: {reason}.", record.id));
+                Err(DeployError::Build(slipway_build::BuildError::Cancelled(reason)))
+            }
+            Some(_) => {
                 let _ = store.set_status(record.id, Status::Building);
                 let outcome = self.deploy(&record, &request, &log).await;
                 match &outcome {
-                    Ok(()) => log.info(format!("Deployment {} succeeded.", record.id)),
+                    Ok(_) => log.info(format!("Deployment {} succeeded.", record.id)),
                     Err(e) => log.info(format!("Deployment {} failed: {e}", record.id)),
                 }
                 log.write_summary();
                 outcome
             }
-            Err(e) => Err(e),
         };
-        let (status, reason) = match &outcome {
-            Ok(()) => (Status::Success, None),
+        let steps = log.timings();
+        let (status, reason, python_version) = match &outcome {
+            Ok(built) => (Status::Success, None, built.runtime.as_ref().map(|r| r.version.to_string())),
             // The log has the details (an app's output, say); the record keeps the first line.
-            Err(e) => (Status::Failed, e.to_string().lines().next().map(String::from)),
+            Err(e) => (Status::Failed, e.to_string().lines().next().map(String::from), None),
         };
-        if let Err(e) = store.finish(&record.app, record.id, status, reason.as_deref()) {
+        let finish = Finish { status, reason: reason.as_deref(), steps: &steps, python_version };
+        if let Err(e) = store.finish(&record.app, record.id, &finish) {
             tracing::error!("recording the end of deployment {}: {e}", record.id);
         }
+        self.running.lock().unwrap().remove(&record.id);
         self.purge_old(&record.app);
+        if let (Some(push), Some(guard)) = (&request.push, turn) {
+            self.hold_for_push(push, guard);
+        }
         store.deployment(&record.app, record.id).ok().flatten().unwrap_or(record)
+    }
+
+    /// Keeps the app's lock until the push's git process ends (or a time limit passes).
+    fn hold_for_push(self: &Arc<Self>, push: &PushCheck, guard: OwnedMutexGuard<()>) {
+        self.held_for_pushes.lock().unwrap().insert(push.id.clone(), guard);
+        let (this, id) = (self.clone(), push.id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(PUSH_HOLD_LIMIT).await;
+            if this.held_for_pushes.lock().unwrap().remove(&id).is_some() {
+                tracing::warn!(
+                    "push {id}: git did not finish within {}s; its app is unlocked",
+                    PUSH_HOLD_LIMIT.as_secs()
+                );
+            }
+        });
     }
 
     fn open_log(&self, record: &Deployment, progress: mpsc::UnboundedSender<String>) -> Result<BuildLog> {
@@ -156,14 +279,14 @@ impl Deployer {
         Ok(BuildLog::new(Arc::new(DeploymentSink { file: Mutex::new(file), progress })))
     }
 
-    /// Builds the commit and starts it; if either fails after wwwroot changed, puts the active
-    /// deployment back.
+    /// Builds the commit into its own release and starts it; on any failure the release is
+    /// removed and the live one was never left.
     async fn deploy(
         self: &Arc<Self>,
         record: &Deployment,
         request: &DeployRequest,
         log: &BuildLog,
-    ) -> Result<(), DeployError> {
+    ) -> Result<BuildOutcome, DeployError> {
         log.info(format!(
             "Deployment {} of {}: commit {} by {}: {}",
             record.id,
@@ -175,98 +298,156 @@ impl Deployer {
         if record.clean_env {
             log.info("A clean env was asked for: env will be deleted and created afresh.");
         }
-        let built =
-            self.build_blocking(&record.app, &record.commit, record.clean_env, &request.access, record.id, log).await;
-        let started = match built {
-            Ok(()) => {
-                self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
-                self.start_app(&record.app, log).await
+        if let Some(push) = &request.push {
+            self.check_push(&record.app, push)?;
+        }
+        let paths = self.shared.data_dir.app(&record.app);
+        let settings = AppSettings::new(self.shared.store.settings(&record.app).map_err(Error::from)?);
+        let released = self.build_and_start(record, request, &paths, &settings, log).await;
+        if released.is_err() {
+            releases::remove(&paths, record.id);
+            if let Some((live, _)) = releases::live(&paths).filter(|(id, _)| *id > 0) {
+                log.info(format!("The live release (deployment {live}) was never left: it keeps serving."));
             }
-            Err(e) => Err(e),
-        };
-        let Err(error) = started else { return Ok(()) };
-        self.roll_back(record, log).await;
-        Err(error)
+        }
+        released
     }
 
-    /// Starts what is now in wwwroot as the app's running process, as the `start` step.
-    async fn start_app(&self, app: &AppName, log: &BuildLog) -> Result<(), DeployError> {
-        let settings = AppSettings::new(self.shared.store.settings(app).map_err(Error::from)?);
+    async fn build_and_start(
+        self: &Arc<Self>,
+        record: &Deployment,
+        request: &DeployRequest,
+        paths: &AppPaths,
+        settings: &AppSettings,
+        log: &BuildLog,
+    ) -> Result<BuildOutcome, DeployError> {
+        let watchdog = Watchdog::start(log.clone(), settings)?;
+        let built = self.build_blocking(record, &request.access, settings, log).await;
+        watchdog.stop();
+        let built = built?;
+        self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
+        let release = paths.release(record.id);
+        self.start_release(&record.app, &release, settings, log).await?;
+        releases::switch(paths, record.id).map_err(|e| Error::io("switch wwwroot to", release.clone(), e))?;
+        Ok(built)
+    }
+
+    /// A push may go only if the branch is still where the push found it: another push may have
+    /// moved it while this one waited for its turn.
+    fn check_push(&self, app: &AppName, push: &PushCheck) -> Result<(), DeployError> {
+        let repository = self.shared.data_dir.app(app).repository();
+        let now = git::ref_value(&repository, &push.ref_name).map_err(Error::from)?;
+        let expected = (push.old != git::ZERO_SHA).then_some(push.old.as_str());
+        if now.as_deref() == expected {
+            return Ok(());
+        }
+        let branch = push.ref_name.trim_start_matches("refs/heads/");
+        let short =
+            |sha: Option<&str>| sha.map(|s| s[..s.len().min(7)].to_string()).unwrap_or_else(|| "nothing".into());
+        Err(DeployError::BranchMoved(format!(
+            "the branch `{branch}` moved while this push waited for its turn (it is at {} now; the push was made on {}): fetch, merge or rebase, and push again",
+            short(now.as_deref()),
+            short(expected)
+        )))
+    }
+
+    /// Starts the release's process as the `start` step.
+    async fn start_release(
+        &self,
+        app: &AppName,
+        release: &std::path::Path,
+        settings: &AppSettings,
+        log: &BuildLog,
+    ) -> Result<(), DeployError> {
         let log_line = |line: &str| log.info(line);
         log.announce("start");
-        let started = std::time::Instant::now();
-        let result = self.shared.supervisor.start(StartRequest { app, settings: &settings, log: &log_line }).await;
+        let started = Instant::now();
+        let request = StartRequest { app, release, settings, log: &log_line };
+        let result = self.shared.supervisor.start(request).await;
         log.record_step("start", started.elapsed(), result.is_ok());
         result.map_err(DeployError::Start)
     }
 
-    async fn roll_back(self: &Arc<Self>, record: &Deployment, log: &BuildLog) {
-        let wwwroot_changed = log.timings().iter().any(|s| s.name == "sync" && s.outcome == StepOutcome::Ok);
-        let Ok(Some(active)) = self.shared.store.active_deployment(&record.app) else { return };
-        if !wwwroot_changed {
-            return;
-        }
-        log.info(format!("Rolling back to deployment {} (commit {})…", active.id, active.short_commit()));
-        let rebuilt =
-            self.build_blocking(&record.app, &active.commit, false, &ObjectAccess::default(), record.id, log).await;
-        // The previous process normally never stopped; start it again only if it is not running.
-        let restarted = match rebuilt {
-            Ok(()) if self.shared.supervisor.port(&record.app).is_none() => self.start_app(&record.app, log).await,
-            other => other,
-        };
-        match restarted {
-            Ok(()) => log.info(format!("Rolled back to deployment {}", active.id)),
-            Err(e) => log.info(format!("Rollback to deployment {} failed: {e}", active.id)),
-        }
-    }
-
     async fn build_blocking(
         self: &Arc<Self>,
-        app: &AppName,
-        commit: &str,
-        clean_env: bool,
+        record: &Deployment,
         access: &ObjectAccess,
-        id: i64,
+        settings: &AppSettings,
         log: &BuildLog,
-    ) -> Result<(), DeployError> {
-        let (this, app, commit, access, log) =
-            (self.clone(), app.clone(), commit.to_string(), access.clone(), log.clone());
-        tokio::task::spawn_blocking(move || this.build_commit(&app, &commit, clean_env, &access, id, &log))
+    ) -> Result<BuildOutcome, DeployError> {
+        let (this, record, access, settings, log) =
+            (self.clone(), record.clone(), access.clone(), settings.clone(), log.clone());
+        tokio::task::spawn_blocking(move || this.build_commit(&record, &access, &settings, &log))
             .await
             .unwrap_or_else(|e| Err(Error::from(e).into()))
     }
 
+    /// Checks the commit out and builds it into `site/releases/<id>`, starting from the live
+    /// release.
     fn build_commit(
         &self,
-        app: &AppName,
-        commit: &str,
-        clean_env: bool,
+        record: &Deployment,
         access: &ObjectAccess,
-        id: i64,
+        settings: &AppSettings,
         log: &BuildLog,
-    ) -> Result<(), DeployError> {
+    ) -> Result<BuildOutcome, DeployError> {
         let shared = &self.shared;
-        let paths = shared.data_dir.app(app);
-        let checkout = git::Checkout { dir: paths.checkout(id) };
+        let paths = shared.data_dir.app(&record.app);
+        let checkout = git::Checkout { dir: paths.checkout(record.id) };
         let _ = std::fs::remove_dir_all(&checkout.dir);
-        git::checkout(&paths.repository(), commit, &checkout.dir, access).map_err(Error::from)?;
-        let settings = AppSettings::new(shared.store.settings(app).map_err(Error::from)?);
+        git::checkout(&paths.repository(), &record.commit, &checkout.dir, access).map_err(Error::from)?;
+        let target = paths.release(record.id);
+        releases::remove(&paths, record.id);
         let request = BuildRequest {
             source: checkout.dir.clone(),
-            target: paths.wwwroot(),
-            state_dir: Some(paths.deployments()),
+            target,
+            base: releases::live(&paths).map(|(_, dir)| dir).filter(|dir| dir.is_dir()),
+            state_dir: None,
             settings: settings.build_settings(),
-            clean_env,
+            clean_env: record.clean_env,
             catalog: shared.runtimes.clone(),
             default_python: shared.config.default_python,
             uv: shared.config.uv.clone(),
             slipway_dir: shared.config.slipway_exe.parent().map(PathBuf::from),
         };
-        pipeline::run_steps(&request, log)?;
+        Ok(pipeline::run_steps(&request, log)?)
+    }
+
+    /// Switches the app to a kept release, with no build: the release's process starts, then
+    /// `wwwroot` and the store follow. Files users or the app put into the live release come
+    /// along. Runs under the app's lock, like a deployment.
+    pub async fn roll_back(&self, app: &AppName, target: &Deployment) -> Result<()> {
+        let _turn = self.lock_app(app).await;
+        let paths = self.shared.data_dir.app(app);
+        let release = paths.release(target.id);
+        if let Some((live, live_dir)) = releases::live(&paths).filter(|(id, _)| *id != target.id) {
+            let (from, to) = (live_dir.clone(), release.clone());
+            let carried = tokio::task::spawn_blocking(move || {
+                slipway_build::release::carry_user_files(
+                    &from,
+                    &releases::brought(&from),
+                    &to,
+                    &releases::brought(&to),
+                    slipway_build::sync::RESERVED_ROOT_NAMES,
+                )
+            })
+            .await?
+            .map_err(|e| Error::Internal(format!("carrying user files from release {live}: {e}")))?;
+            tracing::info!("{app}: rolling back from deployment {live} to {}; {carried} user files carried", target.id);
+        }
+        let settings = AppSettings::new(self.shared.store.settings(app)?);
+        let log = |line: &str| tracing::info!("{app}: {line}");
+        self.shared
+            .supervisor
+            .start(StartRequest { app, release: &release, settings: &settings, log: &log })
+            .await
+            .map_err(Error::StartFailed)?;
+        releases::switch(&paths, target.id).map_err(|e| Error::io("switch wwwroot to", release, e))?;
+        self.shared.store.activate(app, target.id)?;
         Ok(())
     }
 
-    /// Deletes the records and logs of deployments beyond `SCM_MAX_DEPLOYMENTS`.
+    /// Deletes the records, logs and releases of deployments beyond `SCM_MAX_DEPLOYMENTS`.
     fn purge_old(&self, app: &AppName) {
         let store = &self.shared.store;
         let keep = store.settings(app).map(|s| AppSettings::new(s).max_deployments()).unwrap_or_default().max(1);
@@ -275,6 +456,7 @@ impl Deployer {
                 let paths = self.shared.data_dir.app(app);
                 for id in ids {
                     let _ = std::fs::remove_dir_all(paths.deployment_dir(id));
+                    releases::remove(&paths, id);
                 }
             }
             Err(e) => tracing::warn!("purging old deployments of {app}: {e}"),
@@ -285,5 +467,47 @@ impl Deployer {
     pub async fn drain(&self, grace: std::time::Duration) -> bool {
         self.tasks.close();
         tokio::time::timeout(grace, self.tasks.wait()).await.is_ok()
+    }
+
+    /// Waits until the app has no deployment that has not ended (after [`Deployer::cancel_all`]).
+    pub async fn settle(&self, app: &AppName) {
+        while self.running.lock().unwrap().values().any(|r| r.app == *app) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Stops a build that prints nothing for `SCM_COMMAND_IDLE_TIMEOUT` or runs past `BUILD_TIMEOUT`.
+struct Watchdog(tokio::task::JoinHandle<()>);
+
+impl Watchdog {
+    fn start(log: BuildLog, settings: &AppSettings) -> Result<Self, DeployError> {
+        let idle_limit = settings.idle_timeout().map_err(Error::from)?;
+        let total_limit = settings.build_timeout().map_err(Error::from)?;
+        let started = Instant::now();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let idle = log.idle_for();
+                let why = if idle >= idle_limit {
+                    format!(
+                        "the build printed nothing for {}s (SCM_COMMAND_IDLE_TIMEOUT): stopped",
+                        idle_limit.as_secs()
+                    )
+                } else if started.elapsed() >= total_limit {
+                    format!("the build ran longer than {}s (BUILD_TIMEOUT): stopped", total_limit.as_secs())
+                } else {
+                    continue;
+                };
+                log.info(&why);
+                log.cancel().cancel(why);
+                return;
+            }
+        });
+        Ok(Watchdog(task))
+    }
+
+    fn stop(self) {
+        self.0.abort();
     }
 }

@@ -6,9 +6,9 @@
 //!   admin-token                 the operator's API token, mode 0600
 //!   cache/                      probed runtimes
 //!   run/                        this server's run time state, mode 0700
+//!     lock                      held (flock) by the one server using this data dir; its pid
 //!     server.json               pid and the addresses it listens on
 //!     hook.sock                 git's pre-receive hook talks to the server here
-//!     apps/<app>.pid            the process group of each running app
 //!   apps/<app>/                 the app home (its FTP root), see [`AppPaths`]
 //! ```
 
@@ -57,12 +57,8 @@ impl DataDir {
         self.run_dir().join("hook.sock")
     }
 
-    pub fn pid_files(&self) -> PathBuf {
-        self.run_dir().join("apps")
-    }
-
-    pub fn pid_file(&self, app: &AppName) -> PathBuf {
-        self.pid_files().join(format!("{app}.pid"))
+    pub fn lock_file(&self) -> PathBuf {
+        self.run_dir().join("lock")
     }
 
     /// The folder of app homes: git's `GIT_PROJECT_ROOT` and the FTP server's root of roots.
@@ -82,9 +78,12 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 ///
 /// ```text
 /// repository/                   the bare git repository pushes go to
-/// site/wwwroot/                 the deployed code
-/// site/wwwroot/env/             its virtual environment
-/// site/deployments/<id>/log.txt each deployment's log; the sync manifest beside them
+/// site/releases/<id>/           one release per successful deployment: its code, its env/,
+///                               and .slipway/manifest (what the deployment brought)
+/// site/releases/0/              the files before the first deployment
+/// site/wwwroot -> releases/<id> the live release (a relative symlink, switched atomically)
+/// site/wwwroot/env/             so, the live env, as the seed and FTP users know it
+/// site/deployments/<id>/log.txt each deployment's log
 /// LogFiles/app.log              the running app's output (app.log.1 after rotation)
 /// tmp/checkout-<id>/            a deployment's checkout while it builds
 /// ```
@@ -100,8 +99,16 @@ impl AppPaths {
     pub fn site(&self) -> PathBuf {
         self.home.join("site")
     }
+    /// The live release, through the `wwwroot` symlink.
     pub fn wwwroot(&self) -> PathBuf {
         self.site().join("wwwroot")
+    }
+    pub fn releases(&self) -> PathBuf {
+        self.site().join("releases")
+    }
+    /// A release's directory; release 0 holds what was there before the first deployment.
+    pub fn release(&self, deployment: i64) -> PathBuf {
+        self.releases().join(deployment.to_string())
     }
     pub fn env(&self) -> PathBuf {
         self.wwwroot().join(slipway_build::env::ENV_DIR)

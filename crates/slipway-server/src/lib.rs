@@ -8,12 +8,14 @@
 //!   service layer and map its [`error::Error`]s to their own answers.
 //! - [`service`]: every operation, implemented once.
 //! - the machinery the service drives: [`deployer`] (runs a deployment with the build engine,
-//!   `slipway-build`), [`supervisor`] (the apps' processes), [`git`] (repositories), [`store`]
+//!   `slipway-build`), [`releases`] (release directories and the live one), [`supervisor`] (the
+//!   apps' processes), [`owner`] (finding them after a crash), [`git`] (repositories), [`store`]
 //!   (SQLite).
 //! - shared vocabulary: [`config`], [`layout`] (every path on disk), [`settings`] (typed app
 //!   settings), [`secrets`], [`login_limiter`].
 //!
-//! [`server::serve`] takes listeners its caller bound and a shutdown future, mini-redis style.
+//! [`server::serve`] takes the data dir its caller locked ([`server::Startup`]), listeners its
+//! caller bound and a shutdown future, mini-redis style.
 
 pub mod app_name;
 pub mod config;
@@ -24,6 +26,8 @@ pub mod git;
 pub mod http;
 pub mod layout;
 pub mod login_limiter;
+pub mod owner;
+pub mod releases;
 pub mod secrets;
 pub mod server;
 pub mod service;
@@ -33,4 +37,4 @@ pub mod state;
 pub mod store;
 pub mod supervisor;
 
-pub use server::{serve, Listeners, ServerInfo};
+pub use server::{serve, Listeners, ServerInfo, Startup};

@@ -1,12 +1,15 @@
 //! `slipway serve` from start to stop.
 //!
-//! The caller binds the [`Listeners`] (so it knows the addresses before anything runs — tests
-//! bind port 0) and hands them to [`serve`] with a shutdown future, mini-redis style. `serve`
-//! then, in order: opens the store, makes sure there is an admin token, marks deployments a
-//! crash interrupted as failed, finds the Python runtimes, refreshes the git hooks, starts the
-//! hook socket, FTP and the HTTP router, says where it listens (stdout and `run/server.json`),
-//! stops processes a killed predecessor left behind and starts every deployed app. At shutdown it
-//! lets running deployments finish, then stops the apps.
+//! Before anything else, and before the async runtime starts, [`Startup::prepare`] takes the data
+//! dir: one server per data dir (an exclusive lock on `run/lock`), and this process marked as its
+//! owner (see [`crate::owner`]). The caller then binds the [`Listeners`] (so it knows the
+//! addresses before anything runs — tests bind port 0) and hands both to [`serve`] with a shutdown
+//! future, mini-redis style. `serve` then, in order: opens the store, makes sure there is an admin
+//! token, marks deployments a crash interrupted as failed, finds the Python runtimes, brings every
+//! app's releases in line with the store and refreshes its git hook, stops processes a killed
+//! predecessor left behind, starts the hook socket, FTP and the HTTP router, says where it listens
+//! (stdout and `run/server.json`) and starts every deployed app. At shutdown it lets running
+//! deployments finish, then stops the apps.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,6 +23,7 @@ use slipway_build::runtime::{Discovery, RuntimeCatalog};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
+use crate::app_name::AppName;
 use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::git::{self, hook};
@@ -27,13 +31,74 @@ use crate::layout::DataDir;
 use crate::service::Service;
 use crate::settings::AppSettings;
 use crate::state::Shared;
-use crate::store::Store;
+use crate::store::{Status, Store};
 use crate::supervisor::{StartRequest, Supervisor};
-use crate::{ftp, http, secrets};
+use crate::{ftp, http, owner, releases, secrets};
 
 /// How long a stopping server waits for running deployments before recording them as failed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(120);
 const INTERRUPTED: &str = "slipway stopped while this deployment was running";
+
+/// The data dir, taken: made absolute and created, locked for this server, and this process
+/// marked as the owner of what it will start.
+pub struct Startup {
+    config: Config,
+    owner: String,
+    /// Held (flock) while the server runs; the kernel lets go if it dies.
+    _lock: std::fs::File,
+}
+
+impl Startup {
+    /// Call before the async runtime exists (it sets this process's environment).
+    pub fn prepare(mut config: Config) -> anyhow::Result<Self> {
+        // Absolute, because git runs the hook (which finds the server through it) in the repository.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .with_context(|| format!("--data-dir {}: cannot resolve it", config.data_dir.display()))?;
+        let data_dir = DataDir::new(config.data_dir.clone());
+        for dir in [data_dir.apps_dir(), data_dir.run_dir()] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        let lock = lock_data_dir(&data_dir)?;
+        let owner = owner::owner_id(data_dir.root());
+        owner::mark_this_process(&owner);
+        Ok(Startup { config, owner, _lock: lock })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// Takes `run/lock` for this server and writes its pid there; refuses, naming the holder's pid,
+/// when another server has it.
+fn lock_data_dir(data_dir: &DataDir) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.lock_file();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            anyhow::bail!(
+                "the data dir {} is in use by another slipway serve (pid {}): stop it, or give this one another --data-dir",
+                data_dir.root().display(),
+                holder.trim()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("lock {}", path.display())),
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
+}
 
 /// The sockets `serve` accepts connections on, and the TLS configuration of the HTTP one.
 pub struct Listeners {
@@ -67,16 +132,12 @@ pub struct ServerInfo {
 
 /// Runs the server until `shutdown` resolves, then lets running deployments finish.
 pub async fn serve(
-    mut config: Config,
+    startup: Startup,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // Absolute, because git runs the hook (which finds the server through it) in the repository.
-    config.data_dir = std::path::absolute(&config.data_dir)
-        .with_context(|| format!("--data-dir {}: cannot resolve it", config.data_dir.display()))?;
+    let Startup { config, owner, _lock } = startup;
     let data_dir = DataDir::new(config.data_dir.clone());
-    let apps_dir = data_dir.apps_dir();
-    std::fs::create_dir_all(&apps_dir).with_context(|| format!("create data dir {}", apps_dir.display()))?;
     let store = Store::open(&data_dir.database())?;
     ensure_admin_token(&store, &data_dir)?;
     for (app, id) in store.fail_interrupted(INTERRUPTED)? {
@@ -87,7 +148,13 @@ pub async fn serve(
     let discovery = Discovery::from_process_env(config.pythons.clone(), Some(data_dir.runtime_cache()));
     let runtimes = RuntimeCatalog::discover(&discovery)?;
     tracing::info!("runtimes: {}", runtimes.describe_versions());
-    refresh_git_hooks(&store, &data_dir, &config);
+    for app in store.app_names()? {
+        recover_app(&store, &data_dir, &config, &app);
+    }
+    let stopped = owner::stop_leftovers(&owner).await;
+    if stopped > 0 {
+        tracing::warn!("stopped {stopped} process groups an earlier server of this data dir left running");
+    }
     let hook_socket = data_dir.hook_socket();
     let hook_listener =
         hook::bind(&hook_socket).with_context(|| format!("listen on the hook socket {}", hook_socket.display()))?;
@@ -107,7 +174,6 @@ pub async fn serve(
     let hook_task = tokio::spawn(hook::serve(hook_listener, service.clone()));
     let ftp_task = tokio::spawn(ftp::serve(listeners.ftp, service.clone()));
     announce(&shared)?;
-    shared.supervisor.stop_orphans().await;
     tokio::spawn(start_deployed_apps(service.clone()));
     http::serve(listeners.http, http::router(service), listeners.tls, shutdown).await?;
 
@@ -141,12 +207,18 @@ fn announce(shared: &Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rewrites every app's git hook, so it runs this server's binary even if it moved.
-fn refresh_git_hooks(store: &Store, data_dir: &DataDir, config: &Config) {
-    for app in store.app_names().unwrap_or_default() {
-        if let Err(e) = git::install_hook(&data_dir.app(&app).repository(), &config.slipway_exe) {
-            tracing::warn!("refreshing the git hook of {app}: {e}");
-        }
+/// After a (re)start: the app's releases agree with the store (the live one is the store's, a
+/// release a crash left half-built is gone), and its git hook runs this server's binary.
+fn recover_app(store: &Store, data_dir: &DataDir, config: &Config, app: &AppName) {
+    let paths = data_dir.app(app);
+    let deployments = store.deployments(app).unwrap_or_default();
+    let live = deployments.iter().find(|d| d.active).map(|d| d.id);
+    let kept = deployments.iter().filter(|d| d.status == Status::Success).map(|d| d.id).collect();
+    if let Err(e) = releases::recover(&paths, live, &kept) {
+        tracing::warn!("recovering the releases of {app}: {e}");
+    }
+    if let Err(e) = git::install_hook(&paths.repository(), &config.slipway_exe) {
+        tracing::warn!("refreshing the git hook of {app}: {e}");
     }
 }
 
@@ -154,12 +226,15 @@ fn refresh_git_hooks(store: &Store, data_dir: &DataDir, config: &Config) {
 async fn start_deployed_apps(service: Service) {
     let shared = service.shared();
     for app in shared.store.app_names().unwrap_or_default() {
-        if !matches!(shared.store.active_deployment(&app), Ok(Some(_))) {
-            continue;
-        }
+        let Ok(Some(active)) = shared.store.active_deployment(&app) else { continue };
         let settings = AppSettings::new(shared.store.settings(&app).unwrap_or_default());
         let log = |line: &str| tracing::info!("{line}");
-        match shared.supervisor.start(StartRequest { app: &app, settings: &settings, log: &log }).await {
+        let release = shared.data_dir.app(&app).release(active.id);
+        match shared
+            .supervisor
+            .start(StartRequest { app: &app, release: &release, settings: &settings, log: &log })
+            .await
+        {
             Ok(()) => tracing::info!("started {app}"),
             Err(e) => tracing::warn!("starting {app}: {e}"),
         }

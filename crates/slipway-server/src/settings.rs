@@ -19,12 +19,29 @@ pub const STARTUP_COMMAND: &str = "STARTUP_COMMAND";
 pub const STARTUP_TIMEOUT: &str = "STARTUP_TIMEOUT";
 /// The branch whose pushes deploy.
 pub const DEPLOYMENT_BRANCH: &str = "DEPLOYMENT_BRANCH";
-/// How many deployments (and their logs) are kept.
+/// How many deployments (their logs and releases) are kept.
 pub const SCM_MAX_DEPLOYMENTS: &str = "SCM_MAX_DEPLOYMENTS";
+/// Kudu's name: a build that prints nothing for this many seconds is stopped.
+pub const SCM_COMMAND_IDLE_TIMEOUT: &str = "SCM_COMMAND_IDLE_TIMEOUT";
+/// A build that runs longer than this many seconds is stopped.
+pub const BUILD_TIMEOUT: &str = "BUILD_TIMEOUT";
+/// Seconds a replaced process keeps serving the requests it has before it is asked to stop.
+pub const WAIT_TO_RETIRE: &str = "WAIT_TO_RETIRE";
 
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DEPLOYMENT_BRANCH: &str = "main";
 pub const DEFAULT_MAX_DEPLOYMENTS: usize = 20;
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
+pub const DEFAULT_WAIT_TO_RETIRE: Duration = Duration::from_secs(5);
+
+/// The settings that are a number of seconds: their range and default.
+const SECONDS: &[(&str, u64, u64, Duration)] = &[
+    (STARTUP_TIMEOUT, 1, 3600, DEFAULT_STARTUP_TIMEOUT),
+    (SCM_COMMAND_IDLE_TIMEOUT, 1, 86_400, DEFAULT_IDLE_TIMEOUT),
+    (BUILD_TIMEOUT, 1, 86_400, DEFAULT_BUILD_TIMEOUT),
+    (WAIT_TO_RETIRE, 0, 600, DEFAULT_WAIT_TO_RETIRE),
+];
 /// Boolean settings: checked to be `true`/`false` (or `1/0`, `yes/no`, `on/off`) when set.
 const FLAGS: &[&str] = &[DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, PIP_NO_INDEX];
 
@@ -75,9 +92,27 @@ impl AppSettings {
     }
 
     pub fn startup_timeout(&self) -> Result<Duration, SettingError> {
-        match self.get(STARTUP_TIMEOUT) {
-            None => Ok(DEFAULT_STARTUP_TIMEOUT),
-            Some(value) => parse_startup_timeout(value),
+        self.seconds(STARTUP_TIMEOUT)
+    }
+
+    pub fn idle_timeout(&self) -> Result<Duration, SettingError> {
+        self.seconds(SCM_COMMAND_IDLE_TIMEOUT)
+    }
+
+    pub fn build_timeout(&self) -> Result<Duration, SettingError> {
+        self.seconds(BUILD_TIMEOUT)
+    }
+
+    pub fn wait_to_retire(&self) -> Result<Duration, SettingError> {
+        self.seconds(WAIT_TO_RETIRE)
+    }
+
+    /// A setting that is a number of seconds, or its default.
+    fn seconds(&self, key: &str) -> Result<Duration, SettingError> {
+        let (_, _, _, default) = SECONDS.iter().find(|(k, ..)| *k == key).expect("a setting in SECONDS");
+        match self.get(key) {
+            None => Ok(*default),
+            Some(value) => parse_seconds(key, value),
         }
     }
 
@@ -91,10 +126,14 @@ impl AppSettings {
     }
 }
 
-fn parse_startup_timeout(value: &str) -> Result<Duration, SettingError> {
-    value.parse::<u64>().ok().filter(|s| (1..=3600).contains(s)).map(Duration::from_secs).ok_or_else(|| {
-        SettingError::new(STARTUP_TIMEOUT, format!("`{value}` is not a number of seconds between 1 and 3600"))
-    })
+fn parse_seconds(key: &str, value: &str) -> Result<Duration, SettingError> {
+    let (_, min, max, _) = SECONDS.iter().find(|(k, ..)| *k == key).expect("a setting in SECONDS");
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (*min..=*max).contains(s))
+        .map(Duration::from_secs)
+        .ok_or_else(|| SettingError::new(key, format!("`{value}` is not a number of seconds between {min} and {max}")))
 }
 
 /// Setting keys become environment variables: letters, digits and `_`, not starting with a digit.
@@ -123,7 +162,7 @@ pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), Se
     }
     match key {
         PYTHON_VERSION => check_python_version(value, runtimes),
-        STARTUP_TIMEOUT => parse_startup_timeout(value).map(|_| ()),
+        _ if SECONDS.iter().any(|(k, ..)| *k == key) => parse_seconds(key, value).map(|_| ()),
         SCM_MAX_DEPLOYMENTS => match value.parse::<usize>() {
             Ok(n) if n >= 1 => Ok(()),
             _ => Err(SettingError::new(key, format!("`{value}` is not a number of deployments (1 or more)"))),

@@ -164,6 +164,14 @@ pub struct Deployment {
     /// Why it failed, in one line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The build's steps, once it ended.
+    pub steps: Vec<slipway_build::log::StepTiming>,
+    /// The Python version the release runs on (successful Python builds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
+    /// When it last became the live release.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub activated_at: Option<OffsetDateTime>,
 }
 
 impl Deployment {
@@ -182,8 +190,8 @@ pub struct NewDeployment<'a> {
     pub trigger: Trigger,
 }
 
-const DEPLOYMENT_COLUMNS: &str =
-    "id, app, commit_sha, author, message, status, started_at, ended_at, active, clean_env, trigger, reason";
+const DEPLOYMENT_COLUMNS: &str = "id, app, commit_sha, author, message, status, started_at, ended_at, active, \
+     clean_env, trigger, reason, steps, python_version, activated_at";
 
 fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
     let app: String = row.get(1)?;
@@ -201,7 +209,25 @@ fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
         clean_env: row.get(9)?,
         trigger: row.get(10)?,
         reason: row.get(11)?,
+        steps: row.get::<_, Option<String>>(12)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+        python_version: row.get(13)?,
+        activated_at: row.get::<_, Option<Stamp>>(14)?.map(|s| s.0),
     })
+}
+
+/// How a deployment ended: its status, and what the build did.
+pub struct Finish<'a> {
+    pub status: Status,
+    pub reason: Option<&'a str>,
+    pub steps: &'a [slipway_build::log::StepTiming],
+    pub python_version: Option<String>,
+}
+
+fn activate(tx: &rusqlite::Transaction, app: &AppName, id: i64) -> StoreResult<()> {
+    tx.execute("UPDATE deployments SET active = 0 WHERE app = ?1", [app.as_str()]).during("activate a deployment")?;
+    tx.execute("UPDATE deployments SET active = 1, activated_at = ?2 WHERE id = ?1", params![id, now()])
+        .during("activate a deployment")?;
+    Ok(())
 }
 
 /// Now, as stored.
@@ -220,9 +246,12 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(opened)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(opened)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(opened)?;
-        Migrations::new(vec![M::up(include_str!("../migrations/001_init.sql"))])
-            .to_latest(&mut conn)
-            .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
+        Migrations::new(vec![
+            M::up(include_str!("../migrations/001_init.sql")),
+            M::up(include_str!("../migrations/002_releases.sql")),
+        ])
+        .to_latest(&mut conn)
+        .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
         Ok(Store { conn: Mutex::new(conn) })
     }
 
@@ -299,20 +328,6 @@ impl Store {
 
     pub fn delete_app(&self, name: &AppName) -> StoreResult<bool> {
         Ok(self.conn().execute("DELETE FROM apps WHERE name = ?1", [name.as_str()]).during("delete an app")? == 1)
-    }
-
-    pub fn take_needs_clean_env(&self, app: &AppName) -> StoreResult<bool> {
-        let conn = self.conn();
-        let needed: bool = conn
-            .query_row("SELECT needs_clean_env FROM apps WHERE name = ?1", [app.as_str()], |r| r.get(0))
-            .optional()
-            .during("read whether an app needs a clean env")?
-            .unwrap_or(false);
-        if needed {
-            conn.execute("UPDATE apps SET needs_clean_env = 0 WHERE name = ?1", [app.as_str()])
-                .during("clear an app's clean-env flag")?;
-        }
-        Ok(needed)
     }
 
     // ---- settings ----
@@ -400,23 +415,33 @@ impl Store {
     }
 
     /// Ends a deployment; a successful one becomes the app's only active deployment.
-    pub fn finish(&self, app: &AppName, id: i64, status: Status, reason: Option<&str>) -> StoreResult<()> {
+    pub fn finish(&self, app: &AppName, id: i64, finish: &Finish) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().during("finish a deployment")?;
-        if status == Status::Success {
-            tx.execute("UPDATE deployments SET active = 0 WHERE app = ?1", [app.as_str()])
-                .during("finish a deployment")?;
-        }
+        let steps = serde_json::to_string(finish.steps).unwrap_or_default();
         tx.execute(
-            "UPDATE deployments SET status = ?2, ended_at = ?3, reason = ?4, active = ?5 WHERE id = ?1",
-            params![id, status, now(), reason, status == Status::Success],
+            "UPDATE deployments SET status = ?2, ended_at = ?3, reason = ?4, steps = ?5, python_version = ?6
+             WHERE id = ?1",
+            params![id, finish.status, now(), finish.reason, steps, finish.python_version],
         )
         .during("finish a deployment")?;
+        if finish.status == Status::Success {
+            activate(&tx, app, id)?;
+        }
         tx.commit().during("finish a deployment")
     }
 
-    /// After a crash: every deployment that was still running is failed, and its app's next
-    /// deployment builds a fresh env. Returns the ids.
+    /// Makes a successful deployment the app's live release again (a rollback).
+    pub fn activate(&self, app: &AppName, id: i64) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().during("activate a deployment")?;
+        activate(&tx, app, id)?;
+        tx.commit().during("activate a deployment")
+    }
+
+    /// After a crash: every deployment that was still running is failed. Returns the ids. (Its
+    /// release is removed by `releases::recover`; the live release and its env were never
+    /// touched, so the next deployment reuses them.)
     pub fn fail_interrupted(&self, reason: &str) -> StoreResult<Vec<(String, i64)>> {
         let mut conn = self.conn();
         let tx = conn.transaction().during("fail interrupted deployments")?;
@@ -431,14 +456,12 @@ impl Store {
                 .during("find interrupted deployments")?;
             rows
         };
-        for (app, id) in &interrupted {
+        for (_, id) in &interrupted {
             tx.execute(
                 "UPDATE deployments SET status = 'failed', ended_at = ?2, reason = ?3 WHERE id = ?1",
                 params![id, now(), reason],
             )
             .during("fail an interrupted deployment")?;
-            tx.execute("UPDATE apps SET needs_clean_env = 1 WHERE name = ?1", [app])
-                .during("ask for a clean env after an interruption")?;
         }
         tx.commit().during("fail interrupted deployments")?;
         Ok(interrupted)
@@ -487,6 +510,10 @@ mod tests {
         store.insert_deployment(&new).unwrap()
     }
 
+    fn done(status: Status, reason: Option<&str>) -> Finish<'_> {
+        Finish { status, reason, steps: &[], python_version: None }
+    }
+
     fn app() -> AppName {
         AppName::parse("app").unwrap()
     }
@@ -507,12 +534,12 @@ mod tests {
         assert!(store.create_app(&app(), "hash").unwrap());
         assert!(!store.create_app(&app(), "hash").unwrap(), "names are unique");
         let first = deploy(&store, &app());
-        store.finish(&app(), first.id, Status::Success, None).unwrap();
+        store.finish(&app(), first.id, &done(Status::Success, None)).unwrap();
         let second = deploy(&store, &app());
-        store.finish(&app(), second.id, Status::Failed, Some("boom")).unwrap();
+        store.finish(&app(), second.id, &done(Status::Failed, Some("boom"))).unwrap();
         assert_eq!(store.active_deployment(&app()).unwrap().unwrap().id, first.id);
         let third = deploy(&store, &app());
-        store.finish(&app(), third.id, Status::Success, None).unwrap();
+        store.finish(&app(), third.id, &done(Status::Success, None)).unwrap();
         assert_eq!(store.active_deployment(&app()).unwrap().unwrap().id, third.id);
         let all = store.deployments(&app()).unwrap();
         assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), [third.id, second.id, first.id]);
@@ -520,15 +547,13 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_deployments_fail_and_ask_for_a_clean_env() {
+    fn interrupted_deployments_fail() {
         let (_dir, store) = store();
         store.create_app(&app(), "h").unwrap();
         let d = deploy(&store, &app());
         store.set_status(d.id, Status::Building).unwrap();
         assert_eq!(store.fail_interrupted("crash").unwrap(), [("app".to_string(), d.id)]);
         assert_eq!(store.deployment(&app(), d.id).unwrap().unwrap().status, Status::Failed);
-        assert!(store.take_needs_clean_env(&app()).unwrap());
-        assert!(!store.take_needs_clean_env(&app()).unwrap(), "only once");
     }
 
     #[test]
@@ -536,10 +561,10 @@ mod tests {
         let (_dir, store) = store();
         store.create_app(&app(), "h").unwrap();
         let first = deploy(&store, &app());
-        store.finish(&app(), first.id, Status::Success, None).unwrap();
+        store.finish(&app(), first.id, &done(Status::Success, None)).unwrap();
         for _ in 0..4 {
             let d = deploy(&store, &app());
-            store.finish(&app(), d.id, Status::Failed, None).unwrap();
+            store.finish(&app(), d.id, &done(Status::Failed, None)).unwrap();
         }
         let purged = store.purge_deployments(&app(), 2).unwrap();
         assert_eq!(purged.len(), 2, "the newest two stay, and the active one");

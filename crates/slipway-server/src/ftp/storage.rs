@@ -55,7 +55,23 @@ pub fn confine(path: &Path) -> Result<PathBuf, String> {
     Ok(confined)
 }
 
+/// The live-release link, as FTP sessions see it.
+const SITE: &str = "/site";
+const WWWROOT: &str = "wwwroot";
+
 impl AppStorage {
+    /// The metadata of the folder `site/wwwroot` leads to.
+    async fn live_release(&self, user: &AppUser) -> storage::Result<Meta> {
+        let link = self.fs()?.metadata(user, Path::new(SITE).join(WWWROOT)).await?;
+        let target = link.readlink().map(|t| Path::new(SITE).join(t)).ok_or_else(|| denied("not a link"))?;
+        let meta = self.fs()?.metadata(user, Self::path(target)?).await?;
+        if meta.is_dir() {
+            Ok(meta)
+        } else {
+            Err(denied("not a folder"))
+        }
+    }
+
     fn fs(&self) -> storage::Result<&Filesystem> {
         self.inner.as_ref().ok_or_else(|| denied("not logged in"))
     }
@@ -87,7 +103,19 @@ impl StorageBackend<AppUser> for AppStorage {
         user: &AppUser,
         path: P,
     ) -> storage::Result<Vec<Fileinfo<PathBuf, Meta>>> {
-        self.fs()?.list(user, Self::path(path)?).await
+        let dir = Self::path(path)?;
+        let mut entries = self.fs()?.list(user, &dir).await?;
+        // `site/wwwroot` is a link to the live release: it is listed as the folder it leads to, so
+        // every client opens it as the seed's wwwroot. Other links are listed as links (a
+        // recursive delete must remove a link, not what it leads to).
+        if dir == Path::new(SITE) {
+            for entry in entries.iter_mut().filter(|e| e.path == Path::new(WWWROOT)) {
+                if let Ok(meta) = self.live_release(user).await {
+                    entry.metadata = meta;
+                }
+            }
+        }
+        Ok(entries)
     }
 
     async fn get<P: AsRef<Path> + Send + Debug>(

@@ -17,18 +17,19 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
-use super::ObjectAccess;
+use super::{ObjectAccess, ZERO_SHA};
 use crate::app_name::AppName;
-use crate::deployer::DeployRequest;
+use crate::deployer::{DeployRequest, PushCheck};
 use crate::service::Service;
 use crate::store::{Status, Trigger};
 
 pub const ENV_SOCKET: &str = "SLIPWAY_HOOK_SOCKET";
 pub const ENV_TOKEN: &str = "SLIPWAY_HOOK_TOKEN";
 pub const ENV_APP: &str = "SLIPWAY_APP";
+/// Names the `git http-backend` run of a push, so the deployer can hold the app until it ends.
+pub const ENV_PUSH_ID: &str = "SLIPWAY_PUSH_ID";
 const RESULT_OK: &str = "\u{0}slipway:ok";
 const RESULT_REJECTED: &str = "\u{0}slipway:rejected";
-const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 pub const CLEAN_ENV_OPTION: &str = "clean-env";
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub struct HookRequest {
     pub refs: Vec<RefUpdate>,
     pub push_options: Vec<String>,
     pub access: ObjectAccess,
+    #[serde(default)]
+    pub push_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +86,8 @@ fn pre_receive() -> anyhow::Result<bool> {
         object_directory: std::env::var("GIT_OBJECT_DIRECTORY").ok(),
         alternate_object_directories: std::env::var("GIT_ALTERNATE_OBJECT_DIRECTORIES").ok(),
     };
-    let request = HookRequest { token, app, refs, push_options, access };
+    let push_id = std::env::var(ENV_PUSH_ID).unwrap_or_default();
+    let request = HookRequest { token, app, refs, push_options, access, push_id };
     let mut stream = std::os::unix::net::UnixStream::connect(&socket)
         .map_err(|e| anyhow::anyhow!("cannot reach the slipway server at {socket}: {e}"))?;
     serde_json::to_writer(&mut stream, &request)?;
@@ -172,7 +176,7 @@ async fn decide(
                     progress.send(format!("slipway: refusing to delete `{branch}`, the deployment branch of {app}"));
                 return false;
             }
-            to_deploy = Some(update.new.clone());
+            to_deploy = Some(update.clone());
         } else if update.name.starts_with("refs/heads/") {
             let _ = progress.send(format!(
                 "slipway: `{}` stored, not deployed: only `{branch}` is deployed (setting DEPLOYMENT_BRANCH)",
@@ -180,9 +184,17 @@ async fn decide(
             ));
         }
     }
-    let Some(commit) = to_deploy else { return true };
+    let Some(update) = to_deploy else { return true };
     let clean_env = request.push_options.iter().any(|o| o == CLEAN_ENV_OPTION);
-    let deploy = DeployRequest { app, commit, clean_env, trigger: Trigger::Push, access: request.access };
+    let push = PushCheck { id: request.push_id.clone(), ref_name: update.name.clone(), old: update.old.clone() };
+    let deploy = DeployRequest {
+        app,
+        commit: update.new.clone(),
+        clean_env,
+        trigger: Trigger::Push,
+        access: request.access,
+        push: Some(push),
+    };
     match service.deploy(deploy, progress.clone()).await {
         Ok((_, handle)) => {
             drop(progress);

@@ -22,6 +22,9 @@ pub enum GitError {
 
 pub type GitResult<T> = Result<T, GitError>;
 
+/// What git calls a ref that does not exist, in a push's old or new value.
+pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
 /// The environment a git process needs to see a push's quarantined objects.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjectAccess {
@@ -105,6 +108,19 @@ pub fn commit_info(repo: &Path, commit: &str, access: &ObjectAccess) -> GitResul
     let out = run(&mut command, "read the commit")?;
     let (author, message) = out.trim_end().split_once('\0').unwrap_or((out.trim_end(), ""));
     Ok(CommitInfo { author: author.to_string(), message: message.to_string() })
+}
+
+/// The commit a ref points to (outside any push's quarantine); `None` if the ref does not exist.
+pub fn ref_value(repo: &Path, name: &str) -> GitResult<Option<String>> {
+    let output = git(repo)
+        .args(["rev-parse", "--verify", "--quiet", &format!("{name}^{{commit}}")])
+        .output()
+        .map_err(|source| GitError::Spawn { program: "git", what: format!("read {name}"), source })?;
+    match output.status.code() {
+        Some(0) => Ok(Some(String::from_utf8_lossy(&output.stdout).trim().to_string())),
+        Some(1) => Ok(None),
+        _ => Err(failed(&format!("read {name}"), &output.stderr)),
+    }
 }
 
 /// Writes the tree of `commit` into `dir` (which must not exist), as `git archive | tar -x`.

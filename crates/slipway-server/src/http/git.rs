@@ -45,6 +45,7 @@ pub async fn handle(
 async fn run_backend(state: &AppState, app: &AppName, rest: &str, request: Request) -> std::io::Result<Response> {
     let shared = state.service.shared();
     let (parts, body) = request.into_parts();
+    let push_id = crate::secrets::generate_token();
     let mut command = tokio::process::Command::new("git");
     command
         .arg("http-backend")
@@ -58,6 +59,7 @@ async fn run_backend(state: &AppState, app: &AppName, rest: &str, request: Reque
         .env(hook::ENV_SOCKET, shared.data_dir.hook_socket())
         .env(hook::ENV_TOKEN, &shared.hook_token)
         .env(hook::ENV_APP, app.as_str())
+        .env(hook::ENV_PUSH_ID, &push_id)
         .env_remove("GIT_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -100,8 +102,11 @@ async fn run_backend(state: &AppState, app: &AppName, rest: &str, request: Reque
             tracing::warn!("git http-backend ({app_name}): {line}");
         }
     });
+    // When git is done, the branch is where the push left it: the app's next push may go.
+    let service = state.service.clone();
     tokio::spawn(async move {
         let _ = child.wait().await;
+        service.push_ended(&push_id);
     });
 
     // CGI response: headers, a blank line, then the body, streamed.

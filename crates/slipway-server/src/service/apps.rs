@@ -8,7 +8,7 @@ use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::store::Deployment;
 use crate::supervisor::{ProcessInfo, StartRequest};
-use crate::{git, secrets};
+use crate::{git, releases, secrets};
 
 /// How much of the app's output a read without an offset returns.
 const APP_LOG_TAIL: u64 = 64 * 1024;
@@ -26,6 +26,12 @@ pub struct AppSummary {
     pub process: ProcessInfo,
     /// Where the running app answers: `http://<app>.localhost:<port>/`.
     pub url: String,
+    /// The deployment branch (`DEPLOYMENT_BRANCH`) and the commit it points to.
+    pub branch: String,
+    pub branch_head: Option<String>,
+    /// Whether the live release is the branch's head; `false` after a rollback, or a redeploy of
+    /// an older commit. `None` while nothing is deployed.
+    pub live_is_branch_head: Option<bool>,
 }
 
 /// A new app and its deployment password, which is shown this once.
@@ -48,14 +54,20 @@ impl Service {
     pub fn app(&self, app: &AppName) -> Result<AppSummary> {
         let shared = &self.shared;
         let created_at = shared.store.app_created_at(app)?.ok_or_else(|| Error::NoSuchApp(app.to_string()))?;
+        let active = shared.store.active_deployment(app)?;
+        let branch = self.settings(app)?.deployment_branch().to_string();
+        let branch_head = git::ref_value(&self.paths(app).repository(), &format!("refs/heads/{branch}"))?;
         Ok(AppSummary {
             name: app.clone(),
             created_at,
             ftp_host: format!("ftp://{}", shared.ftp_addr),
             ftp_user: app.to_string(),
-            active_deployment: shared.store.active_deployment(app)?,
+            live_is_branch_head: active.as_ref().map(|d| Some(&d.commit) == branch_head.as_ref()),
+            active_deployment: active,
             process: shared.supervisor.info(app),
             url: format!("http://{app}.localhost:{}/", shared.http_addr.port()),
+            branch,
+            branch_head,
         })
     }
 
@@ -72,9 +84,10 @@ impl Service {
                 }
                 let paths = shared.data_dir.app(&app);
                 let made = (|| {
-                    for dir in [paths.wwwroot(), paths.deployments(), paths.log_files()] {
+                    for dir in [paths.deployments(), paths.log_files()] {
                         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", dir, e))?;
                     }
+                    releases::create(&paths).map_err(|e| Error::io("create", paths.wwwroot(), e))?;
                     Ok(git::init_repository(&paths.repository(), &shared.config.slipway_exe)?)
                 })();
                 if let Err(e) = made {
@@ -92,9 +105,13 @@ impl Service {
         Ok(CreatedApp { name, password })
     }
 
-    /// Stops the app and deletes everything of it: record, repository, code, env and logs.
+    /// Stops the app and deletes everything of it: record, repository, releases, env and logs.
+    /// Its deployments are cancelled first, and none can start while it goes.
     pub async fn delete_app(&self, app: &AppName) -> Result<()> {
         self.require_app(app)?;
+        self.deployer.cancel_all(app, "the app is being deleted");
+        self.deployer.settle(app).await;
+        let _no_deployments = self.deployer.lock_app(app).await;
         self.shared.supervisor.remove(app).await;
         let name = app.clone();
         self.blocking(move |shared| {
@@ -110,15 +127,13 @@ impl Service {
         Ok(())
     }
 
-    /// Starts the active release again: a new process beside the old one, then the switch.
+    /// Starts the live release again: a new process beside the old one, then the switch.
     pub async fn restart_app(&self, app: &AppName) -> Result<()> {
-        self.require_app(app)?;
-        if self.shared.store.active_deployment(app)?.is_none() {
-            return Err(Error::NothingDeployed(app.clone()));
-        }
+        let active = self.active_deployment(app)?.ok_or_else(|| Error::NothingDeployed(app.clone()))?;
         let settings = self.settings(app)?;
         let log = |line: &str| tracing::info!("{app}: {line}");
-        let request = StartRequest { app, settings: &settings, log: &log };
+        let release = self.paths(app).release(active.id);
+        let request = StartRequest { app, release: &release, settings: &settings, log: &log };
         self.shared.supervisor.start(request).await.map_err(Error::StartFailed)
     }
 

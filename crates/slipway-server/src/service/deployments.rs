@@ -6,10 +6,10 @@ use tokio::task::JoinHandle;
 
 use super::Service;
 use crate::app_name::AppName;
-use crate::deployer::DeployRequest;
+use crate::deployer::{DeployRequest, CANCELLED_BY_OPERATOR};
 use crate::error::{Error, Result};
 use crate::git::ObjectAccess;
-use crate::store::{Deployment, Trigger};
+use crate::store::{Deployment, Status, Trigger};
 
 impl Service {
     /// Newest first.
@@ -53,9 +53,76 @@ impl Service {
         trigger: Trigger,
     ) -> Result<Deployment> {
         let (progress, _) = mpsc::unbounded_channel::<String>();
-        let request = DeployRequest { app: app.clone(), commit, clean_env, trigger, access: ObjectAccess::default() };
+        let access = ObjectAccess::default();
+        let request = DeployRequest { app: app.clone(), commit, clean_env, trigger, access, push: None };
         let (record, _handle) = self.deploy(request, progress).await?;
         Ok(record)
+    }
+
+    /// Cancels a deployment that has not ended: its build and everything the build started stop,
+    /// and it ends `failed`, "cancelled by the operator". `None`: the newest one that runs.
+    pub fn cancel(&self, app: &AppName, id: Option<i64>) -> Result<Deployment> {
+        let deployment = match id {
+            Some(id) => self.deployment(app, id)?,
+            None => self
+                .deployments(app)?
+                .into_iter()
+                .find(|d| !d.status.is_finished())
+                .ok_or_else(|| Error::Invalid(format!("app `{app}` has no running deployment to cancel")))?,
+        };
+        if deployment.status.is_finished() || !self.deployer.cancel(app, deployment.id, CANCELLED_BY_OPERATOR) {
+            return Err(Error::Invalid(format!(
+                "deployment {} of `{app}` has ended ({}): there is nothing to cancel",
+                deployment.id, deployment.status
+            )));
+        }
+        tracing::info!("{app}: deployment {} cancelled by the operator", deployment.id);
+        Ok(deployment)
+    }
+
+    /// The kept releases (successful deployments whose release is still on disk), newest first.
+    pub fn releases(&self, app: &AppName) -> Result<Vec<Deployment>> {
+        let paths = self.paths(app);
+        Ok(self
+            .deployments(app)?
+            .into_iter()
+            .filter(|d| d.status == Status::Success && paths.release(d.id).is_dir())
+            .collect())
+    }
+
+    /// Switches the app to a kept release with no rebuild: `id`, or by default the newest kept
+    /// release older than the live one. Returns the release now live.
+    pub async fn rollback(&self, app: &AppName, id: Option<i64>) -> Result<Deployment> {
+        let releases = self.releases(app)?;
+        let live = releases.iter().find(|d| d.active).map(|d| d.id);
+        let target = match id {
+            Some(id) => {
+                releases.iter().find(|d| d.id == id).cloned().ok_or_else(|| match self.deployment(app, id) {
+                    Ok(d) if d.status != Status::Success => Error::Invalid(format!(
+                        "deployment {id} of `{app}` {}: there is no release to roll back to",
+                        d.status
+                    )),
+                    Ok(_) => Error::Invalid(format!(
+                        "the release of deployment {id} of `{app}` is no longer kept (SCM_MAX_DEPLOYMENTS)"
+                    )),
+                    Err(e) => e,
+                })?
+            }
+            None => releases.iter().find(|d| live.is_some_and(|live| d.id < live)).cloned().ok_or_else(|| {
+                Error::Invalid(format!("app `{app}` has no kept release older than the live one to roll back to"))
+            })?,
+        };
+        if Some(target.id) == live {
+            return Err(Error::Invalid(format!("deployment {} is already the live release of `{app}`", target.id)));
+        }
+        self.deployer.roll_back(app, &target).await?;
+        tracing::info!("{app}: rolled back to deployment {}", target.id);
+        self.deployment(app, target.id)
+    }
+
+    /// `git http-backend` of a push ended (see [`crate::deployer::Deployer::push_ended`]).
+    pub fn push_ended(&self, push_id: &str) {
+        self.deployer.push_ended(push_id);
     }
 
     /// Records the deployment and starts it; the handle ends with the final record. Log lines

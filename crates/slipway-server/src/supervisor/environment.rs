@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::settings::AppSettings;
 
-pub fn app_environment(wwwroot: &Path, settings: &AppSettings, port: u16) -> Vec<(String, String)> {
-    let env_dir = wwwroot.join(slipway_build::env::ENV_DIR);
+pub fn app_environment(release: &Path, settings: &AppSettings, port: u16) -> Vec<(String, String)> {
+    let env_dir = release.join(slipway_build::env::ENV_DIR);
     let path = std::env::var("PATH").unwrap_or_default();
     let mut vars: Vec<(String, String)> = settings.values().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     vars.push(("PORT".into(), port.to_string()));

@@ -1,28 +1,31 @@
 //! The process supervisor: runs each app's deployed code, restarts it when it crashes, and
 //! switches to new code without a gap.
 //!
-//! [`Supervisor::start`] starts the code in wwwroot beside the running process, on a fresh port;
-//! only when it answers HTTP does the proxy switch to it and the old one stop. A process that
-//! never answers is killed and the old one keeps serving. Each app runs in its own process group,
-//! so stopping it stops its workers too.
+//! [`Supervisor::start`] starts a release's code beside the running process, on a fresh port;
+//! only when it answers HTTP does the proxy switch to it. The old process then retires: it keeps
+//! the requests it has for `WAIT_TO_RETIRE` seconds, then gets SIGTERM (servers such as
+//! gunicorn finish their requests on it), then SIGKILL after a grace period. A process that never
+//! answers is killed and the old one keeps serving. Each app runs in its own process group, so
+//! stopping it stops its workers too.
 //!
 //! Modules: [`process`] (spawning and signalling one process), [`monitor`] (the task that owns a
 //! running process and restarts it), [`health`] (the HTTP probe), [`environment`] (what the
-//! process's environment holds), [`app_log`] (`LogFiles/app.log`), [`orphans`] (pid files, and
-//! stopping what a killed server left running).
+//! process's environment holds), [`app_log`] (`LogFiles/app.log`).
 
 pub mod app_log;
 mod environment;
 mod health;
 mod monitor;
-mod orphans;
 mod process;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::app_name::AppName;
 use crate::layout::DataDir;
@@ -50,6 +53,8 @@ pub struct ProcessInfo {
     pub port: Option<u16>,
     pub command: Option<String>,
     pub restarts: u32,
+    /// The release directory it runs from.
+    pub release: Option<PathBuf>,
 }
 
 /// One app's process, as the supervisor tracks it.
@@ -77,18 +82,32 @@ pub struct Supervisor {
     slots: Mutex<HashMap<AppName, Arc<Mutex<Slot>>>>,
     /// One log writer per app, shared by its processes, so rotation is seen by all of them.
     logs: Mutex<HashMap<AppName, Arc<AppLog>>>,
+    /// Replaced processes waiting out `WAIT_TO_RETIRE` before they stop; a stopping server
+    /// cuts the wait short (`shutting_down`) and waits for them.
+    retiring: TaskTracker,
+    shutting_down: CancellationToken,
 }
 
-/// What starting an app needs: its settings, and where to log what the start does.
+/// What starting an app needs: the release to run, its settings, and where to log what the
+/// start does.
 pub struct StartRequest<'a> {
     pub app: &'a AppName,
+    /// The release directory (its real path, not through `wwwroot`): the process keeps running
+    /// this code when `wwwroot` moves on.
+    pub release: &'a Path,
     pub settings: &'a AppSettings,
     pub log: &'a (dyn Fn(&str) + Send + Sync),
 }
 
 impl Supervisor {
     pub fn new(data_dir: DataDir) -> Self {
-        Supervisor { data_dir, slots: Mutex::default(), logs: Mutex::default() }
+        Supervisor {
+            data_dir,
+            slots: Mutex::default(),
+            logs: Mutex::default(),
+            retiring: TaskTracker::new(),
+            shutting_down: CancellationToken::new(),
+        }
     }
 
     fn slot(&self, app: &AppName) -> Arc<Mutex<Slot>> {
@@ -104,6 +123,7 @@ impl Supervisor {
             port: slot.launch.as_ref().map(|l| l.port),
             command: slot.launch.as_ref().map(|l| l.shell.clone()),
             restarts: slot.restarts,
+            release: slot.launch.as_ref().map(|l| l.dir.clone()),
         }
     }
 
@@ -114,19 +134,19 @@ impl Supervisor {
         (slot.state == ProcessState::Running).then(|| slot.launch.as_ref().map(|l| l.port)).flatten()
     }
 
-    /// Starts the code now in wwwroot as the app's new process and waits until it answers HTTP;
-    /// then stops the previous one. On failure the previous process keeps running and the error
-    /// carries the tail of the new process's output.
+    /// Starts the release as the app's new process and waits until it answers HTTP; then the
+    /// proxy sends requests to it and the previous process retires. On failure the previous
+    /// process keeps running and the error carries the tail of the new process's output.
     pub async fn start(&self, request: StartRequest<'_>) -> Result<(), String> {
-        let paths = self.data_dir.app(request.app);
-        let wwwroot = paths.wwwroot();
-        let chosen = start_command::choose(&wwwroot, request.settings.startup_command())?;
+        let dir = request.release.to_path_buf();
+        let chosen = start_command::choose(&dir, request.settings.startup_command())?;
         (request.log)(&format!("Start command: `{}` (chosen by {})", chosen.shell, chosen.rule));
         let timeout = request.settings.startup_timeout().map_err(|e| e.to_string())?;
+        let wait_to_retire = request.settings.wait_to_retire().map_err(|e| e.to_string())?;
         let port = free_port().map_err(|e| format!("no free port for the app: {e}"))?;
         let log = self.app_log(request.app).map_err(|e| format!("cannot open LogFiles/app.log: {e}"))?;
-        let env = environment::app_environment(&wwwroot, request.settings, port);
-        let launch = Launch { shell: chosen.shell, wwwroot, env, port, log };
+        let env = environment::app_environment(&dir, request.settings, port);
+        let launch = Launch { shell: chosen.shell, dir, env, port, log };
         (request.log)(&format!(
             "Starting the app on 127.0.0.1:{port}; waiting up to {}s for it to answer HTTP.",
             timeout.as_secs()
@@ -150,17 +170,23 @@ impl Supervisor {
             let monitor = Monitor::spawn(slot.clone(), guard.generation, child, launch);
             guard.monitor.replace(monitor)
         };
-        orphans::record_pid(&self.data_dir, request.app, pid);
-        // The proxy already sends requests to the new process; the old one can go.
+        // The proxy already sends new requests to the new process; the old one finishes what it has.
         if let Some(previous) = previous {
-            previous.stop().await;
+            self.retire(previous, wait_to_retire);
         }
         Ok(())
     }
 
-    /// Stops app processes left running by a server that died without stopping them (kill -9).
-    pub async fn stop_orphans(&self) {
-        orphans::stop_orphans(&self.data_dir).await;
+    /// Stops a replaced process after `wait`, in the background.
+    fn retire(&self, previous: Monitor, wait: Duration) {
+        let shutting_down = self.shutting_down.clone();
+        self.retiring.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutting_down.cancelled() => {}
+            }
+            previous.stop().await;
+        });
     }
 
     fn app_log(&self, app: &AppName) -> std::io::Result<Arc<AppLog>> {
@@ -186,12 +212,15 @@ impl Supervisor {
         if let Some(monitor) = monitor {
             monitor.stop().await;
         }
-        orphans::record_pid(&self.data_dir, app, None);
     }
 
+    /// At shutdown: every app's process, and those still retiring.
     pub async fn stop_all(&self) {
+        self.shutting_down.cancel();
         let apps: Vec<AppName> = self.slots.lock().unwrap().keys().cloned().collect();
         futures_util::future::join_all(apps.iter().map(|app| self.stop(app))).await;
+        self.retiring.close();
+        self.retiring.wait().await;
     }
 
     /// Forgets an app (after it was deleted).

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -23,7 +23,8 @@ const TAIL_LINES: usize = 40;
 pub struct Launch {
     /// The start command, run by `sh -c "exec …"`.
     pub shell: String,
-    pub wwwroot: PathBuf,
+    /// The release directory it runs in.
+    pub dir: PathBuf,
     pub env: Vec<(String, String)>,
     pub port: u16,
     pub log: Arc<AppLog>,
@@ -51,7 +52,7 @@ pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!("exec {}", launch.shell))
-        .current_dir(&launch.wwwroot)
+        .current_dir(&launch.dir)
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONPATH")
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
@@ -96,21 +97,4 @@ pub async fn terminate(child: &mut Child) {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait().await;
     }
-}
-
-/// SIGTERM to the process group of a process that is not our child (left over from before a
-/// restart; init reaps it), SIGKILL if it is still there after the grace period.
-pub async fn stop_group(pid: u32) {
-    let group = Pid::from_raw(pid as i32);
-    if killpg(group, Signal::SIGTERM).is_err() {
-        return;
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if killpg(group, None).is_err() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = killpg(group, Signal::SIGKILL);
 }
