@@ -43,6 +43,12 @@ pub enum Command {
     Logs(LogsArgs),
     /// Deploy a commit again (default: the active deployment's) and follow its log.
     Redeploy(RedeployArgs),
+    /// List an app's kept releases (successful deployments still on disk), newest first.
+    Releases(ReleasesArgs),
+    /// Switch an app to a kept release, with no rebuild (default: the one before the live one).
+    Rollback(RollbackArgs),
+    /// Stop a running deployment and everything its build started (default: the running one).
+    Cancel(CancelArgs),
     /// An app's Python virtual environment (env): show it, or reset it.
     Env(EnvArgs),
     /// git hooks of app repositories (run by git, not by people).
@@ -305,6 +311,34 @@ pub struct RedeployArgs {
     /// Delete env and create it afresh for this deployment.
     #[arg(long)]
     pub clean_env: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    pub app: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub app: String,
+    /// The deployment whose release goes live [default: the newest kept release older than the live one].
+    pub id: Option<i64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    pub app: String,
+    /// The deployment to cancel [default: the one that is running or waiting].
+    pub id: Option<i64>,
     #[command(flatten)]
     pub client: ClientArgs,
 }

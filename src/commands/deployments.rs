@@ -1,11 +1,12 @@
-//! `slipway deployments APP`, `slipway logs APP [ID] [-f]`, `slipway redeploy APP [ID] [--clean-env]`.
+//! `slipway deployments APP`, `slipway logs APP [ID] [-f]`, `slipway redeploy APP [ID] [--clean-env]`,
+//! `slipway cancel APP [ID]`.
 
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
-use crate::cli::{DeploymentsArgs, LogsArgs, RedeployArgs};
+use crate::cli::{CancelArgs, DeploymentsArgs, LogsArgs, RedeployArgs};
 use crate::client::{
     app_path, deployment_path, duration, print_json, print_table, short_commit, short_time, truncate, Client,
 };
@@ -85,6 +86,26 @@ pub fn redeploy(args: RedeployArgs) -> anyhow::Result<()> {
         if args.clean_env { " with a fresh env" } else { "" }
     );
     follow_to_end(&client, &args.app, new_id)
+}
+
+pub fn cancel(args: CancelArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let id = match args.id {
+        Some(id) => id,
+        None => {
+            let deployments = client.get(&format!("{}/deployments", app_path(&args.app)))?;
+            let running = deployments.as_array().and_then(|list| {
+                list.iter()
+                    .find(|d| !matches!(d["status"].as_str(), Some("success" | "failed")))
+                    .and_then(|d| d["id"].as_i64())
+            });
+            running.ok_or_else(|| anyhow!("app `{}` has no running deployment to cancel", args.app))?
+        }
+    };
+    client.post(&format!("{}/cancel", deployment_path(&args.app, id)), None)?;
+    let deployment = client.follow(&args.app, id)?;
+    eprintln!("{}", summary(&deployment));
+    Ok(())
 }
 
 /// Follows a deployment the command started: fails when the deployment fails.

@@ -7,6 +7,7 @@ mod deployment_script;
 mod deployments;
 mod env;
 mod hook;
+mod releases;
 mod runtimes;
 mod serve;
 
@@ -27,6 +28,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deployments(args) => deployments::list(args),
         Command::Logs(args) => deployments::logs(args),
         Command::Redeploy(args) => deployments::redeploy(args),
+        Command::Releases(args) => releases::list(args),
+        Command::Rollback(args) => releases::rollback(args),
+        Command::Cancel(args) => deployments::cancel(args),
         Command::Env(args) => env::run(args),
     }
 }

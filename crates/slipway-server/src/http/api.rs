@@ -31,6 +31,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/deployments/{id}", get(show_deployment))
         .route("/apps/{app}/deployments/{id}/log", get(deployment_log))
         .route("/apps/{app}/deployments/{id}/redeploy", post(redeploy))
+        .route("/apps/{app}/deployments/{id}/cancel", post(cancel))
+        .route("/apps/{app}/releases", get(list_releases))
+        .route("/apps/{app}/rollback", post(rollback))
         .route("/apps/{app}/env", get(show_env))
         .route("/apps/{app}/env/reset", post(reset_env))
         .route("/apps/{app}/deployment-script", get(deployment_script))
@@ -194,15 +197,47 @@ async fn redeploy(
     ApiPath(path): ApiPath<DeploymentPath>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let clean_env = if body.iter().all(u8::is_ascii_whitespace) {
-        false
-    } else {
-        serde_json::from_slice::<RedeployBody>(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
-            .clean_env
-    };
+    let clean_env = optional_json::<RedeployBody>(&body)?.clean_env;
     let started = state.service.redeploy(&path.app, path.id.0, clean_env).await?;
     Ok((StatusCode::ACCEPTED, Json(started)).into_response())
+}
+
+/// Stops a deployment that has not ended; it ends `failed`, "cancelled by the operator".
+async fn cancel(State(state): State<AppState>, ApiPath(path): ApiPath<DeploymentPath>) -> ApiResult<Response> {
+    let deployment = state.service.cancel(&path.app, Some(path.id.0))?;
+    Ok((StatusCode::ACCEPTED, Json(deployment)).into_response())
+}
+
+async fn list_releases(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+) -> ApiResult<Json<Vec<Deployment>>> {
+    Ok(Json(state.service.releases(&app)?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    deployment: Option<i64>,
+}
+
+/// Switches to a kept release (`{"deployment": ID}`, or by default the one before the live one);
+/// answers with the deployment now live once it serves.
+async fn rollback(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Deployment>> {
+    let target = optional_json::<RollbackBody>(&body)?.deployment;
+    Ok(Json(state.service.rollback(&app, target).await?))
+}
+
+/// An optional JSON body: empty means the defaults.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 async fn show_env(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Json<Value>> {

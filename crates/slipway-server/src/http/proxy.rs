@@ -99,9 +99,8 @@ async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -
     let upgrade_value = request.headers().get(header::UPGRADE).cloned();
     let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut request));
 
-    let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let uri: Uri = format!("http://127.0.0.1:{port}{path}").parse().map_err(|e| format!("bad URI: {e}"))?;
-    *request.uri_mut() = uri;
+    let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    *request.uri_mut() = upstream_uri(port, &path)?;
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
     let forwarded_for = match (headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()), client_addr) {
@@ -121,7 +120,12 @@ async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -
         headers.insert(header::UPGRADE, upgrade);
     }
 
-    let mut response = state.proxy.request(request).await.map_err(|e| e.to_string())?;
+    let replay = Replay::of(&request, &path, wants_upgrade);
+    let mut response = match (state.proxy.request(request).await, replay) {
+        (Ok(response), _) => response,
+        (Err(e), Some(replay)) if is_retryable(&e) => replay.retry(state, app, e).await?,
+        (Err(e), _) => return Err(e.to_string()),
+    };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else { return Err("the app switched protocols unasked".into()) };
         let app_upgrade = hyper::upgrade::on(&mut response);
@@ -139,6 +143,84 @@ async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -
     }
     strip_hop_by_hop(response.headers_mut());
     Ok(response.map(Body::new))
+}
+
+fn upstream_uri(port: u16, path: &str) -> Result<Uri, String> {
+    format!("http://127.0.0.1:{port}{path}").parse().map_err(|e| format!("bad URI: {e}"))
+}
+
+/// How many times a request that never reached an app is tried again, on the app's live port.
+const RETRIES: u32 = 4;
+
+/// What is needed to send a request again: only for requests that can be sent twice safely —
+/// GET, HEAD or OPTIONS, with no body, not an upgrade.
+struct Replay {
+    method: axum::http::Method,
+    path: String,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(request: &Request, path: &str, upgrade: bool) -> Option<Self> {
+        use axum::http::Method;
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let headers = request.headers();
+        let bodyless = !headers.contains_key(header::TRANSFER_ENCODING)
+            && headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0");
+        (safe && bodyless && !upgrade).then(|| Replay {
+            method: request.method().clone(),
+            path: path.to_string(),
+            headers: headers.clone(),
+        })
+    }
+
+    /// Sends the request again to the app's live port — during a release switch, the new one —
+    /// until it gets an answer or the tries run out.
+    async fn retry(
+        self,
+        state: &AppState,
+        app: &str,
+        first: impl std::fmt::Display,
+    ) -> Result<axum::http::Response<hyper::body::Incoming>, String> {
+        let mut last = first.to_string();
+        for attempt in 1..=RETRIES {
+            tokio::time::sleep(std::time::Duration::from_millis(25 * u64::from(attempt))).await;
+            let Some(port) = state.service.shared().supervisor.port(app) else { continue };
+            let mut request = Request::new(Body::empty());
+            *request.method_mut() = self.method.clone();
+            *request.uri_mut() = upstream_uri(port, &self.path)?;
+            *request.headers_mut() = self.headers.clone();
+            match state.proxy.request(request).await {
+                Ok(response) => return Ok(response),
+                Err(e) if is_retryable(&e) => last = e.to_string(),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err(last)
+    }
+}
+
+/// The request never reached the app: the connection was refused, or closed or reset before any
+/// answer (a process that was stopping).
+fn is_retryable(error: &hyper_util::client::legacy::Error) -> bool {
+    if error.is_connect() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionRefused) {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

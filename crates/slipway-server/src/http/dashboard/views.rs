@@ -5,6 +5,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::service::apps::AppOutput;
+use slipway_build::log::{format_duration, StepOutcome};
+
 use crate::store::{Deployment, Status};
 use crate::supervisor::{ProcessInfo, ProcessState};
 
@@ -123,6 +125,8 @@ pub struct DeploymentRow {
     /// What started it, in words: `push`, `redeploy`, `env reset`.
     pub trigger: String,
     pub reason: String,
+    /// Its release is kept: the app can be rolled back to it.
+    pub kept: bool,
 }
 
 impl DeploymentRow {
@@ -141,6 +145,7 @@ impl DeploymentRow {
             clean_env: d.clean_env,
             trigger: d.trigger.as_str().replace('-', " "),
             reason: d.reason.clone().unwrap_or_default(),
+            kept: false,
         }
     }
 }
@@ -155,32 +160,32 @@ pub struct StepRow {
     pub tone: &'static str,
 }
 
-/// Reads the per-step timings the build writes at the end of a deployment's log; the last row is
-/// the total.
-pub fn step_timings(log: &str) -> Vec<StepRow> {
-    let Some(start) =
-        log.rfind("\nStep timings:\n").map(|i| i + 1).or_else(|| log.starts_with("Step timings:\n").then_some(0))
-    else {
+/// The deployment's steps as the build reported them (not read back from its log, where a step
+/// named `custom script` would split in two); the last row is the total.
+pub fn step_rows(deployment: &Deployment) -> Vec<StepRow> {
+    if deployment.steps.is_empty() {
         return Vec::new();
-    };
-    log[start..]
-        .lines()
-        .skip(1)
-        .take_while(|line| line.starts_with("  "))
-        .filter_map(|line| {
-            let mut parts = line.split_whitespace();
-            let name = parts.next()?.to_string();
-            let duration = parts.next()?.to_string();
-            let outcome = parts.next().unwrap_or("").to_string();
-            let tone = match outcome.as_str() {
-                "ok" => "ok",
-                "FAILED" => "bad",
-                "skipped" => "idle",
-                _ => "total",
+    }
+    let mut rows: Vec<StepRow> = deployment
+        .steps
+        .iter()
+        .map(|step| {
+            let (outcome, tone) = match step.outcome {
+                StepOutcome::Ok => ("ok", "ok"),
+                StepOutcome::Failed => ("FAILED", "bad"),
+                StepOutcome::Skipped => ("skipped", "idle"),
             };
-            Some(StepRow { name, duration, outcome, tone })
+            StepRow { name: step.name.clone(), duration: format_duration(step.duration), outcome: outcome.into(), tone }
         })
-        .collect()
+        .collect();
+    let total = deployment.ended_at.map(|end| end - deployment.started_at).unwrap_or_default();
+    rows.push(StepRow {
+        name: "total".into(),
+        duration: format_duration(total.try_into().unwrap_or_default()),
+        outcome: String::new(),
+        tone: "total",
+    });
+    rows
 }
 
 /// A log line with the kind of line it is, for a little colour (`step`, `warn`, `error`, `out`).
@@ -275,21 +280,6 @@ impl EnvView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn step_timings_are_read_from_the_end_of_the_log() {
-        let log = "--> sync\nStep timings: are not here\nDeployment 3 succeeded.\nStep timings:\n  sync               0.012s  ok\n  install               skipped\n  start             12.5s  FAILED\n  total             13.0s\nafter\n";
-        let steps = step_timings(log);
-        assert_eq!(steps.len(), 4);
-        assert_eq!(
-            steps[0],
-            StepRow { name: "sync".into(), duration: "0.012s".into(), outcome: "ok".into(), tone: "ok" }
-        );
-        assert_eq!(steps[2].tone, "bad");
-        assert_eq!(steps[3].name, "total");
-        assert_eq!(steps[3].outcome, "");
-        assert!(step_timings("no table\n").is_empty());
-    }
 
     #[test]
     fn sizes_and_durations_read_well() {

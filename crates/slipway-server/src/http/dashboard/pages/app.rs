@@ -63,7 +63,12 @@ pub(super) async fn app_page(
     let view = app_view(&dash.app, &headers, &app, None)?;
     let mut settings = service.settings(&app)?.into_values();
     let python_setting = settings.remove(PYTHON_VERSION).unwrap_or_default();
-    let deployments: Vec<DeploymentRow> = service.deployments(&app)?.iter().map(DeploymentRow::new).collect();
+    let kept: Vec<i64> = service.releases(&app)?.iter().map(|r| r.id).collect();
+    let deployments: Vec<DeploymentRow> = service
+        .deployments(&app)?
+        .iter()
+        .map(|d| DeploymentRow { kept: kept.contains(&d.id), ..DeploymentRow::new(d) })
+        .collect();
     let env = service.env_info(&app).await?;
     let (output, output_truncated) = views::output_text(&service.app_output(&app, None).await?);
     let process = &view.summary.process;
@@ -177,6 +182,27 @@ pub(super) async fn save_setting(
     };
     let flash = settled(result.map(|_| done))?;
     Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#settings")))
+}
+
+#[derive(Deserialize)]
+pub(super) struct RollbackForm {
+    deployment: i64,
+}
+
+/// Switches to a kept release, as `slipway rollback` does.
+pub(super) async fn rollback(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    DashPath(app): DashPath<AppName>,
+    Form(form): Form<RollbackForm>,
+) -> DashResult<Response> {
+    let result = dash.app.service.rollback(&app, Some(form.deployment)).await;
+    let flash = match result {
+        Ok(live) => Flash::Notice(format!("Rolled back: deployment {} is live again (no rebuild).", live.id)),
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::AppFailed) => Flash::Error(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#deployments")))
 }
 
 #[derive(Deserialize)]

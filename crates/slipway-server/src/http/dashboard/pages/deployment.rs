@@ -13,6 +13,7 @@ use super::super::views::{self, DeploymentRow, LogLine, StepRow};
 use super::super::{Chrome, DashPath, DashResult, DashState, Page};
 use super::{back_to, flash_views, FlashView};
 use crate::app_name::AppName;
+use crate::error::ErrorKind;
 use crate::http::extract::DeploymentPath;
 
 #[derive(Template)]
@@ -40,8 +41,11 @@ pub(super) async fn deployment_page(
     let page = DeploymentPage {
         chrome: Chrome::new(format!("Deployment {} of {app}", deployment.id), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
-        d: DeploymentRow::new(&deployment),
-        steps: if deployment.status.is_finished() { views::step_timings(&text) } else { Vec::new() },
+        d: DeploymentRow {
+            kept: service.releases(&app)?.iter().any(|r| r.id == deployment.id),
+            ..DeploymentRow::new(&deployment)
+        },
+        steps: views::step_rows(&deployment),
         log: views::log_lines(&text),
         log_bytes: log.len(),
         name: app,
@@ -84,6 +88,19 @@ pub(super) async fn follow_log(
 pub(super) struct RedeployForm {
     #[serde(default)]
     clean_env: String,
+}
+
+pub(super) async fn cancel(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    DashPath(DeploymentPath { app, id }): DashPath<DeploymentPath>,
+) -> DashResult<Response> {
+    let flash = match dash.app.service.cancel(&app, Some(id.0)) {
+        Ok(d) => Flash::Notice(format!("Cancelling deployment {}: its build is stopped.", d.id)),
+        Err(e) if e.kind() == ErrorKind::Invalid => Flash::Error(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}/deployments/{}", id.0)))
 }
 
 pub(super) async fn redeploy(

@@ -36,6 +36,8 @@ pub fn protected_routes() -> Router<DashState> {
         .route("/apps/{app}/deployments/{id}", get(deployment::deployment_page))
         .route("/apps/{app}/deployments/{id}/follow", get(deployment::follow_log))
         .route("/apps/{app}/deployments/{id}/redeploy", post(deployment::redeploy))
+        .route("/apps/{app}/deployments/{id}/cancel", post(deployment::cancel))
+        .route("/apps/{app}/rollback", post(app::rollback))
 }
 
 /// A flash as the page shows it. For a new password: the clone URL with the credentials in it and

@@ -1,0 +1,48 @@
+//! `slipway releases APP` and `slipway rollback APP [ID]`.
+
+use serde_json::json;
+
+use crate::cli::{ReleasesArgs, RollbackArgs};
+use crate::client::{app_path, print_json, print_table, short_commit, short_time, truncate, Client};
+
+pub fn list(args: ReleasesArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let releases = client.get(&format!("{}/releases", app_path(&args.app)))?;
+    if args.json {
+        return print_json(&releases);
+    }
+    let releases = releases.as_array().cloned().unwrap_or_default();
+    if releases.is_empty() {
+        println!("App `{}` has no releases yet: a successful deployment makes one.", args.app);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = releases
+        .iter()
+        .map(|r| {
+            vec![
+                r["id"].to_string(),
+                if r["active"] == true { "*".into() } else { String::new() },
+                short_commit(&r["commit"]),
+                r["python_version"].as_str().unwrap_or("-").to_string(),
+                short_time(&r["ended_at"]),
+                truncate(r["message"].as_str().unwrap_or(""), 50),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "LIVE", "COMMIT", "PYTHON", "DEPLOYED AT", "MESSAGE"], &rows);
+    Ok(())
+}
+
+pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let body = args.id.map(|id| json!({ "deployment": id }));
+    let live = client.post(&format!("{}/rollback", app_path(&args.app)), body)?;
+    println!(
+        "`{}` now runs release {} (commit {}, \"{}\").",
+        args.app,
+        live["id"],
+        short_commit(&live["commit"]),
+        truncate(live["message"].as_str().unwrap_or(""), 60)
+    );
+    Ok(())
+}
