@@ -10,14 +10,7 @@ use crate::server_support::*;
 
 /// `curl http://<app>.localhost:<port><path>`: (status, body). curl resolves `*.localhost` itself.
 fn get(server: &TestServer, app: &str, path: &str) -> (u16, String) {
-    let port = server.base.rsplit(':').next().unwrap();
-    let out = Command::new("curl")
-        .args(["-s", "-m", "10", "-w", "\n%{http_code}", &format!("http://{app}.localhost:{port}{path}")])
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.parse().unwrap_or(0), body.to_string())
+    server.get_app(app, path)
 }
 
 fn deploy(server: &TestServer, app: &str, repo: &Repo) -> String {

@@ -232,6 +232,36 @@ impl TestServer {
         }
     }
 
+    /// `GET http://<app>.localhost:<port><path>` with curl (as a user would): `(status, body)`.
+    pub fn get_app(&self, app: &str, path: &str) -> (u16, String) {
+        let port = self.base.rsplit(':').next().unwrap();
+        let out = Command::new("curl")
+            .args(["-s", "-m", "10", "-w", "\n%{http_code}", &format!("http://{app}.localhost:{port}{path}")])
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.parse().unwrap_or(0), body.to_string())
+    }
+
+    /// The same request on a plain socket (no process per request), for many requests in a row:
+    /// the status, or why there was none.
+    pub fn raw_get(&self, app: &str, path: &str) -> Result<u16, String> {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {app}.localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).map_err(|e| format!("read: {e}"))?;
+        let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
+        head.split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| format!("no status line: {head:?}"))
+    }
+
     /// Waits (up to a minute) until the app's newest deployment has `status`; returns it.
     pub fn wait_for_newest(&self, app: &str, status: &str) -> Value {
         wait_until(Duration::from_secs(60), &format!("a deployment of {app} to be {status}"), || {

@@ -1,0 +1,280 @@
+//! Releases (issue 11): every deployment in a release of its own, a switch that loses no request,
+//! instant rollback, consistent concurrent pushes, crash recovery, one server per data dir,
+//! timeouts and cancel, deleting an app mid-build, env reuse that checks the interpreter.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::cli;
+use crate::server_support::*;
+
+fn id(d: &serde_json::Value) -> i64 {
+    d["id"].as_i64().unwrap()
+}
+
+fn pid_alive(pid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A repository whose app.py answers with `version`.
+fn commit_version(repo: &Repo, version: &str) {
+    repo.write("app.py", &PLAIN_APP.replace("VERSION = \"v1\"", &format!("VERSION = \"{version}\"")));
+    repo.commit(version);
+}
+
+#[test]
+fn concurrent_sibling_pushes_only_the_accepted_one_goes_live() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("race", "six\n");
+    let base = repo.head();
+    // Four clones of the same commit, each with a sibling commit on top.
+    let clones: Vec<Repo> = (0..4)
+        .map(|i| {
+            let clone = Repo::new();
+            clone.git(&["fetch", "--quiet", &url, "main"]);
+            clone.git(&["reset", "--quiet", "--hard", "FETCH_HEAD"]);
+            commit_version(&clone, &format!("sibling-{i}"));
+            clone
+        })
+        .collect();
+    let results: Vec<(bool, String)> = std::thread::scope(|scope| {
+        let pushes: Vec<_> = clones.iter().map(|c| scope.spawn(|| c.push(&url, &["main"]))).collect();
+        pushes.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    let accepted: Vec<usize> = (0..4).filter(|i| results[*i].0).collect();
+    assert_eq!(accepted.len(), 1, "exactly one sibling push can win: {results:#?}");
+    let winner = &clones[accepted[0]];
+    for (i, (ok, out)) in results.iter().enumerate() {
+        if !ok {
+            assert!(out.contains("moved while this push waited"), "push {i} was rejected for the right reason:\n{out}");
+        }
+    }
+    let head = String::from_utf8(repo.git(&["ls-remote", &url, "refs/heads/main"]).stdout).unwrap();
+    assert!(head.starts_with(&winner.head()), "the branch is the accepted push's commit: {head}");
+    let live = server.active("race").unwrap();
+    assert_eq!(live["commit"], winner.head(), "the live commit is the branch head");
+    assert_ne!(live["commit"], base);
+    let (_, app) = server.api("GET", "/api/apps/race", None);
+    assert_eq!(app["live_is_branch_head"], true, "{app}");
+    let sibling = format!("sibling-{}", accepted[0]);
+    assert!(server.get_app("race", "/").1.starts_with(&sibling), "the accepted code answers");
+}
+
+#[test]
+fn a_release_switch_under_load_fails_no_request() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("steady", "six\n");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (sent, failures) = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..16)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut sent, mut failures) = (0u32, Vec::new());
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        sent += 1;
+                        match server.raw_get("steady", "/") {
+                            Ok(200) => {}
+                            other => failures.push(format!("{other:?}")),
+                        }
+                    }
+                    (sent, failures)
+                })
+            })
+            .collect();
+        for version in ["v2", "v3"] {
+            commit_version(&repo, version);
+            repo.push_ok(&url, &["main"]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        clients.into_iter().map(|c| c.join().unwrap()).fold((0, Vec::new()), |(n, mut f), (sent, failed)| {
+            f.extend(failed);
+            (n + sent, f)
+        })
+    });
+    assert!(sent > 100, "the clients sent requests throughout: {sent}");
+    assert!(failures.is_empty(), "{} of {sent} requests failed across 2 switches: {failures:?}", failures.len());
+    assert!(server.get_app("steady", "/").1.starts_with("v3"));
+}
+
+#[test]
+fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("back", "six\n");
+    let first = id(&server.active("back").unwrap());
+    let first_env = server.marker("back");
+    commit_version(&repo, "v2");
+    repo.push_ok(&url, &["main"]);
+    let second = id(&server.active("back").unwrap());
+    assert!(server.get_app("back", "/").1.starts_with("v2"));
+    // A file the app (or a user, over FTP) put into wwwroot: it stays across rollbacks.
+    std::fs::write(server.wwwroot("back").join("notes.db"), "precious\n").unwrap();
+
+    let releases = cli(&server, &["releases", "back"]).ok().stdout;
+    assert!(releases.lines().nth(1).unwrap().starts_with(&second.to_string()), "newest first:\n{releases}");
+    let deployments_before = server.deployments("back").len();
+    let started = Instant::now();
+    let out = cli(&server, &["rollback", "back"]).ok();
+    let took = started.elapsed();
+    assert!(out.stdout.contains(&format!("now runs release {first}")), "{}", out.stdout);
+    assert!(server.get_app("back", "/").1.starts_with("v1"), "the old code answers");
+    assert!(took < Duration::from_secs(10), "a rollback starts a process, it builds nothing: {took:?}");
+    assert_eq!(server.deployments("back").len(), deployments_before, "no build, no new deployment");
+    assert_eq!(id(&server.active("back").unwrap()), first);
+    assert_eq!(server.marker("back"), first_env, "the release's own env, untouched");
+    assert_eq!(std::fs::read_to_string(server.wwwroot("back").join("notes.db")).unwrap(), "precious\n");
+    let (_, app) = server.api("GET", "/api/apps/back", None);
+    assert_eq!(app["live_is_branch_head"], false, "a rollback is not the branch head: {app}");
+
+    // Forward again by id, through the API; a deployment that has no release is refused.
+    let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": second })));
+    assert_eq!(status, 200, "{body}");
+    assert!(server.get_app("back", "/").1.starts_with("v2"));
+    let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": 99 })));
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": second })));
+    assert_eq!((status, body["error"].as_str().unwrap()), (400, "deployment 2 is already the live release of `back`"));
+}
+
+#[test]
+fn a_crashed_server_leaves_nothing_running_and_its_successor_serves_the_live_release() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("phoenix", "six\n");
+    // The app crashes once and is restarted by the supervisor under a new pid.
+    let first_pid = server.api("GET", "/api/apps/phoenix", None).1["process"]["pid"].as_u64().unwrap();
+    Command::new("kill").args(["-9", &first_pid.to_string()]).status().unwrap();
+    let app_pid = wait_until(Duration::from_secs(60), "the app's restart", || {
+        let process = server.api("GET", "/api/apps/phoenix", None).1["process"].clone();
+        (process["state"] == "running").then(|| process["pid"].as_u64()).flatten().filter(|p| *p != first_pid)
+    });
+    // A build that starts a grandchild and hangs.
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write(
+        "deploy.sh",
+        "sleep 600 &\necho $! > \"$DEPLOYMENT_TARGET/../../grandchild.pid\"\necho started\nexec sleep 600\n",
+    );
+    repo.commit("hangs");
+    let pusher = repo.push_in_background(&url, "main");
+    let pid_file = server.app_home("phoenix").join("site/grandchild.pid");
+    let grandchild: u64 = wait_until(Duration::from_secs(30), "the hanging build", || {
+        std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse().ok())
+    });
+    let dir = server.kill9();
+    assert!(!pusher.join().unwrap().0);
+
+    let server = TestServer::start_in(dir);
+    for pid in [app_pid, grandchild] {
+        wait_until(Duration::from_secs(15), &format!("process {pid} of the killed server to be stopped"), || {
+            (!pid_alive(pid)).then_some(())
+        });
+    }
+    let interrupted = &server.deployments("phoenix")[0];
+    assert_eq!(interrupted["status"], "failed");
+    assert!(!server.app_home("phoenix").join(format!("site/releases/{}", id(interrupted))).exists(), "debris is gone");
+    assert!(!server.app_home("phoenix").join("tmp").exists());
+    let restarted = Instant::now();
+    let body = wait_until(Duration::from_secs(30), "the live release to serve after the restart", || {
+        let (status, body) = server.get_app("phoenix", "/");
+        (status == 200).then_some(body)
+    });
+    assert!(body.starts_with("v1"), "{body}");
+    assert!(restarted.elapsed() < Duration::from_secs(10), "within seconds: {:?}", restarted.elapsed());
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let server = TestServer::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is in use by another slipway serve (pid "), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert_eq!(server.api("GET", "/api/apps", None).0, 200, "the first server is unharmed");
+}
+
+#[test]
+fn a_hung_build_times_out_and_another_is_cancelled() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("hung", "six\n");
+    server.set_settings("hung", json!({ "SCM_COMMAND_IDLE_TIMEOUT": "2" }));
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "echo working\nexec sleep 600\n");
+    repo.commit("hangs");
+    let started = Instant::now();
+    let (ok, out) = repo.push(&url, &["main"]);
+    assert!(!ok);
+    assert!(out.contains("the build printed nothing for 2s (SCM_COMMAND_IDLE_TIMEOUT): stopped"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped promptly: {:?}", started.elapsed());
+    assert!(server.get_app("hung", "/").1.starts_with("v1"), "the live release never left");
+
+    server.set_settings("hung", json!({ "SCM_COMMAND_IDLE_TIMEOUT": "600" }));
+    let pusher = repo.push_in_background(&url, "main");
+    let running = server.wait_for_newest("hung", "building");
+    let cancelled = cli(&server, &["cancel", "hung"]).ok();
+    assert!(cancelled.stderr.contains("cancelled by the operator"), "{}", cancelled.stderr);
+    let (ok, out) = pusher.join().unwrap();
+    assert!(!ok && out.contains("cancelled by the operator"), "{out}");
+    let record = server.wait_for("hung", id(&running));
+    assert_eq!(
+        (record["status"].as_str(), record["reason"].as_str()),
+        (Some("failed"), Some("cancelled by the operator"))
+    );
+    assert!(server.get_app("hung", "/").1.starts_with("v1"));
+    let (status, body) = server.api("POST", &format!("/api/apps/hung/deployments/{}/cancel", id(&running)), None);
+    assert_eq!(status, 400, "an ended deployment cannot be cancelled: {body}");
+}
+
+#[test]
+fn deleting_an_app_mid_build_leaves_nothing_and_a_new_app_of_that_name_starts_clean() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("gone", "six\n");
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "echo working\nexec sleep 600\n");
+    repo.commit("hangs");
+    let pusher = repo.push_in_background(&url, "main");
+    server.wait_for_newest("gone", "building");
+    let (status, body) = server.api("DELETE", "/api/apps/gone", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(!pusher.join().unwrap().0);
+    assert!(!server.app_home("gone").exists(), "nothing is left of the app");
+
+    let password = server.create_app("gone");
+    let fresh = Repo::app("3.12", "six\n");
+    let out = fresh.push_ok(&server.git_url("gone", &password), &["main"]);
+    assert!(out.contains("No virtual environment at"), "a new env, not the deleted app's: {out}");
+}
+
+#[test]
+fn an_env_whose_interpreter_is_gone_is_recreated() {
+    let (server, _, url, repo) = TestServer::with_deployed_app("halfenv", "six\n");
+    // What an interrupted `rm -r env` over FTP leaves: bin/ gone, the marker still there.
+    std::fs::remove_dir_all(server.wwwroot("halfenv").join("env/bin")).unwrap();
+    repo.commit("again");
+    let out = repo.push_ok(&url, &["main"]);
+    assert!(out.contains("remote: Deleting incompatible virtual environment."), "{out}");
+    assert!(out.contains("env's interpreter env/bin/python is missing"), "{out}");
+    assert!(server.get_app("halfenv", "/").1.starts_with("v1"));
+}
+
+#[test]
+fn releases_share_unchanged_files_and_old_ones_go_with_their_deployments() {
+    use std::os::unix::fs::MetadataExt;
+    let (server, _, url, repo) = TestServer::with_deployed_app("disk", "six\n");
+    server.set_settings("disk", json!({ "SCM_MAX_DEPLOYMENTS": "2" }));
+    let first = id(&server.active("disk").unwrap());
+    repo.write("other.py", "x = 1\n");
+    repo.commit("second");
+    repo.push_ok(&url, &["main"]);
+    let second = id(&server.active("disk").unwrap());
+    let home = server.app_home("disk");
+    let inode = |release: i64, file: &str| {
+        std::fs::metadata(home.join(format!("site/releases/{release}/{file}"))).unwrap().ino()
+    };
+    assert_eq!(inode(first, "app.py"), inode(second, "app.py"), "an unchanged file is one file on disk");
+    let six = "env/lib/python3.12/site-packages/six.py";
+    assert_eq!(inode(first, six), inode(second, six), "so is a reused env's package");
+    assert_eq!(
+        std::fs::read_link(home.join("site/wwwroot")).unwrap(),
+        std::path::Path::new(&format!("releases/{second}"))
+    );
+    repo.commit("third");
+    repo.push_ok(&url, &["main"]);
+    assert!(!home.join(format!("site/releases/{first}")).exists(), "beyond SCM_MAX_DEPLOYMENTS, releases go too");
+}
