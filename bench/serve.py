@@ -13,6 +13,11 @@ pushes it twice untimed (env created; one code-only push), then, median of N cod
      returns the new body (polled every 5 ms through the proxy). Goal: <= 1.5 s.
   3. proxy overhead (issue 6): wrk, 10 s each, through the proxy vs straight to gunicorn's port.
      Goal: 1 - proxy/direct requests per second <= 10 %.
+  4. a switch under load (issue 11): wrk with 200 connections through the proxy for 15 s while two
+     code-only pushes switch releases, beside the same wrk run with no push (the baseline, in the
+     same process). Goal: 0 failed requests (socket errors + non-2xx); p99 beside the baseline's.
+  5. rollback (issue 11): `POST /api/apps/<app>/rollback` until the previous code answers through
+     the proxy. Goal: under 1 s.
 """
 import argparse
 import http.client
@@ -48,10 +53,9 @@ def request(port, method, path, body=None, headers=None, timeout=10):
         conn.close()
 
 
-def step_timings(log):
-    """{step: seconds} from the `Step timings:` table at the end of a deployment log."""
-    table = log.split("Step timings:")[-1]
-    return {m[1]: float(m[2]) for m in re.finditer(r"^  (\S+)\s+([\d.]+)s\b", table, re.M)}
+def step_timings(deployment):
+    """{step: seconds}, as the deployment record reports its build's steps."""
+    return {step["name"]: step["duration"] for step in deployment["steps"]}
 
 
 class Server:
@@ -115,14 +119,50 @@ class Checkout:
         return time.perf_counter() - start if wait else proc
 
 
-def wrk(url, host=None):
-    cmd = ["wrk", "-t2", "-c32", "-d10s", "--latency"] + (["-H", f"Host: {host}"] if host else []) + [url]
-    out = run(cmd, "wrk")
+def wrk(url, host=None, connections=32, seconds=10):
+    cmd = (["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+           + (["-H", f"Host: {host}"] if host else []) + [url])
+    return parse_wrk(run(cmd, "wrk"), cmd)
+
+
+def parse_wrk(out, cmd):
+    """(req/s, p99 ms, errors text, command, requests, failed requests) from wrk's report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", out, re.M).groups()
     p99_ms = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     errors = re.findall(r"^\s*(Socket errors:.*|Non-2xx or 3xx responses:.*)$", out, re.M)
-    return rps, p99_ms, "; ".join(errors) or "no errors", shlex.join(cmd)
+    requests = int(re.search(r"(\d+) requests in", out)[1])
+    failed = sum(int(n) for line in errors for n in re.findall(r"\d+", line))
+    return rps, p99_ms, "; ".join(errors) or "no errors", shlex.join(cmd), requests, failed
+
+
+def switch_under_load(server, work):
+    """Scenario 4: wrk through the proxy with no push, then again during two pushes."""
+    url, host = f"http://127.0.0.1:{server.port}/", f"{APP}.localhost:{server.port}"
+    baseline = wrk(url, host=host, connections=200, seconds=15)
+    cmd = ["wrk", "-t2", "-c200", "-d15s", "--latency", "-H", f"Host: {host}", url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    for _ in range(2):
+        work.change()
+        work.push()
+        time.sleep(2)
+    out = proc.communicate()[0]
+    return baseline, parse_wrk(out, cmd)
+
+
+def rollback_time(server):
+    """Scenario 5: rollback to the previous release until its code answers through the proxy."""
+    releases = server.api("GET", f"/apps/{APP}/releases")
+    previous = next(r for r in releases if not r["active"])
+    tag = previous["message"]
+    start = time.perf_counter()
+    server.api("POST", f"/apps/{APP}/rollback", {"deployment": previous["id"]})
+    while tag not in server.get_app()[1]:
+        if time.perf_counter() - start > 30:
+            sys.exit("error: the rolled-back code never answered")
+        time.sleep(0.005)
+    return time.perf_counter() - start
 
 
 def have_wrk():
@@ -144,7 +184,7 @@ def measure(server, work, n, env, settings, tmp):
         newest = server.api("GET", f"/apps/{APP}/deployments")[0]
         if newest["status"] != "success" or not newest["active"]:
             sys.exit(f"error: deployment after push: {newest}")
-        steps.append(step_timings(server.api("GET", f"/apps/{APP}/deployments/{newest['id']}/log")))
+        steps.append(step_timings(newest))
     build = [SLIPWAY, "build", "--source", work.dir, "--target", tmp / "build-target"]
     run(build, "slipway build (untimed, first)", env={**env, **settings})
     for _ in range(n):  # 1. the same change with `slipway build` alone
@@ -170,11 +210,14 @@ def measure(server, work, n, env, settings, tmp):
             time.sleep(0.005)
         if proc.wait() != 0:
             sys.exit(f"error: git push failed:\n{proc.communicate()[0]}")
-    if shutil.which("wrk"):  # 3. proxy vs direct
+    switch = None
+    if shutil.which("wrk"):  # 3. proxy vs direct; 4. a switch under load
         process = server.api("GET", f"/apps/{APP}")["process"]  # wrk reports non-2xx answers
         proxy = (process["command"], wrk(f"http://127.0.0.1:{process['port']}/"),
                  wrk(f"http://127.0.0.1:{server.port}/", host=f"{APP}.localhost:{server.port}"))
-    return pushes, steps, builds, answers, failed_polls, proxy
+        switch = switch_under_load(server, work)
+    rollbacks = [rollback_time(server) for _ in range(n)]  # 5. rollback, back and forth
+    return pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks
 
 
 def main():
@@ -215,7 +258,8 @@ def main():
             if [d["status"] for d in deploys] != ["success", "success"]:
                 sys.exit(f"error: warm-up deployments: {deploys}")
             print(f"warm-up (untimed): first push (env created) {first:.2f}s; one code-only push")
-            pushes, steps, builds, answers, failed_polls, proxy = measure(server, work, args.repeat, env, settings, tmp)
+            results = measure(server, work, args.repeat, env, settings, tmp)
+            pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks = results
         finally:
             server.stop()
 
@@ -242,12 +286,26 @@ def main():
         command, direct, proxied = proxy
         overhead = 100 * (1 - proxied[0] / direct[0])
         print(f"   app command: {command}")
-        for name, (rps, p99, errors, cmd) in (("direct", direct), ("proxy", proxied)):
+        for name, (rps, p99, errors, cmd, *_) in (("direct", direct), ("proxy", proxied)):
             print(f"   {name:<7}{rps:>9.0f} req/s   p99 {p99:>7.2f} ms   {errors}\n          $ {cmd}")
         print(f"   overhead: {overhead:.1f}% fewer req/s through the proxy; its p99 is {proxied[1] / direct[1]:.1f}x direct")
         verdicts.append(("proxy overhead <= 10 %", overhead <= 10.0, f"{overhead:.1f}%"))
     else:
         print("   not measured: wrk could not be installed")
+    print("\n4. a switch under load (issue 11): wrk -c200 15 s through the proxy, with two pushes vs none")
+    if switch:
+        for name, (rps, p99, errors, cmd, requests, failed) in (("no push", switch[0]), ("2 pushes", switch[1])):
+            print(f"   {name:<9}{requests:>8} requests {rps:>8.0f} req/s   p99 {p99:>7.2f} ms   failed {failed}   ({errors})")
+        print(f"          $ {switch[1][3]}")
+        print(f"   p99 during the switches: {switch[1][1] / switch[0][1]:.1f}x the baseline's")
+        verdicts.append(("0 failed requests across 2 switches under load", switch[1][5] == 0,
+                         f"{switch[1][5]} of {switch[1][4]}"))
+    else:
+        print("   not measured: wrk could not be installed")
+    rollback = med(rollbacks)
+    print(f"\n5. rollback -> the previous code answers (issue 11), median of {args.repeat}")
+    print(f"   {rollback:.3f}s   (all: {every(rollbacks)})")
+    verdicts.append(("rollback -> old code answers < 1 s", rollback < 1.0, f"{rollback:.3f}s"))
     print("\n" + "\n".join(f"target {what}: {'met' if ok else 'NOT met'} ({value})" for what, ok, value in verdicts))
     print(f"\nbenchmark wall time: {time.perf_counter() - wall_start:.1f}s")
 

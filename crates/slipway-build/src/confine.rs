@@ -1,0 +1,61 @@
+//! Files the build reads from the repository stay in the repository: a `runtime.txt` that is a
+//! symlink to the server's admin token, or a `-r /etc/hostname` in requirements.txt, is refused
+//! by name, and the outside file's content is never read, let alone quoted in an error.
+
+use std::path::{Path, PathBuf};
+
+use crate::{BuildError, Result};
+
+/// The real path of `path` (symlinks and `..` resolved), if it is inside `root`; otherwise an
+/// error naming `shown` (the file as the user knows it). A path that does not exist is returned
+/// as it is: reading it will say so.
+pub fn inside(root: &Path, path: &Path, shown: &str) -> Result<PathBuf> {
+    let Ok(real) = path.canonicalize() else {
+        return if std::fs::symlink_metadata(path).is_ok() {
+            // A dangling link: where it points cannot be checked, so it is not followed.
+            Err(outside(shown))
+        } else {
+            Ok(path.to_path_buf())
+        };
+    };
+    let root = root.canonicalize().map_err(|e| BuildError::io("resolve", root, e))?;
+    if real.starts_with(&root) {
+        Ok(real)
+    } else {
+        Err(outside(shown))
+    }
+}
+
+fn outside(shown: &str) -> BuildError {
+    BuildError::invalid_file(
+        shown,
+        None,
+        format!("`{shown}` leads outside the repository (through a symlink or `..`); expected a file in the repository"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_and_dots_that_leave_the_repository_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("sub")).unwrap();
+        std::fs::write(dir.path().join("secret"), "TOKEN").unwrap();
+        std::fs::write(repo.join("runtime.txt"), "python-3.12").unwrap();
+        std::os::unix::fs::symlink("../secret", repo.join("leak")).unwrap();
+        std::os::unix::fs::symlink("runtime.txt", repo.join("sub/../inner")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", repo.join("dangling")).unwrap();
+        assert!(inside(&repo, &repo.join("runtime.txt"), "runtime.txt").is_ok());
+        assert!(inside(&repo, &repo.join("inner"), "inner").is_ok());
+        let err = inside(&repo, &repo.join("leak"), "runtime.txt").unwrap_err().to_string();
+        assert!(err.starts_with("runtime.txt: `runtime.txt` leads outside the repository"), "{err}");
+        assert!(!err.contains("TOKEN"));
+        assert!(inside(&repo, &repo.join("sub/../../secret"), "x").is_err());
+        assert!(inside(&repo, Path::new("/etc/hostname"), "/etc/hostname").is_err());
+        assert!(inside(&repo, &repo.join("dangling"), "dangling").is_err());
+        assert!(inside(&repo, &repo.join("missing"), "missing").is_ok(), "reading it says it is missing");
+    }
+}
