@@ -81,6 +81,15 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                         &active["started_at"]
                     }),
                 );
+                let branch = text(&app["branch"]);
+                if app["live_is_branch_head"] == true {
+                    println!("Live:        the head of `{branch}`");
+                } else {
+                    println!(
+                        "Live:        not the head of `{branch}` (a rollback or a redeploy); `{branch}` is at {}",
+                        short_commit(&app["branch_head"])
+                    );
+                }
             } else {
                 println!("Active:      none yet (push to deploy)");
             }

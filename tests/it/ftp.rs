@@ -413,17 +413,19 @@ fn ftps_with_a_self_signed_certificate_and_required_tls() {
 }
 
 #[test]
-fn failed_ftp_logins_are_rate_limited_per_ip() {
+fn failed_ftp_logins_are_rate_limited_per_address_and_app() {
     let server = TestServer::start();
     let password = server.create_app("guarded");
+    let other = server.create_app("neighbour");
     let out = ftplib(
         &server,
         r#"
 out["failures"] = [attempt(lambda: connect("guarded", "wrong-%d" % i).quit()) for i in range(5)]
 out["right_password_now"] = attempt(lambda: connect("guarded", os.environ["PW"]).quit())
 out["from_other_ip"] = attempt(lambda: connect("guarded", os.environ["PW"], source="127.0.0.2").quit())
+out["other_app_same_ip"] = attempt(lambda: connect("neighbour", os.environ["OTHER"]).quit())
 "#,
-        &[("PW", &password)],
+        &[("PW", &password), ("OTHER", &other)],
     );
     for failure in out["failures"].as_array().unwrap() {
         assert!(err(failure).starts_with("530"), "{out}");
@@ -433,7 +435,8 @@ out["from_other_ip"] = attempt(lambda: connect("guarded", os.environ["PW"], sour
         "a blocked IP is refused even with the right password: {out}"
     );
     assert!(out["from_other_ip"].get("error").is_none(), "another IP is not blocked: {out}");
+    assert!(out["other_app_same_ip"].get("error").is_none(), "another app from the same IP is not blocked: {out}");
     let log = server.server_log();
-    assert!(log.contains("127.0.0.1 is blocked") && log.contains("login refused from 127.0.0.1"), "{log}");
+    assert!(log.contains("refused for 300s") && log.contains("login for guarded refused from 127.0.0.1"), "{log}");
     assert!(!log.contains("wrong-"), "passwords are never logged:\n{log}");
 }

@@ -10,28 +10,22 @@ use crate::{BuildError, Result};
 /// error naming `shown` (the file as the user knows it). A path that does not exist is returned
 /// as it is: reading it will say so.
 pub fn inside(root: &Path, path: &Path, shown: &str) -> Result<PathBuf> {
-    let Ok(real) = path.canonicalize() else {
-        return if std::fs::symlink_metadata(path).is_ok() {
-            // A dangling link: where it points cannot be checked, so it is not followed.
-            Err(outside(shown))
-        } else {
-            Ok(path.to_path_buf())
-        };
-    };
-    let root = root.canonicalize().map_err(|e| BuildError::io("resolve", root, e))?;
-    if real.starts_with(&root) {
-        Ok(real)
-    } else {
-        Err(outside(shown))
-    }
+    real_path_inside(root, path).ok_or_else(|| BuildError::invalid_file(shown, None, outside_message(shown)))
 }
 
-fn outside(shown: &str) -> BuildError {
-    BuildError::invalid_file(
-        shown,
-        None,
-        format!("`{shown}` leads outside the repository (through a symlink or `..`); expected a file in the repository"),
-    )
+/// [`inside`] for callers that name the error themselves: `None` when `path` leads outside.
+pub fn real_path_inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let Ok(real) = path.canonicalize() else {
+        // Missing: returned as it is. A dangling link: where it points cannot be checked.
+        return std::fs::symlink_metadata(path).is_err().then(|| path.to_path_buf());
+    };
+    let root = root.canonicalize().ok()?;
+    real.starts_with(&root).then_some(real)
+}
+
+/// What is said of a file that leads outside the repository (never what it leads to).
+pub fn outside_message(shown: &str) -> String {
+    format!("`{shown}` leads outside the repository (through a symlink or `..`); expected a file in the repository")
 }
 
 #[cfg(test)]

@@ -35,9 +35,10 @@ pub struct CustomScript {
 /// Reads `.deployment` from the checkout; `None` when there is none.
 pub fn read(source: &Path) -> Result<Option<CustomScript>> {
     let path = source.join(DEPLOYMENT_FILE);
-    if !path.exists() {
+    if std::fs::symlink_metadata(&path).is_err() {
         return Ok(None);
     }
+    let path = crate::confine::inside(source, &path, DEPLOYMENT_FILE)?;
     let text = std::fs::read(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
     let text = String::from_utf8(text).map_err(|_| {
         BuildError::invalid_file(DEPLOYMENT_FILE, None, format!("the file is not UTF-8 text; {EXPECTED}"))
@@ -73,6 +74,14 @@ fn resolve(command: &str, words: Vec<String>, source: &Path) -> Result<CustomScr
     let script_file = words.iter().map(PathBuf::from).find(|w| w.is_relative() && source.join(w).is_file());
     let program = &words[0];
     let in_repo = source.join(program);
+    // `command = ../../bin/true` or a link out of the repository: not the repository's to run.
+    if (program.contains('/') || in_repo.exists()) && crate::confine::real_path_inside(source, &in_repo).is_none() {
+        return Err(BuildError::invalid_file(
+            DEPLOYMENT_FILE,
+            None,
+            format!("`command = {command}`: {}", crate::confine::outside_message(program)),
+        ));
+    }
     let argv = if in_repo.is_file() {
         if program.ends_with(".sh") {
             std::iter::once("bash".to_string()).chain(words.iter().cloned()).collect()

@@ -27,6 +27,7 @@ pub fn collectstatic(target: &Path, env: &Path, settings: &Settings, log: &Build
     log.info("Running manage.py collectstatic --noinput (set DISABLE_COLLECTSTATIC=true to skip).");
     let mut command = Command::new(crate::env::python_in(env));
     command.args(["manage.py", "collectstatic", "--noinput"]).current_dir(target).envs(settings.iter());
+    crate::env::activate(&mut command, env);
     run_logged("manage.py collectstatic (set DISABLE_COLLECTSTATIC=true to skip it)", &mut command, log)
 }
 

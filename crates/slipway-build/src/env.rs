@@ -278,6 +278,15 @@ pub fn python_in(env: &Path) -> PathBuf {
     env.join("bin").join("python")
 }
 
+/// What activating env does, for a command that runs in it: `VIRTUAL_ENV` set, env's `bin`
+/// first on `PATH` (a `manage.py` that runs a tool of env finds it), no `PYTHONHOME`.
+pub fn activate(command: &mut std::process::Command, env: &Path) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![env.join("bin")];
+    dirs.extend(std::env::split_paths(&path));
+    command.env("VIRTUAL_ENV", env).env("PATH", std::env::join_paths(dirs).unwrap_or(path)).env_remove("PYTHONHOME");
+}
+
 /// Carries out the plan: logs the decision, deletes (parks) an incompatible env, creates a new one.
 /// `park_dir` must be on the same file system as env.
 pub fn apply(

@@ -47,6 +47,9 @@ pub enum Installer {
 #[derive(Debug, Clone)]
 pub struct Lock {
     pub path: PathBuf,
+    /// The user's own requirements, to install from instead of the pins when they carry
+    /// `--hash`es: the pins would drop them, and with them hash checking.
+    pub hashed: Option<PathBuf>,
     /// Normalized names of every package the requirements need, dependencies included.
     pub packages: Vec<String>,
 }
@@ -144,7 +147,7 @@ impl Installer {
                     log,
                 )?;
                 let text = std::fs::read_to_string(&lock_path).at("read", &lock_path)?;
-                Ok(Lock { packages: names_in_lock(&text), path: lock_path })
+                Ok(Lock { packages: names_in_lock(&text), path: lock_path, hashed: None })
             }
             Installer::Pip => {
                 let report = temp.join("pip-report.json");
@@ -166,7 +169,7 @@ impl Installer {
                 })?;
                 let lock = report.to_requirements();
                 std::fs::write(&lock_path, &lock).at("write", &lock_path)?;
-                Ok(Lock { packages: names_in_lock(&lock), path: lock_path })
+                Ok(Lock { packages: names_in_lock(&lock), path: lock_path, hashed: None })
             }
         }
     }
@@ -185,22 +188,26 @@ impl Installer {
         log: &BuildLog,
     ) -> Result<()> {
         let python = crate::env::python_in(env);
+        let requirements = lock.hashed.as_ref().unwrap_or(&lock.path);
         let mut command = match self {
             Installer::Uv { exe, .. } => {
                 let mut c = Command::new(exe);
                 c.args(["pip", "install", "--no-config", "--python"])
                     .arg(&python)
                     .arg("-r")
-                    .arg(&lock.path)
+                    .arg(requirements)
                     .args(sources.as_args());
                 c
             }
             Installer::Pip => {
                 let mut c = Command::new(&python);
-                c.args(["-m", "pip", "install"]).args(PIP_QUIET_ARGS).arg("-r").arg(&lock.path);
+                c.args(["-m", "pip", "install"]).args(PIP_QUIET_ARGS).arg("-r").arg(requirements);
                 c
             }
         };
+        if lock.hashed.is_some() {
+            command.arg("--require-hashes");
+        }
         run_logged(
             &format!("installing requirements ({})", self.kind()),
             with_settings(&mut command, settings).current_dir(workdir),

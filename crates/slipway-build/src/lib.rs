@@ -10,6 +10,7 @@
 //! The server and the CLI both call [`pipeline::build`]; a custom deployment script calls the same
 //! steps one by one through `slipway build <step>`.
 
+pub mod confine;
 pub mod custom_script;
 pub mod django;
 pub mod env;

@@ -146,10 +146,12 @@ impl BuildLog {
         }
     }
 
-    /// Every line goes out here.
+    /// Every line goes out here, its control characters escaped: a repository's file names,
+    /// commit messages and build output cannot move the cursor of whoever reads the log
+    /// (`git push`'s `remote:` lines, `slipway logs`).
     fn emit(&self, line: &str) {
         *self.last_line.lock().unwrap() = Instant::now();
-        self.sink.line(line);
+        self.sink.line(&escape_controls(line));
     }
 
     /// How long since the last line.
@@ -236,6 +238,22 @@ impl BuildLog {
     }
 }
 
+/// `text` with every control character but the tab written as an escape (`\u{1b}`).
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn format_duration(d: Duration) -> String {
     if d < Duration::from_secs(10) {
         format!("{:.3}s", d.as_secs_f64())
@@ -247,6 +265,15 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("plain\ttext"), "plain\ttext");
+        assert_eq!(escape_controls("\u{1b}[2Jgone\r\0"), "\\u{1b}[2Jgone\\u{d}\\u{0}");
+        let sink = Arc::new(MemorySink::default());
+        BuildLog::new(sink.clone()).output("\u{1b}]0;title\u{7}");
+        assert_eq!(sink.lines(), ["    \\u{1b}]0;title\\u{7}"]);
+    }
 
     #[test]
     fn summary_lists_every_step_with_its_outcome() {

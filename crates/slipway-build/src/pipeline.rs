@@ -396,8 +396,14 @@ fn lock_requirements(
     };
     let path = &files.files[0].path;
     log.info(format!("Resolving requirements.txt for Python {} ({}).", runtime.version, installer.resolver()));
-    let lock = installer.lock(runtime, path, sources, settings, temp, log)?;
+    let mut lock = installer.lock(runtime, path, sources, settings, temp, log)?;
     log.info(format!("Resolved {} packages.", lock.packages.len()));
+    if files.use_hashes() {
+        log.info(
+            "requirements.txt pins hashes: installing from it with --require-hashes, so every package is checked.",
+        );
+        lock.hashed = Some(path.clone());
+    }
     Ok(LockedRequirements(Some(lock)))
 }
 

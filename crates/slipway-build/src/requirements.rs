@@ -16,6 +16,13 @@ pub struct RequirementFiles {
     pub files: Vec<RequirementFile>,
 }
 
+impl RequirementFiles {
+    /// Whether any of the files pins hashes (`--hash=sha256:…`): then every package must match one.
+    pub fn use_hashes(&self) -> bool {
+        self.files.iter().any(|f| f.bytes.windows(6).any(|w| w == b"--hash"))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RequirementFile {
     pub path: PathBuf,
@@ -69,6 +76,8 @@ fn collect(
         Some((file, line)) => BuildError::invalid_file(file, Some(line), message),
         None => BuildError::invalid_file(name.clone(), None, message),
     };
+    let path =
+        &crate::confine::real_path_inside(root, path).ok_or_else(|| where_(crate::confine::outside_message(&name)))?;
     let meta = std::fs::metadata(path).map_err(|e| where_(format!("cannot read `{name}`: {e}")))?;
     if !meta.is_file() {
         return Err(where_(format!("`{name}` is not a file; expected a requirements file")));

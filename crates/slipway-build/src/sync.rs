@@ -104,7 +104,7 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
             brought.insert(format!("{rel_name}/"));
         } else if file_type.is_symlink() {
             let link = std::fs::read_link(entry.path()).at("read symlink", entry.path())?;
-            if !stays_inside(&rel, &link) {
+            if !stays_inside(source, &rel, &link) {
                 log.warn(format!(
                     "not copying symlink `{rel_name}` → `{}`: it points outside the repository",
                     link.display()
@@ -165,22 +165,47 @@ fn is_never_copied(rel: &Path, custom_script: Option<&Path>, log: &BuildLog) -> 
 }
 
 /// A relative symlink that resolves inside the checkout; absolute ones are refused.
-fn stays_inside(rel: &Path, link: &Path) -> bool {
-    if link.is_absolute() {
-        return false;
+fn stays_inside(root: &Path, rel: &Path, link: &Path) -> bool {
+    let start: Vec<std::ffi::OsString> =
+        rel.parent().map(|p| p.components().map(|c| c.as_os_str().to_owned()).collect()).unwrap_or_default();
+    resolve_in_repo(root, start, link, &mut 0).is_some()
+}
+
+/// How many links a chain may go through before it is refused (as the kernel's ELOOP does).
+const MAX_LINK_HOPS: usize = 40;
+
+/// Follows `target` from the folder `dir` (components below `root`), expanding every link on the
+/// way that is in the repository, as the kernel would: the folder it ends in, or `None` when it
+/// climbs above `root` at any point, is absolute, or loops. A lexical check is not enough:
+/// `d/e/f/up -> ../../..` is harmless, but `chain -> d/e/f/up/../../../..` leaves the repository.
+fn resolve_in_repo(
+    root: &Path,
+    mut dir: Vec<std::ffi::OsString>,
+    target: &Path,
+    hops: &mut usize,
+) -> Option<Vec<std::ffi::OsString>> {
+    if target.is_absolute() {
+        return None;
     }
-    let mut depth: i64 = rel.components().count() as i64 - 1;
-    for component in link.components() {
+    for component in target.components() {
         match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
+            Component::ParentDir => {
+                dir.pop()?;
+            }
+            Component::Normal(name) => {
+                dir.push(name.to_owned());
+                let here: PathBuf = dir.iter().fold(root.to_path_buf(), |p, c| p.join(c));
+                if std::fs::symlink_metadata(&here).is_ok_and(|m| m.file_type().is_symlink()) {
+                    *hops += 1;
+                    let next = std::fs::read_link(&here).ok().filter(|_| *hops <= MAX_LINK_HOPS)?;
+                    dir.pop();
+                    dir = resolve_in_repo(root, dir, &next, hops)?;
+                }
+            }
             _ => {}
         }
-        if depth < 0 {
-            return false;
-        }
     }
-    true
+    Some(dir)
 }
 
 fn manifest_name(rel: &Path) -> String {
@@ -328,9 +353,20 @@ mod tests {
 
     #[test]
     fn symlinks_must_stay_inside_the_checkout() {
-        assert!(stays_inside(Path::new("static/logo.png"), Path::new("../img/logo.png")));
-        assert!(!stays_inside(Path::new("logo.png"), Path::new("../etc/passwd")));
-        assert!(!stays_inside(Path::new("a"), Path::new("/etc/passwd")));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert!(stays_inside(root, Path::new("static/logo.png"), Path::new("../img/logo.png")));
+        assert!(!stays_inside(root, Path::new("logo.png"), Path::new("../etc/passwd")));
+        assert!(!stays_inside(root, Path::new("a"), Path::new("/etc/passwd")));
+        // Resolved, not read lexically: a harmless link, then a chain through it that leaves.
+        std::fs::create_dir_all(root.join("d/e/f")).unwrap();
+        std::os::unix::fs::symlink("../../..", root.join("d/e/f/up")).unwrap();
+        assert!(stays_inside(root, Path::new("d/e/f/up"), Path::new("../../..")));
+        assert!(!stays_inside(root, Path::new("chain"), Path::new("d/e/f/up/../../../..")));
+        assert!(stays_inside(root, Path::new("ok"), Path::new("d/e/f/up/d/e")));
+        std::os::unix::fs::symlink("loop2", root.join("loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", root.join("loop2")).unwrap();
+        assert!(!stays_inside(root, Path::new("x"), Path::new("loop1")));
     }
 
     #[test]

@@ -168,8 +168,10 @@ pub fn resolve(
         (PYTHON_VERSION_FILE, VersionSource::PythonVersionFile, parse_python_version_file),
     ] {
         let path = source_dir.join(file);
-        if path.exists() {
-            let spec = std::fs::read(&path).at("cannot read", &path).and_then(|bytes| parse(&bytes));
+        if std::fs::symlink_metadata(&path).is_ok() {
+            let spec = crate::confine::inside(source_dir, &path, file)
+                .and_then(|real| std::fs::read(&real).at("cannot read", &path))
+                .and_then(|bytes| parse(&bytes));
             requests.push((source, spec));
         }
     }

@@ -94,17 +94,43 @@ struct Running {
     woken: Arc<Notify>,
 }
 
+/// A deployment's log keeps at most this much of the build's output; slipway's own lines (steps,
+/// the outcome, the timings) are always kept.
+pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
+
 /// Log lines of one deployment: appended to its `log.txt` and sent to whoever is watching.
 struct DeploymentSink {
-    file: Mutex<std::fs::File>,
+    file: Mutex<CappedLog>,
     progress: mpsc::UnboundedSender<String>,
+}
+
+struct CappedLog {
+    file: std::fs::File,
+    written: u64,
+    dropped: u64,
 }
 
 impl LogSink for DeploymentSink {
     fn line(&self, line: &str) {
-        if let Ok(mut file) = self.file.lock() {
-            let _ = writeln!(file, "{line}");
+        // Output of the build's commands is indented; past the cap it is dropped (with a note).
+        let output = line.starts_with("    ");
+        let Ok(mut log) = self.file.lock() else { return };
+        if output && log.written >= MAX_LOG_BYTES {
+            if log.dropped == 0 {
+                let note = format!(
+                    "[slipway] this log passed {} MB: the rest of the build's output is dropped",
+                    MAX_LOG_BYTES >> 20
+                );
+                let _ = writeln!(log.file, "{note}");
+                let _ = self.progress.send(note);
+            }
+            log.dropped += 1;
+            return;
         }
+        if writeln!(log.file, "{line}").is_ok() {
+            log.written += line.len() as u64 + 1;
+        }
+        drop(log);
         let _ = self.progress.send(line.to_string());
     }
 }
@@ -237,7 +263,10 @@ impl Deployer {
         let (status, reason, python_version) = match &outcome {
             Ok(built) => (Status::Success, None, built.runtime.as_ref().map(|r| r.version.to_string())),
             // The log has the details (an app's output, say); the record keeps the first line.
-            Err(e) => (Status::Failed, e.to_string().lines().next().map(String::from), None),
+            Err(e) => {
+                let first = e.to_string().lines().next().map(|l| slipway_build::log::escape_controls(l).into_owned());
+                (Status::Failed, first, None)
+            }
         };
         let finish = Finish { status, reason: reason.as_deref(), steps: &steps, python_version };
         if let Err(e) = store.finish(&record.app, record.id, &finish) {
@@ -276,7 +305,8 @@ impl Deployer {
             .append(true)
             .open(&path)
             .map_err(|e| Error::io("open", path, e))?;
-        Ok(BuildLog::new(Arc::new(DeploymentSink { file: Mutex::new(file), progress })))
+        let file = Mutex::new(CappedLog { file, written: 0, dropped: 0 });
+        Ok(BuildLog::new(Arc::new(DeploymentSink { file, progress })))
     }
 
     /// Builds the commit into its own release and starts it; on any failure the release is

@@ -42,6 +42,9 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("{action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    /// Too much at once (password checks): try again shortly.
+    #[error("{0}")]
+    Busy(String),
     /// A task of the server's that panicked or was cancelled.
     #[error("{0}")]
     Internal(String),
@@ -59,6 +62,8 @@ pub enum ErrorKind {
     Conflict,
     /// The app itself failed.
     AppFailed,
+    /// Too many requests at once; try again.
+    Busy,
     /// slipway failed: the server log has the details; clients get no internal text.
     Internal,
 }
@@ -71,6 +76,7 @@ impl Error {
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::AppExists(_) | Error::NothingDeployed(_) => ErrorKind::Conflict,
             Error::StartFailed(_) => ErrorKind::AppFailed,
+            Error::Busy(_) => ErrorKind::Busy,
             Error::Git(_) | Error::Store(_) | Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -164,6 +164,7 @@ pub async fn serve(
         ftp_addr: listeners.ftp.local_addr()?,
         supervisor: Supervisor::new(data_dir.clone()),
         hook_token: secrets::generate_token(),
+        logins: Default::default(),
         config,
         data_dir,
         store,

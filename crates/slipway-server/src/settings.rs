@@ -42,6 +42,29 @@ const SECONDS: &[(&str, u64, u64, Duration)] = &[
     (BUILD_TIMEOUT, 1, 86_400, DEFAULT_BUILD_TIMEOUT),
     (WAIT_TO_RETIRE, 0, 600, DEFAULT_WAIT_TO_RETIRE),
 ];
+/// Settings refused because they would point Python, the installers or the loader at something
+/// else than the app's env, or take a name slipway gives: with why.
+const UNSAFE: &[(&str, &str)] = &[
+    ("PYTHONHOME", "it makes Python look for its standard library elsewhere (`Fatal Python error: init_fs_encoding`)"),
+    ("PYTHONPATH", "it puts other code before the app's env; put the app's own folders in the start command instead"),
+    ("PYTHONUSERBASE", "it points Python at another user site"),
+    ("PYTHONSTARTUP", "it runs a file at every interpreter start"),
+    ("VIRTUAL_ENV", "slipway sets it to the app's env"),
+    ("CONDA_PREFIX", "it points the installers at another environment"),
+    ("PIP_TARGET", "it makes pip install outside env"),
+    ("PIP_PREFIX", "it makes pip install outside env"),
+    ("PIP_ROOT", "it makes pip install outside env"),
+    ("PIP_USER", "it makes pip install into a user site, outside env"),
+    ("PIP_REQUIRE_VIRTUALENV", "slipway always installs into env"),
+    ("UV_PROJECT_ENVIRONMENT", "it makes uv install outside env"),
+    ("UV_PYTHON", "the Python version is chosen by PYTHON_VERSION, runtime.txt or .python-version"),
+    ("UV_SYSTEM_PYTHON", "it makes uv install into the base interpreter"),
+    ("LD_PRELOAD", "it loads a library into every process"),
+    ("LD_LIBRARY_PATH", "it changes which libraries every process loads"),
+    ("PATH", "slipway puts env's bin first on it"),
+    ("PORT", "slipway gives each process its own port"),
+];
+
 /// Boolean settings: checked to be `true`/`false` (or `1/0`, `yes/no`, `on/off`) when set.
 const FLAGS: &[&str] = &[DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, PIP_NO_INDEX];
 
@@ -82,9 +105,15 @@ impl AppSettings {
         self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
-    /// What the engine reads: all of them.
+    /// What the engine and the app's processes get: every setting but the unsafe ones (which are
+    /// refused when set; this keeps out any stored before that).
     pub fn build_settings(&self) -> slipway_build::Settings {
-        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.environment().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// The settings that become environment variables of builds and processes.
+    pub fn environment(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().filter(|(k, _)| unsafe_reason(k).is_none()).map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     pub fn startup_command(&self) -> Option<&str> {
@@ -136,6 +165,14 @@ fn parse_seconds(key: &str, value: &str) -> Result<Duration, SettingError> {
         .ok_or_else(|| SettingError::new(key, format!("`{value}` is not a number of seconds between {min} and {max}")))
 }
 
+/// Why a setting is refused, if it is (`SLIPWAY_*` names are slipway's own).
+pub fn unsafe_reason(key: &str) -> Option<&'static str> {
+    if key.starts_with("SLIPWAY_") {
+        return Some("names starting with SLIPWAY_ are slipway's own");
+    }
+    UNSAFE.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+}
+
 /// Setting keys become environment variables: letters, digits and `_`, not starting with a digit.
 pub fn check_key(key: &str) -> Result<(), SettingError> {
     let ok = !key.is_empty()
@@ -153,6 +190,9 @@ pub fn check_key(key: &str) -> Result<(), SettingError> {
 /// A blank value is allowed for every key (it means "not set").
 pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), SettingError> {
     check_key(key)?;
+    if let Some(why) = unsafe_reason(key) {
+        return Err(SettingError::new(key, format!("cannot be set: {why}")));
+    }
     if value.contains('\0') {
         return Err(SettingError::new(key, "values cannot contain NUL"));
     }
@@ -241,6 +281,10 @@ mod tests {
         assert!(check("1BAD", "x", &runtimes).unwrap_err().to_string().contains("invalid setting name"));
         assert!(check("K", "a\0b", &runtimes).is_err());
         assert!(check("ANYTHING_ELSE", "any value", &runtimes).is_ok());
+        let refused = check("PYTHONHOME", "/usr", &runtimes).unwrap_err().to_string();
+        assert!(refused.starts_with("setting PYTHONHOME: cannot be set: it makes Python look"), "{refused}");
+        assert!(check("SLIPWAY_OWNER", "x", &runtimes).is_err());
+        assert!(check("PORT", "80", &runtimes).is_err());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct Shared {
     /// Given to git's hook through its environment; proves that a connection to the hook socket
     /// comes from a push this server started. Made anew at each start, never stored.
     pub hook_token: String,
+    /// Password checks in progress, recently verified passwords and lockouts
+    /// (`service::credentials`). Written by every login.
+    pub logins: crate::service::credentials::Logins,
     /// The apps' running processes. Written by the deployer (switching releases) and the
     /// service layer (restart, stop, delete); read by the proxy on every request.
     pub supervisor: Supervisor,

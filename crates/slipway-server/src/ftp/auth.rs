@@ -1,26 +1,23 @@
-//! FTP logins: user = app name, password = its deployment password, checked by the service layer;
-//! failed logins are counted per client IP, and an IP that failed too often is refused for a
-//! while (even with the right password). Passwords are never logged.
+//! FTP logins: user = app name, password = its deployment password, checked by the service layer
+//! (which rations argon2 and locks (address, app) out after too many failures). Passwords are
+//! never logged.
 
 use std::fmt::{self, Debug};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal};
 
-use crate::app_name::AppName;
-use crate::login_limiter::{LoginLimiter, BLOCK_FOR, FAILURE_WINDOW, MAX_FAILURES};
+use crate::service::credentials::{Refused, Via};
 use crate::service::Service;
 
-/// Checks app name and deployment password; counts failures per client IP.
+/// Checks app name and deployment password.
 pub struct AppAuthenticator {
     service: Service,
-    limiter: LoginLimiter,
 }
 
 impl AppAuthenticator {
     pub fn new(service: Service) -> Self {
-        AppAuthenticator { service, limiter: LoginLimiter::new(MAX_FAILURES, FAILURE_WINDOW, BLOCK_FOR) }
+        AppAuthenticator { service }
     }
 }
 
@@ -33,41 +30,16 @@ impl Debug for AppAuthenticator {
 #[async_trait]
 impl Authenticator for AppAuthenticator {
     async fn authenticate(&self, username: &str, creds: &Credentials) -> Result<Principal, AuthenticationError> {
-        let ip = creds.source_ip;
-        if let Some(left) = self.limiter.blocked(ip, Instant::now()) {
-            tracing::warn!(
-                "FTP: login refused from {ip}: too many failed logins (blocked for {}s more)",
-                left.as_secs().max(1)
-            );
-            return Err(AuthenticationError::IpDisallowed);
-        }
-        let app = AppName::parse(username).ok();
         let password = creds.password.clone().unwrap_or_default();
-        // An invalid name costs the same argon2 verification as a wrong password: any valid name
-        // that no app has is checked against a dummy hash.
-        let checked = app.clone().unwrap_or_else(|| AppName::parse("invalid-name").expect("a valid name"));
-        let ok = self
-            .service
-            .check_password(&checked, &password)
-            .await
-            .map_err(|e| AuthenticationError::new(format!("checking the password: {e}")))?;
-        if ok && app.is_some() {
-            self.limiter.succeeded(ip);
-            tracing::info!("FTP: {username} logged in from {ip}");
-            return Ok(Principal { username: username.to_string() });
+        match self.service.deployer_login(Via::Ftp, creds.source_ip, username, &password).await {
+            Ok(app) => {
+                tracing::info!("FTP: {app} logged in from {}", creds.source_ip);
+                Ok(Principal { username: app.to_string() })
+            }
+            Err(Refused::LockedOut(_)) => Err(AuthenticationError::IpDisallowed),
+            Err(Refused::Busy) => Err(AuthenticationError::new("too many logins at once: try again")),
+            Err(Refused::Wrong) => Err(AuthenticationError::BadPassword),
         }
-        let now_blocked = self.limiter.failed(ip, Instant::now());
-        let who = if app.is_some() { username } else { "(invalid app name)" };
-        if now_blocked {
-            tracing::warn!(
-                "FTP: failed login for {who} from {ip}; {MAX_FAILURES} failures within {}s: {ip} is blocked for {}s",
-                FAILURE_WINDOW.as_secs(),
-                BLOCK_FOR.as_secs()
-            );
-        } else {
-            tracing::warn!("FTP: failed login for {who} from {ip}");
-        }
-        Err(AuthenticationError::BadPassword)
     }
 }
 

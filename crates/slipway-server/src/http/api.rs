@@ -180,8 +180,12 @@ async fn deployment_log(
     ApiPath(path): ApiPath<DeploymentPath>,
     Query(query): Query<LogQuery>,
 ) -> ApiResult<Response> {
-    let bytes = state.service.deployment_log(&path.app, path.id.0, query.offset).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+    // Streamed from the file: a log is never read whole into memory.
+    let body = match state.service.deployment_log_from(&path.app, path.id.0, query.offset).await? {
+        Some(file) => axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+        None => axum::body::Body::empty(),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -1,6 +1,9 @@
 //! Who is asking: the operator (bearer admin token) or an app's deployer (basic auth with the
 //! app's deployment credentials, for git).
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -10,6 +13,7 @@ use base64::Engine;
 use super::error::ApiError;
 use super::AppState;
 use crate::app_name::AppName;
+use crate::service::credentials::{Refused, Via};
 
 /// Middleware for `/api`: requires `Authorization: Bearer <admin token>`.
 pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -39,14 +43,38 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// Whether the request carries the app's deployment credentials (the user must be the app).
-pub async fn is_deployer(state: &AppState, app: &AppName, headers: &HeaderMap) -> bool {
-    match basic_credentials(headers) {
-        Some((user, password)) if user == app.as_str() => {
-            state.service.check_password(app, &password).await.unwrap_or(false)
-        }
-        _ => false,
+/// Lets a request with the app's deployment credentials through (the user must be the app);
+/// otherwise the answer to send: a challenge (401), or 429 for a locked-out address or too many
+/// checks at once.
+pub async fn require_deployer(
+    state: &AppState,
+    app: &AppName,
+    ip: IpAddr,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let Some((user, password)) = basic_credentials(headers) else { return Err(basic_challenge(app)) };
+    if user != app.as_str() {
+        return Err(basic_challenge(app));
     }
+    match state.service.deployer_login(Via::Git, ip, &user, &password).await {
+        Ok(_) => Ok(()),
+        Err(Refused::Wrong) => Err(basic_challenge(app)),
+        Err(Refused::LockedOut(left)) => Err(too_many(
+            format!("too many failed logins for `{app}` from your address: try again in {}s", left.as_secs().max(1)),
+            left,
+        )),
+        Err(Refused::Busy) => {
+            Err(too_many("too many logins at once: try again in a moment".into(), Duration::from_secs(1)))
+        }
+    }
+}
+
+fn too_many(message: String, retry_after: Duration) -> Response {
+    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 pub fn basic_challenge(app: &AppName) -> Response {

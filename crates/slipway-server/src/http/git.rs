@@ -5,7 +5,9 @@
 use std::process::Stdio;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -29,8 +31,10 @@ pub async fn handle(
     if let Err(e) = state.service.require_app(&app) {
         return ApiError::from(e).into_response();
     }
-    if !auth::is_deployer(&state, &app, request.headers()).await {
-        return auth::basic_challenge(&app);
+    let ip =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if let Err(refusal) = auth::require_deployer(&state, &app, ip, request.headers()).await {
+        return refusal;
     }
     match run_backend(&state, &app, &rest, request).await {
         Ok(response) => response,

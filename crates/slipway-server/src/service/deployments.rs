@@ -25,11 +25,25 @@ impl Service {
 
     /// The deployment's log from byte `offset` on (to follow a running one).
     pub async fn deployment_log(&self, app: &AppName, id: i64, offset: u64) -> Result<Vec<u8>> {
-        let deployment = self.deployment(app, id)?;
-        let mut bytes = tokio::fs::read(self.paths(app).deployment_log(deployment.id)).await.unwrap_or_default();
-        let start = (offset as usize).min(bytes.len());
-        bytes.drain(..start);
+        use tokio::io::AsyncReadExt;
+        let mut bytes = Vec::new();
+        if let Some(mut file) = self.deployment_log_from(app, id, offset).await? {
+            file.read_to_end(&mut bytes).await.map_err(|e| Error::io("read the log of", id.to_string(), e))?;
+        }
         Ok(bytes)
+    }
+
+    /// The deployment's log opened at byte `offset`, to stream; `None` before it has a log.
+    pub async fn deployment_log_from(&self, app: &AppName, id: i64, offset: u64) -> Result<Option<tokio::fs::File>> {
+        use tokio::io::AsyncSeekExt;
+        let deployment = self.deployment(app, id)?;
+        let Ok(mut file) = tokio::fs::File::open(self.paths(app).deployment_log(deployment.id)).await else {
+            return Ok(None);
+        };
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|e| Error::io("read the log of", id.to_string(), e))?;
+        Ok(Some(file))
     }
 
     pub fn active_deployment(&self, app: &AppName) -> Result<Option<Deployment>> {

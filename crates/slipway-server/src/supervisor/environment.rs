@@ -7,7 +7,7 @@ use crate::settings::AppSettings;
 pub fn app_environment(release: &Path, settings: &AppSettings, port: u16) -> Vec<(String, String)> {
     let env_dir = release.join(slipway_build::env::ENV_DIR);
     let path = std::env::var("PATH").unwrap_or_default();
-    let mut vars: Vec<(String, String)> = settings.values().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut vars: Vec<(String, String)> = settings.environment().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     vars.push(("PORT".into(), port.to_string()));
     vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
     if env_dir.join("bin").is_dir() {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Child;
 
 use super::health::wait_until_answering;
-use super::process::{spawn, terminate, Launch};
+use super::process::{kill_leftovers, spawn, terminate, Launch};
 use super::{ProcessState, Slot};
 use crate::settings::DEFAULT_STARTUP_TIMEOUT;
 
@@ -46,6 +46,7 @@ async fn run(
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
+        let group = child.id();
         let status = tokio::select! {
             status = child.wait() => status,
             _ = stop.notified() => {
@@ -54,6 +55,9 @@ async fn run(
                 return;
             }
         };
+        if let Some(group) = group {
+            kill_leftovers(group);
+        }
         if started.elapsed() >= HEALTHY_RUN {
             backoff = Duration::from_secs(1);
         }

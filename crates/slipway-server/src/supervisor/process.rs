@@ -21,7 +21,7 @@ const TAIL_LINES: usize = 40;
 /// Everything needed to start (and restart) one process of an app.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    /// The start command, run by `sh -c "exec …"`.
+    /// The start command, run by `sh -c` as written (`cd sub && …`, `VAR=x cmd` work).
     pub shell: String,
     /// The release directory it runs in.
     pub dir: PathBuf,
@@ -51,7 +51,7 @@ impl Tail {
 pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(format!("exec {}", launch.shell))
+        .arg(shell_line(&launch.shell))
         .current_dir(&launch.dir)
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONPATH")
@@ -87,6 +87,28 @@ pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
     Ok((child, tail))
 }
 
+/// The line `sh -c` runs: a simple command is exec'd (the process the supervisor watches is the
+/// app itself), anything else — `migrate && gunicorn …`, `VAR=x cmd`, `cd sub && …` — runs as
+/// written under the shell.
+fn shell_line(command: &str) -> String {
+    let compound = ["&&", "||", ";", "|", "&", "\n", "$(", "`", "(", ")"].iter().any(|op| command.contains(op));
+    let first = command.split_whitespace().next().unwrap_or("");
+    let assignment = first
+        .split_once('=')
+        .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if compound || assignment || first == "cd" {
+        command.to_string()
+    } else {
+        format!("exec {command}")
+    }
+}
+
+/// SIGKILL to what is left of a process group whose leader has exited (a crashed app's workers,
+/// a shell's children), so a restart finds its port free.
+pub fn kill_leftovers(group: u32) {
+    let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
+}
+
 /// Stops a child of ours: SIGTERM to its process group, SIGKILL after the grace period, and
 /// waits for it (which also reaps it).
 pub async fn terminate(child: &mut Child) {
@@ -96,5 +118,19 @@ pub async fn terminate(child: &mut Child) {
     if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_commands_are_execd_and_others_run_as_written() {
+        assert_eq!(shell_line("gunicorn app:app"), "exec gunicorn app:app");
+        assert_eq!(shell_line("python manage.py migrate && gunicorn x"), "python manage.py migrate && gunicorn x");
+        assert_eq!(shell_line("WEB_CONCURRENCY=2 gunicorn x"), "WEB_CONCURRENCY=2 gunicorn x");
+        assert_eq!(shell_line("cd sub && python app.py"), "cd sub && python app.py");
+        assert_eq!(shell_line("python app.py --opt=1"), "exec python app.py --opt=1");
     }
 }

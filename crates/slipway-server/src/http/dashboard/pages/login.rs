@@ -1,7 +1,9 @@
 //! Logging in with the admin token, and out.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -9,6 +11,7 @@ use serde::Deserialize;
 
 use super::super::session::{self, CurrentSession};
 use super::super::{Chrome, DashState, Page};
+use crate::service::credentials::Refused;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -54,18 +57,30 @@ pub(super) struct LoginForm {
     next: String,
 }
 
-pub(super) async fn login(State(dash): State<DashState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+pub(super) async fn login(
+    State(dash): State<DashState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     if !session::same_origin(&dash, &headers) {
         return Page::error(StatusCode::FORBIDDEN, "Request refused", "This login form was sent from another site.");
     }
     let next = local_or_root(&form.next);
     let token = form.token.trim();
-    if token.is_empty() || !dash.app.service.is_admin_token(token) {
-        let error = if token.is_empty() {
-            "Enter the admin token."
-        } else {
-            "That is not the admin token: no session was started."
-        };
+    let refused = if token.is_empty() {
+        Some("Enter the admin token.".to_string())
+    } else {
+        match dash.app.service.admin_login(peer.ip(), token) {
+            Ok(()) => None,
+            Err(Refused::LockedOut(left)) => Some(format!(
+                "Too many wrong tokens from your address: try again in {} minutes.",
+                left.as_secs().div_ceil(60)
+            )),
+            Err(_) => Some("That is not the admin token: no session was started.".to_string()),
+        }
+    };
+    if let Some(error) = refused {
         let page =
             LoginPage { chrome: Chrome::new("Log in", None), error: error.to_string(), notice: String::new(), next };
         return Page::render(StatusCode::UNAUTHORIZED, &page);
