@@ -2,7 +2,7 @@
 # Installs what slipway needs at run time and in tests, into ./.tools (nothing global but apt packages):
 #   - uv, pinned, from PyPI (slipway's default installer)
 #   - checks that the pyenv interpreters the tests use (3.11, 3.12, 3.13) are present
-#   - lftp and openssl (apt), for the FTP tests, when missing
+#   - lftp, openssl, curl (apt), for the tests, and bubblewrap, the apps' sandbox, when missing
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +44,11 @@ if ! command -v git >/dev/null 2>&1; then
 fi
 
 # The tests drive real clients: lftp (FTP), curl (the <app>.localhost proxy), and openssl makes
-# the self-signed certificates of the TLS tests.
+# the self-signed certificates of the TLS tests. bubblewrap (bwrap) is the sandbox every app and
+# build runs in when slipway runs as root.
 missing=()
-for tool in lftp openssl curl; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool in lftp:lftp openssl:openssl curl:curl bwrap:bubblewrap; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"

@@ -51,6 +51,9 @@ pub enum Command {
     Cancel(CancelArgs),
     /// An app's Python virtual environment (env): show it, or reset it.
     Env(EnvArgs),
+    /// Run one build described as JSON on standard input (run by `slipway serve`, not by people).
+    #[command(hide = true)]
+    BuildJob,
     /// git hooks of app repositories (run by git, not by people).
     #[command(hide = true)]
     Hook {

@@ -97,3 +97,18 @@ fn default_python(python: &PythonArgs) -> anyhow::Result<Option<VersionSpec>> {
 fn is_path(value: &str) -> bool {
     value.contains('/')
 }
+
+/// `slipway build-job`: the build `slipway serve` describes on standard input, its log on standard
+/// error, the report on standard output (see `slipway_build::job`).
+pub fn job() -> anyhow::Result<()> {
+    use slipway_build::log::Cancel;
+    let job: slipway_build::job::Job =
+        serde_json::from_reader(std::io::stdin().lock()).context("read the job from standard input")?;
+    let log = BuildLog::to_stderr().with_cancel(Cancel::in_callers_group());
+    let report = slipway_build::job::run(&job, &log);
+    serde_json::to_writer(std::io::stdout().lock(), &report).context("write the build report")?;
+    if report.result.is_err() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

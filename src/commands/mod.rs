@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cache_dir = cli.cache_dir.or_else(default_cache_dir);
     match cli.command {
         Command::Build(args) => build::run(args, cache_dir),
+        Command::BuildJob => build::job(),
         Command::Runtimes(args) => runtimes::run(args, cache_dir),
         Command::DeploymentScript => deployment_script::run(),
         Command::Serve(args) => serve::run(args),

@@ -106,8 +106,15 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
     repo.push_ok(&url, &["main"]);
     let second = id(&server.active("back").unwrap());
     assert!(server.get_app("back", "/").1.starts_with("v2"));
-    // A file the app (or a user, over FTP) put into wwwroot: it stays across rollbacks.
-    std::fs::write(server.wwwroot("back").join("notes.db"), "precious\n").unwrap();
+    // A file a user (over the VFS API, as over FTP) or the app put into wwwroot: it stays across
+    // rollbacks.
+    let (status, body) = server.request(
+        "PUT",
+        "/api/apps/back/vfs/site/wwwroot/notes.db",
+        Some("precious\n".into()),
+        Some(&format!("Bearer {}", server.token())),
+    );
+    assert_eq!(status, 201, "{body}");
 
     let releases = cli(&server, &["releases", "back"]).ok().stdout;
     assert!(releases.lines().nth(1).unwrap().starts_with(&second.to_string()), "newest first:\n{releases}");
@@ -148,15 +155,12 @@ fn a_crashed_server_leaves_nothing_running_and_its_successor_serves_the_live_rel
         (process["state"] == "running").then(|| process["pid"].as_u64()).flatten().filter(|p| *p != first_pid)
     });
     // A build that starts a grandchild and hangs.
-    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write(
-        "deploy.sh",
-        "sleep 600 &\necho $! > \"$DEPLOYMENT_TARGET/../../grandchild.pid\"\necho started\nexec sleep 600\n",
-    );
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n")
+        .write("deploy.sh", "sleep 60023 &\necho started\nexec sleep 600\n");
     repo.commit("hangs");
     let pusher = repo.push_in_background(&url, "main");
-    let pid_file = server.app_home("phoenix").join("site/grandchild.pid");
-    let grandchild: u64 = wait_until(Duration::from_secs(30), "the hanging build", || {
-        std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse().ok())
+    let grandchild = wait_until(Duration::from_secs(30), "the hanging build's grandchild", || {
+        host_pids(&["sleep", "60023"]).first().copied()
     });
     let dir = server.kill9();
     assert!(!pusher.join().unwrap().0);

@@ -162,14 +162,14 @@ fn slow_repo(seconds: u32) -> Repo {
         .write(".deployment", "[config]\ncommand = deploy.sh\n")
         .write(
             "deploy.sh",
-            &format!("cp app.py \"$DEPLOYMENT_TARGET/\"\necho \"start $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../../times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$DEPLOYMENT_TARGET/../../times.txt\"\n"),
+            &format!("cp app.py \"$DEPLOYMENT_TARGET/\"\necho \"start $(date +%s.%N)\" >> \"$HOME/times.txt\"\nsleep {seconds}\necho \"end $(date +%s.%N)\" >> \"$HOME/times.txt\"\n"),
         );
     repo.commit("slow");
     repo
 }
 
 fn intervals(server: &TestServer, app: &str) -> Vec<(f64, f64)> {
-    let text = std::fs::read_to_string(server.app_home(app).join("site/times.txt")).unwrap();
+    let text = std::fs::read_to_string(server.app_home(app).join("cache/times.txt")).unwrap();
     let values: Vec<(String, f64)> = text
         .lines()
         .map(|l| {
@@ -195,7 +195,8 @@ fn deployments_of_one_app_wait_for_each_other_and_two_apps_build_in_parallel() {
     std::thread::scope(|scope| {
         let pa = scope.spawn(|| repo.push(&server.git_url("app-a", &a), &["main"]));
         let pb = scope.spawn(|| repo.push(&server.git_url("app-b", &b), &["main"]));
-        assert!(pa.join().unwrap().0 && pb.join().unwrap().0);
+        let (a, b) = (pa.join().unwrap(), pb.join().unwrap());
+        assert!(a.0 && b.0, "both pushes deploy:\n{}\n{}", a.1, b.1);
     });
     let (ia, ib) = (intervals(&server, "app-a")[0], intervals(&server, "app-b")[0]);
     assert!(ia.0 < ib.1 && ib.0 < ia.1, "two apps' builds overlap: {ia:?} {ib:?}");
@@ -222,21 +223,13 @@ fn restart_after_kill_9_marks_the_build_failed_and_serves_the_live_release() {
     repo.push_ok(&server.git_url("crashy", &password), &["main"]);
     let before = server.marker("crashy")["created_at"].clone();
 
-    repo.write(".deployment", "[config]\ncommand = deploy.sh\n")
-        .write("deploy.sh", "echo $$ > \"$DEPLOYMENT_TARGET/../../build.pid\"\nexec sleep 60\n");
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "exec sleep 60017\n");
     repo.commit("hangs");
     let url = server.git_url("crashy", &password);
     let pusher = repo.push_in_background(&url, "main");
-    // The custom script writes its pid, then becomes `sleep 60`: the build is under way.
-    let pid_file = server.app_home("crashy").join("site/build.pid");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let build_pid = loop {
-        match std::fs::read_to_string(&pid_file).map(|p| p.trim().to_string()) {
-            Ok(pid) if !pid.is_empty() => break pid,
-            _ => assert!(std::time::Instant::now() < deadline, "the hanging build never started"),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // The custom script becomes `sleep 60017`: the build is under way.
+    let build_pid =
+        wait_until(Duration::from_secs(30), "the hanging build", || host_pids(&["sleep", "60017"]).first().copied());
     assert_eq!(server.deployments("crashy")[0]["status"], "building");
     let dir = server.kill9();
     let pushed = pusher.join().unwrap();

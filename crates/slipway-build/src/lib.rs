@@ -16,6 +16,7 @@ pub mod django;
 pub mod env;
 pub mod error;
 pub mod installer;
+pub mod job;
 pub mod log;
 pub mod pipeline;
 pub mod process;

@@ -86,9 +86,24 @@ pub struct Cancel(Arc<Mutex<CancelState>>);
 struct CancelState {
     reason: Option<String>,
     groups: BTreeSet<i32>,
+    /// Commands stay in the caller's process group (a build job, which its runner stops whole).
+    callers_group: bool,
 }
 
 impl Cancel {
+    /// For a build job: its commands stay in the job's process group, which whoever runs the job
+    /// signals to stop everything at once.
+    pub fn in_callers_group() -> Self {
+        let cancel = Cancel::default();
+        cancel.0.lock().unwrap().callers_group = true;
+        cancel
+    }
+
+    /// Whether commands get a process group of their own.
+    pub(crate) fn own_groups(&self) -> bool {
+        !self.0.lock().unwrap().callers_group
+    }
+
     /// Cancels the build (the first reason given is kept) and kills what it runs.
     pub fn cancel(&self, reason: impl Into<String>) {
         let mut state = self.0.lock().unwrap();
@@ -103,7 +118,7 @@ impl Cancel {
     }
 
     /// Records a running process group; if the build was cancelled meanwhile, kills it at once.
-    pub(crate) fn register(&self, group: i32) {
+    pub fn register(&self, group: i32) {
         let mut state = self.0.lock().unwrap();
         if state.reason.is_some() {
             kill_group(group);
@@ -111,7 +126,7 @@ impl Cancel {
         state.groups.insert(group);
     }
 
-    pub(crate) fn unregister(&self, group: i32) {
+    pub fn unregister(&self, group: i32) {
         self.0.lock().unwrap().groups.remove(&group);
     }
 
@@ -202,6 +217,17 @@ impl BuildLog {
     /// The header line of a step that the caller times itself (one that awaits, say).
     pub fn announce(&self, name: &str) {
         self.emit(&format!("--> {name}"));
+    }
+
+    /// A line another build's log already wrote (a build job's), passed on as it is but for
+    /// control characters, which are escaped again: the job is not trusted.
+    pub fn relay(&self, line: &str) {
+        self.emit(line);
+    }
+
+    /// Records a step another process ran and timed (a build job's).
+    pub fn record_reported(&self, step: StepTiming) {
+        self.steps.lock().unwrap().push(step);
     }
 
     /// Records a step timed by the caller; see [`BuildLog::announce`].

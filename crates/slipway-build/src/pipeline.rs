@@ -28,7 +28,7 @@ pub const STATE_DIR_NAME: &str = ".slipway";
 pub const MANIFEST_FILE: &str = "manifest";
 pub const SKIP_PYTHON_DEPLOYMENT: &str = ".skipPythonDeployment";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BuildRequest {
     /// The repository checkout.
     pub source: PathBuf,

@@ -7,6 +7,9 @@ use std::process::{Command, Stdio};
 use crate::log::BuildLog;
 use crate::{BuildError, Result};
 
+/// How long the output of a finished command is waited for.
+const LEFTOVER_OUTPUT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs `command`, streaming its output into `log`; fails with `what` in the message if it cannot
 /// start or exits non-zero.
 pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<()> {
@@ -14,8 +17,12 @@ pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<(
     let program = command.get_program().to_string_lossy().into_owned();
     log.cancel().check()?;
     die_with_parent(command);
-    // A group of its own, so that cancelling the build reaches the command's children too.
-    command.process_group(0);
+    // A group of its own, so that cancelling the build reaches the command's children too (in a
+    // build job, the job's group, which its runner stops whole).
+    let own_group = log.cancel().own_groups();
+    if own_group {
+        command.process_group(0);
+    }
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -23,19 +30,35 @@ pub fn run_logged(what: &str, command: &mut Command, log: &BuildLog) -> Result<(
         .spawn()
         .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program, source })?;
     let group = child.id() as i32;
-    log.cancel().register(group);
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let status = std::thread::scope(|scope| {
-        scope.spawn(|| forward_lines(stdout, log));
-        scope.spawn(|| forward_lines(stderr, log));
-        let status = child.wait();
-        // What the command left running goes with it: a build step leaves nothing behind, and
-        // a background process holding the output open would keep the step from ending.
+    if own_group {
+        log.cancel().register(group);
+    }
+    let (done, forwarded) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().expect("piped stdout")) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().expect("piped stderr")),
+    ] {
+        let (log, done) = (log.clone(), done.clone());
+        std::thread::spawn(move || {
+            forward_lines(stream, &log);
+            let _ = done.send(());
+        });
+    }
+    let status = child.wait();
+    // What the command left running goes with it: a build step leaves nothing behind, and a
+    // background process holding the output open would keep the step from ending. In a build
+    // job, whose runner stops the job's group at its end, such output is waited for briefly.
+    if own_group {
         kill_group(group);
-        status
-    })
-    .map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program: what.to_string(), source });
+    }
+    for _ in 0..2 {
+        if forwarded.recv_timeout(LEFTOVER_OUTPUT_WAIT).is_err() {
+            log.warn(format!("{what}: a process it started is still running and holding its output; it is stopped at the end of the build"));
+            break;
+        }
+    }
+    let status =
+        status.map_err(|source| BuildError::CommandSpawn { what: what.to_string(), program: what.to_string(), source });
     log.cancel().unregister(group);
     log.cancel().check()?;
     let status = status?;

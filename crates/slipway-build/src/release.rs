@@ -176,7 +176,8 @@ pub fn carry_user_files(
             Ok(meta) if meta.file_type().is_symlink() => {
                 std::os::unix::fs::symlink(std::fs::read_link(&source).at("read symlink", &source)?, &tmp)
             }
-            _ => std::fs::hard_link(&source, &tmp),
+            // A file of another user cannot be hard-linked (protected_hardlinks): copied instead.
+            _ => std::fs::hard_link(&source, &tmp).or_else(|_| std::fs::copy(&source, &tmp).map(|_| ())),
         };
         linked.at("link", &tmp)?;
         std::fs::rename(&tmp, &dest).at("replace", &dest)?;

@@ -152,7 +152,7 @@ fn is_versioned_python3(path: &Path) -> bool {
 }
 
 /// The runtimes found on this machine, newest first within the order they were found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RuntimeCatalog {
     pub runtimes: Vec<Runtime>,
 }

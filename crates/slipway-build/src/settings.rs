@@ -27,7 +27,7 @@ pub const BUILD_SETTINGS: &[&str] = &[
     PIP_NO_INDEX,
 ];
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Settings(BTreeMap<String, String>);
 
 /// Where packages come from, the same for uv and pip.

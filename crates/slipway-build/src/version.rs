@@ -14,7 +14,8 @@ use crate::settings::{Settings, PYTHON_VERSION};
 use crate::{BuildError, Result};
 
 /// What a user asked for: `3.12` or `3.12.1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct VersionSpec {
     pub major: u32,
     pub minor: u32,
@@ -45,6 +46,19 @@ impl VersionSpec {
     /// The newest runtime that satisfies this spec.
     pub fn select<'a>(&self, catalog: &'a RuntimeCatalog) -> Option<&'a Runtime> {
         catalog.runtimes.iter().filter(|r| self.matches(r)).max_by(|a, b| a.version.cmp(&b.version))
+    }
+}
+
+impl TryFrom<String> for VersionSpec {
+    type Error = String;
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        VersionSpec::parse(&text).ok_or_else(|| format!("`{text}` is not a Python version"))
+    }
+}
+
+impl From<VersionSpec> for String {
+    fn from(spec: VersionSpec) -> String {
+        spec.to_string()
     }
 }
 

@@ -18,8 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use slipway_build::job::{Built, Job};
 use slipway_build::log::{BuildLog, Cancel, LogSink};
-use slipway_build::pipeline::{self, BuildOutcome, BuildRequest};
+use slipway_build::pipeline::BuildRequest;
 use tokio::sync::{mpsc, Notify, OwnedMutexGuard};
 use tokio_util::task::TaskTracker;
 
@@ -27,11 +28,11 @@ use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::git::{self, ObjectAccess};
 use crate::layout::AppPaths;
-use crate::releases;
 use crate::settings::AppSettings;
 use crate::state::Shared;
 use crate::store::{Deployment, Finish, NewDeployment, Status, Trigger};
 use crate::supervisor::StartRequest;
+use crate::{jobs, releases};
 
 /// What the operator's cancel says.
 pub const CANCELLED_BY_OPERATOR: &str = "cancelled by the operator";
@@ -69,6 +70,9 @@ enum DeployError {
     Start(String),
     #[error("{0}")]
     BranchMoved(String),
+    /// The build job's one-line reason.
+    #[error("{0}")]
+    Failed(String),
     #[error(transparent)]
     Slipway(#[from] Error),
 }
@@ -261,7 +265,7 @@ impl Deployer {
         };
         let steps = log.timings();
         let (status, reason, python_version) = match &outcome {
-            Ok(built) => (Status::Success, None, built.runtime.as_ref().map(|r| r.version.to_string())),
+            Ok(built) => (Status::Success, None, built.python_version.clone()),
             // The log has the details (an app's output, say); the record keeps the first line.
             Err(e) => {
                 let first = e.to_string().lines().next().map(|l| slipway_build::log::escape_controls(l).into_owned());
@@ -316,7 +320,7 @@ impl Deployer {
         record: &Deployment,
         request: &DeployRequest,
         log: &BuildLog,
-    ) -> Result<BuildOutcome, DeployError> {
+    ) -> Result<Built, DeployError> {
         log.info(format!(
             "Deployment {} of {}: commit {} by {}: {}",
             record.id,
@@ -350,14 +354,14 @@ impl Deployer {
         paths: &AppPaths,
         settings: &AppSettings,
         log: &BuildLog,
-    ) -> Result<BuildOutcome, DeployError> {
+    ) -> Result<Built, DeployError> {
         let watchdog = Watchdog::start(log.clone(), settings)?;
-        let built = self.build_blocking(record, &request.access, settings, log).await;
+        let built = self.build_release(record, &request.access, settings, log).await;
         watchdog.stop();
         let built = built?;
         self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
         let release = paths.release(record.id);
-        self.start_release(&record.app, &release, settings, log).await?;
+        self.start_release(&record.app, &release, built.python_version.as_deref(), settings, log).await?;
         releases::switch(paths, record.id).map_err(|e| Error::io("switch wwwroot to", release.clone(), e))?;
         Ok(built)
     }
@@ -386,61 +390,67 @@ impl Deployer {
         &self,
         app: &AppName,
         release: &std::path::Path,
+        python: Option<&str>,
         settings: &AppSettings,
         log: &BuildLog,
     ) -> Result<(), DeployError> {
         let log_line = |line: &str| log.info(line);
         log.announce("start");
         let started = Instant::now();
-        let request = StartRequest { app, release, settings, log: &log_line };
+        let ids = self.shared.app_ids(app).map_err(DeployError::from)?;
+        let runtime = self.shared.runtime_bin(python);
+        let request = StartRequest { app, ids, release, runtime, settings, log: &log_line };
         let result = self.shared.supervisor.start(request).await;
         log.record_step("start", started.elapsed(), result.is_ok());
         result.map_err(DeployError::Start)
     }
 
-    async fn build_blocking(
-        self: &Arc<Self>,
-        record: &Deployment,
-        access: &ObjectAccess,
-        settings: &AppSettings,
-        log: &BuildLog,
-    ) -> Result<BuildOutcome, DeployError> {
-        let (this, record, access, settings, log) =
-            (self.clone(), record.clone(), access.clone(), settings.clone(), log.clone());
-        tokio::task::spawn_blocking(move || this.build_commit(&record, &access, &settings, &log))
-            .await
-            .unwrap_or_else(|e| Err(Error::from(e).into()))
-    }
-
-    /// Checks the commit out and builds it into `site/releases/<id>`, starting from the live
-    /// release.
-    fn build_commit(
+    /// Checks the commit out and has a build job build it into `site/releases/<id>`, starting
+    /// from the live release; the job's steps join this deployment's.
+    async fn build_release(
         &self,
         record: &Deployment,
         access: &ObjectAccess,
         settings: &AppSettings,
         log: &BuildLog,
-    ) -> Result<BuildOutcome, DeployError> {
+    ) -> Result<Built, DeployError> {
         let shared = &self.shared;
         let paths = shared.data_dir.app(&record.app);
         let checkout = git::Checkout { dir: paths.checkout(record.id) };
-        let _ = std::fs::remove_dir_all(&checkout.dir);
-        git::checkout(&paths.repository(), &record.commit, &checkout.dir, access).map_err(Error::from)?;
-        let target = paths.release(record.id);
+        let (repository, commit, dir, access) =
+            (paths.repository(), record.commit.clone(), checkout.dir.clone(), access.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_dir_all(&dir);
+            git::checkout(&repository, &commit, &dir, &access)
+        })
+        .await
+        .map_err(Error::from)?
+        .map_err(Error::from)?;
         releases::remove(&paths, record.id);
+        let build_settings = settings.build_settings();
+        let mut readable = vec![checkout.dir.clone()];
+        readable.extend(local_package_sources(&build_settings));
         let request = BuildRequest {
             source: checkout.dir.clone(),
-            target,
+            target: paths.release(record.id),
             base: releases::live(&paths).map(|(_, dir)| dir).filter(|dir| dir.is_dir()),
             state_dir: None,
-            settings: settings.build_settings(),
+            settings: build_settings,
             clean_env: record.clean_env,
             catalog: shared.runtimes.clone(),
             default_python: shared.config.default_python,
-            uv: shared.config.uv.clone(),
+            uv: shared.uv.clone(),
             slipway_dir: shared.config.slipway_exe.parent().map(PathBuf::from),
         };
-        Ok(pipeline::run_steps(&request, log)?)
+        match jobs::run(shared, &record.app, &Job::Build(request), jobs::Access { readable }, log).await? {
+            jobs::Ended::Cancelled(reason) => Err(DeployError::Build(slipway_build::BuildError::Cancelled(reason))),
+            jobs::Ended::Reported(report) => {
+                for step in report.steps {
+                    log.record_reported(step);
+                }
+                report.result.map_err(DeployError::Failed)
+            }
+        }
     }
 
     /// Switches the app to a kept release, with no build: the release's process starts, then
@@ -451,27 +461,21 @@ impl Deployer {
         let paths = self.shared.data_dir.app(app);
         let release = paths.release(target.id);
         if let Some((live, live_dir)) = releases::live(&paths).filter(|(id, _)| *id != target.id) {
-            let (from, to) = (live_dir.clone(), release.clone());
-            let carried = tokio::task::spawn_blocking(move || {
-                slipway_build::release::carry_user_files(
-                    &from,
-                    &releases::brought(&from),
-                    &to,
-                    &releases::brought(&to),
-                    slipway_build::sync::RESERVED_ROOT_NAMES,
-                )
-            })
-            .await?
-            .map_err(|e| Error::Internal(format!("carrying user files from release {live}: {e}")))?;
-            tracing::info!("{app}: rolling back from deployment {live} to {}; {carried} user files carried", target.id);
+            // As the app's user, in its sandbox: the releases are the app's to write.
+            tracing::info!("{app}: rolling back from deployment {live} to {}", target.id);
+            let job = Job::CarryUserFiles { from: live_dir, to: release.clone() };
+            let log = BuildLog::new(Arc::new(jobs::TracingSink(app.clone())));
+            match jobs::run(&self.shared, app, &job, jobs::Access { readable: Vec::new() }, &log).await? {
+                jobs::Ended::Reported(report) => report.result.map(|_| ()).map_err(Error::Internal)?,
+                jobs::Ended::Cancelled(reason) => return Err(Error::Internal(reason)),
+            }
         }
         let settings = AppSettings::new(self.shared.store.settings(app)?);
         let log = |line: &str| tracing::info!("{app}: {line}");
-        self.shared
-            .supervisor
-            .start(StartRequest { app, release: &release, settings: &settings, log: &log })
-            .await
-            .map_err(Error::StartFailed)?;
+        let ids = self.shared.app_ids(app)?;
+        let runtime = self.shared.runtime_bin(target.python_version.as_deref());
+        let request = StartRequest { app, ids, release: &release, runtime, settings: &settings, log: &log };
+        self.shared.supervisor.start(request).await.map_err(Error::StartFailed)?;
         releases::switch(&paths, target.id).map_err(|e| Error::io("switch wwwroot to", release, e))?;
         self.shared.store.activate(app, target.id)?;
         Ok(())
@@ -505,6 +509,14 @@ impl Deployer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Local folders among the package sources (`PIP_FIND_LINKS=/srv/wheels`): a build job may read them.
+fn local_package_sources(settings: &slipway_build::Settings) -> Vec<PathBuf> {
+    settings
+        .package_sources()
+        .map(|sources| sources.find_links.into_iter().map(PathBuf::from).filter(|p| p.is_absolute()).collect())
+        .unwrap_or_default()
 }
 
 /// Stops a build that prints nothing for `SCM_COMMAND_IDLE_TIMEOUT` or runs past `BUILD_TIMEOUT`.

@@ -85,8 +85,13 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// site/wwwroot/env/             so, the live env, as the seed and FTP users know it
 /// site/deployments/<id>/log.txt each deployment's log
 /// LogFiles/app.log              the running app's output (app.log.1 after rotation)
+/// cache/                        the app's caches (uv, pip) and its processes' HOME
 /// tmp/checkout-<id>/            a deployment's checkout while it builds
 /// ```
+///
+/// When slipway runs as root, the home and everything in it belong to root (mode 0700), except
+/// what the app's own user writes: `site/releases/` and `cache/`. The app cannot touch its
+/// repository (git runs its hooks as root) or its deployment logs.
 #[derive(Debug, Clone)]
 pub struct AppPaths {
     pub home: PathBuf,
@@ -132,6 +137,10 @@ impl AppPaths {
     /// Scratch space for checkouts, on the same file system as wwwroot.
     pub fn tmp(&self) -> PathBuf {
         self.home.join("tmp")
+    }
+    /// The app's own caches (uv, pip) and its processes' `HOME`.
+    pub fn cache(&self) -> PathBuf {
+        self.home.join("cache")
     }
     pub fn checkout(&self, deployment: i64) -> PathBuf {
         self.tmp().join(format!("checkout-{deployment}"))

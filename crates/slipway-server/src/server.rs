@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::git::{self, hook};
 use crate::layout::DataDir;
+use crate::sandbox::{self, Isolation};
 use crate::service::Service;
 use crate::settings::AppSettings;
 use crate::state::Shared;
@@ -148,8 +149,15 @@ pub async fn serve(
     let discovery = Discovery::from_process_env(config.pythons.clone(), Some(data_dir.runtime_cache()));
     let runtimes = RuntimeCatalog::discover(&discovery)?;
     tracing::info!("runtimes: {}", runtimes.describe_versions());
+    let uv = config.uv.clone().or_else(|| which("uv")).map(|uv| std::fs::canonicalize(&uv).unwrap_or(uv));
+    let isolation = Isolation::detect(sandbox_tools(&runtimes, uv.as_deref(), &config.slipway_exe))?;
+    if !isolation.is_sandboxed() {
+        let warning = "slipway serve runs as an ordinary user: every app runs as that user, and apps are not isolated from each other or from slipway's data (run it as root to give each app its own user and sandbox)";
+        tracing::warn!("{warning}");
+        println!("warning: {warning}");
+    }
     for app in store.app_names()? {
-        recover_app(&store, &data_dir, &config, &app);
+        recover_app(&store, &data_dir, &config, &app, &isolation);
     }
     let stopped = owner::stop_leftovers(&owner).await;
     if stopped > 0 {
@@ -162,7 +170,9 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         http_addr: listeners.http.local_addr()?,
         ftp_addr: listeners.ftp.local_addr()?,
-        supervisor: Supervisor::new(data_dir.clone()),
+        supervisor: Supervisor::new(data_dir.clone(), isolation.clone()),
+        isolation,
+        uv,
         hook_token: secrets::generate_token(),
         logins: Default::default(),
         config,
@@ -190,6 +200,26 @@ pub async fn serve(
     Ok(())
 }
 
+/// What builds and apps need to read besides the system: each runtime's installation (its
+/// `bin/..`), uv, and the slipway executable (builds run `slipway build-job`).
+fn sandbox_tools(runtimes: &RuntimeCatalog, uv: Option<&Path>, slipway: &Path) -> Vec<PathBuf> {
+    let mut tools: Vec<PathBuf> = runtimes
+        .runtimes
+        .iter()
+        .filter_map(|r| r.path.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .collect();
+    tools.extend(uv.map(Path::to_path_buf));
+    tools.push(std::fs::canonicalize(slipway).unwrap_or_else(|_| slipway.to_path_buf()));
+    tools.sort();
+    tools.dedup();
+    tools
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
 /// Prints where the server listens and writes it to `run/server.json` (atomically).
 fn announce(shared: &Shared) -> anyhow::Result<()> {
     let info = ServerInfo {
@@ -210,8 +240,12 @@ fn announce(shared: &Shared) -> anyhow::Result<()> {
 
 /// After a (re)start: the app's releases agree with the store (the live one is the store's, a
 /// release a crash left half-built is gone), and its git hook runs this server's binary.
-fn recover_app(store: &Store, data_dir: &DataDir, config: &Config, app: &AppName) {
+fn recover_app(store: &Store, data_dir: &DataDir, config: &Config, app: &AppName, isolation: &Isolation) {
     let paths = data_dir.app(app);
+    let ids = isolation.is_sandboxed().then(|| store.app_number(app).ok().flatten().map(sandbox::app_ids)).flatten();
+    if let Err(e) = sandbox::prepare_home(&paths, ids) {
+        tracing::warn!("setting the owners and modes of {app}'s home: {e}");
+    }
     let deployments = store.deployments(app).unwrap_or_default();
     let live = deployments.iter().find(|d| d.active).map(|d| d.id);
     let kept = deployments.iter().filter(|d| d.status == Status::Success).map(|d| d.id).collect();
@@ -231,11 +265,10 @@ async fn start_deployed_apps(service: Service) {
         let settings = AppSettings::new(shared.store.settings(&app).unwrap_or_default());
         let log = |line: &str| tracing::info!("{line}");
         let release = shared.data_dir.app(&app).release(active.id);
-        match shared
-            .supervisor
-            .start(StartRequest { app: &app, release: &release, settings: &settings, log: &log })
-            .await
-        {
+        let Ok(ids) = shared.app_ids(&app) else { continue };
+        let runtime = shared.runtime_bin(active.python_version.as_deref());
+        let request = StartRequest { app: &app, ids, release: &release, runtime, settings: &settings, log: &log };
+        match shared.supervisor.start(request).await {
             Ok(()) => tracing::info!("started {app}"),
             Err(e) => tracing::warn!("starting {app}: {e}"),
         }

@@ -29,7 +29,31 @@ pub struct Shared {
     /// Password checks in progress, recently verified passwords and lockouts
     /// (`service::credentials`). Written by every login.
     pub logins: crate::service::credentials::Logins,
+    /// How apps' builds and processes run: as their own users in sandboxes (root), or as the
+    /// server's user. Decided at start.
+    pub isolation: crate::sandbox::Isolation,
+    /// The uv executable builds use, found at start (`--uv`, else on PATH).
+    pub uv: Option<std::path::PathBuf>,
     /// The apps' running processes. Written by the deployer (switching releases) and the
     /// service layer (restart, stop, delete); read by the proxy on every request.
     pub supervisor: Supervisor,
+}
+
+impl Shared {
+    /// The `bin` folder of the runtime a release was built with: on its processes' `PATH`, after
+    /// env's (so `python app.py` works without an env).
+    pub fn runtime_bin(&self, version: Option<&str>) -> Option<std::path::PathBuf> {
+        let version = version?;
+        let runtime = self.runtimes.runtimes.iter().find(|r| r.version.to_string() == version)?;
+        runtime.path.parent().map(std::path::Path::to_path_buf)
+    }
+
+    /// The app's uid and gid: its own when sandboxed, the server's otherwise.
+    pub fn app_ids(&self, app: &crate::app_name::AppName) -> crate::error::Result<(u32, u32)> {
+        if !self.isolation.is_sandboxed() {
+            return Ok((nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()));
+        }
+        let number = self.store.app_number(app)?.ok_or_else(|| crate::error::Error::NoSuchApp(app.to_string()))?;
+        Ok(crate::sandbox::app_ids(number))
+    }
 }

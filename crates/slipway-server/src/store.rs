@@ -302,6 +302,14 @@ impl Store {
         Ok(names.iter().filter_map(|n| AppName::parse(n).ok()).collect())
     }
 
+    /// The app's number (SQLite's rowid), from which its Unix user is made.
+    pub fn app_number(&self, name: &AppName) -> StoreResult<Option<i64>> {
+        self.conn()
+            .query_row("SELECT rowid FROM apps WHERE name = ?1", [name.as_str()], |r| r.get(0))
+            .optional()
+            .during("read an app's number")
+    }
+
     /// When the app was created, if it exists.
     pub fn app_created_at(&self, name: &AppName) -> StoreResult<Option<OffsetDateTime>> {
         let stamp: Option<Stamp> = self

@@ -49,7 +49,8 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     }
     if let Some(tls) = &config.tls {
         let data_dir = DataDir::new(config.data_dir.clone());
-        FtpService::builder(config, &data_dir, Arc::new(NoLogins)).build().map_err(|e| {
+        let users = Arc::new(AppUsers { data_dir, service: None });
+        FtpService::builder(config, users, Arc::new(NoLogins)).build().map_err(|e| {
             anyhow::anyhow!("FTPS with --tls-cert {} and --tls-key {}: {e}", tls.cert.display(), tls.key.display())
         })?;
     }
@@ -77,20 +78,21 @@ pub async fn serve(listener: TcpListener, service: Service) {
 struct FtpService {
     service: Service,
     authenticator: Arc<AppAuthenticator>,
+    users: Arc<AppUsers>,
 }
 
 impl FtpService {
     fn new(service: Service) -> Self {
         let authenticator = Arc::new(AppAuthenticator::new(service.clone()));
-        FtpService { service, authenticator }
+        let users = Arc::new(AppUsers { data_dir: service.shared().data_dir.clone(), service: Some(service.clone()) });
+        FtpService { service, authenticator, users }
     }
 
     fn builder(
         config: &Config,
-        data_dir: &DataDir,
+        users: Arc<AppUsers>,
         authenticator: Arc<dyn Authenticator>,
     ) -> ServerBuilder<AppStorage, AppUser> {
-        let users = Arc::new(AppUsers { data_dir: data_dir.clone() });
         let mut builder =
             ServerBuilder::<AppStorage, AppUser>::with_user_detail_provider(Box::new(AppStorage::default), users)
                 .authenticator(authenticator)
@@ -116,7 +118,7 @@ impl FtpService {
         }
         let shared = self.service.shared();
         let server: Server<AppStorage, AppUser> =
-            match Self::builder(&shared.config, &shared.data_dir, self.authenticator.clone()).build() {
+            match Self::builder(&shared.config, self.users.clone(), self.authenticator.clone()).build() {
                 Ok(server) => server,
                 Err(e) => {
                     tracing::error!("FTP: cannot serve {peer}: {e}");

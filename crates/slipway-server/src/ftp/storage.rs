@@ -134,7 +134,10 @@ impl StorageBackend<AppUser> for AppStorage {
         path: P,
         start_pos: u64,
     ) -> storage::Result<u64> {
-        self.fs()?.put(user, input, Self::path(path)?, start_pos).await
+        let path = Self::path(path)?;
+        let written = self.fs()?.put(user, input, &path, start_pos).await?;
+        user.give_to_app(&path);
+        Ok(written)
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
@@ -142,7 +145,10 @@ impl StorageBackend<AppUser> for AppStorage {
     }
 
     async fn mkd<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
-        self.fs()?.mkd(user, Self::path(path)?).await
+        let path = Self::path(path)?;
+        self.fs()?.mkd(user, &path).await?;
+        user.give_to_app(&path);
+        Ok(())
     }
 
     async fn rename<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, from: P, to: P) -> storage::Result<()> {

@@ -129,6 +129,14 @@ async fn write(
         file.write_all(&chunk).await.map_err(|e| io_error("write", &path, e))?;
     }
     file.flush().await.map_err(|e| io_error("write", &path, e))?;
+    // What the upload made in the app's releases (the file, and folders made for it) is the app's.
+    if state.service.shared().isolation.is_sandboxed() {
+        let ids = state.service.shared().app_ids(&app)?;
+        let home = state.service.paths(&app).home;
+        for made in std::path::Path::new(&path).ancestors().filter(|p| !p.as_os_str().is_empty()) {
+            crate::sandbox::give_made_file(&home, made, ids);
+        }
+    }
     Ok((StatusCode::CREATED, Json(json!({ "written": path }))).into_response())
 }
 

@@ -8,7 +8,7 @@ use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::store::Deployment;
 use crate::supervisor::{ProcessInfo, StartRequest};
-use crate::{git, releases, secrets};
+use crate::{git, releases, sandbox, secrets};
 
 /// How much of the app's output a read without an offset returns.
 const APP_LOG_TAIL: u64 = 64 * 1024;
@@ -88,7 +88,11 @@ impl Service {
                         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", dir, e))?;
                     }
                     releases::create(&paths).map_err(|e| Error::io("create", paths.wwwroot(), e))?;
-                    Ok(git::init_repository(&paths.repository(), &shared.config.slipway_exe)?)
+                    git::init_repository(&paths.repository(), &shared.config.slipway_exe)?;
+                    let ids = shared.app_ids(&app)?;
+                    let ids = shared.isolation.is_sandboxed().then_some(ids);
+                    sandbox::prepare_home(&paths, ids)
+                        .map_err(|e| Error::io("set the owners of", paths.home.clone(), e))
                 })();
                 if let Err(e) = made {
                     let _ = shared.store.delete_app(&app);
@@ -133,7 +137,9 @@ impl Service {
         let settings = self.settings(app)?;
         let log = |line: &str| tracing::info!("{app}: {line}");
         let release = self.paths(app).release(active.id);
-        let request = StartRequest { app, release: &release, settings: &settings, log: &log };
+        let ids = self.shared.app_ids(app)?;
+        let runtime = self.shared.runtime_bin(active.python_version.as_deref());
+        let request = StartRequest { app, ids, release: &release, runtime, settings: &settings, log: &log };
         self.shared.supervisor.start(request).await.map_err(Error::StartFailed)
     }
 

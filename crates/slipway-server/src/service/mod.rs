@@ -29,6 +29,12 @@ pub struct Service {
     deployer: Arc<Deployer>,
 }
 
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Service")
+    }
+}
+
 impl Service {
     pub fn new(shared: Arc<Shared>, deployer: Arc<Deployer>) -> Self {
         Service { shared, deployer }

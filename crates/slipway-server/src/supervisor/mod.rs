@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app_name::AppName;
 use crate::layout::DataDir;
+use crate::sandbox::{Confined, Isolation};
 use crate::settings::AppSettings;
 use crate::start_command;
 use app_log::AppLog;
@@ -77,6 +78,8 @@ impl Default for Slot {
 
 pub struct Supervisor {
     data_dir: DataDir,
+    /// How app processes run: as the app's user in its sandbox, or as the server's user.
+    isolation: Isolation,
     /// Each app's process. The proxy reads it on every request; starts, stops and monitors
     /// write it.
     slots: Mutex<HashMap<AppName, Arc<Mutex<Slot>>>>,
@@ -92,17 +95,22 @@ pub struct Supervisor {
 /// start does.
 pub struct StartRequest<'a> {
     pub app: &'a AppName,
+    /// The app's uid and gid.
+    pub ids: (u32, u32),
     /// The release directory (its real path, not through `wwwroot`): the process keeps running
     /// this code when `wwwroot` moves on.
     pub release: &'a Path,
+    /// The `bin` folder of the runtime the release was built with, if any.
+    pub runtime: Option<PathBuf>,
     pub settings: &'a AppSettings,
     pub log: &'a (dyn Fn(&str) + Send + Sync),
 }
 
 impl Supervisor {
-    pub fn new(data_dir: DataDir) -> Self {
+    pub fn new(data_dir: DataDir, isolation: Isolation) -> Self {
         Supervisor {
             data_dir,
+            isolation,
             slots: Mutex::default(),
             logs: Mutex::default(),
             retiring: TaskTracker::new(),
@@ -145,8 +153,21 @@ impl Supervisor {
         let wait_to_retire = request.settings.wait_to_retire().map_err(|e| e.to_string())?;
         let port = free_port().map_err(|e| format!("no free port for the app: {e}"))?;
         let log = self.app_log(request.app).map_err(|e| format!("cannot open LogFiles/app.log: {e}"))?;
-        let env = environment::app_environment(&dir, request.settings, port);
-        let launch = Launch { shell: chosen.shell, dir, env, port, log };
+        let paths = self.data_dir.app(request.app);
+        let (program, args) = process::shell(&chosen.shell);
+        let run = Confined {
+            app: request.app.clone(),
+            uid: request.ids.0,
+            gid: request.ids.1,
+            program,
+            args,
+            cwd: dir.clone(),
+            writable: vec![dir.clone(), paths.cache()],
+            readable: Vec::new(),
+            env: environment::app_environment(&dir, request.runtime.as_deref(), request.settings, port),
+            paths,
+        };
+        let launch = Launch { shell: chosen.shell, dir, run, isolation: self.isolation.clone(), port, log };
         (request.log)(&format!(
             "Starting the app on 127.0.0.1:{port}; waiting up to {}s for it to answer HTTP.",
             timeout.as_secs()

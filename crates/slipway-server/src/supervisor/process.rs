@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::app_log::AppLog;
+use crate::sandbox::{Confined, Isolation};
 
 /// How long a stopping app gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -25,7 +26,9 @@ pub struct Launch {
     pub shell: String,
     /// The release directory it runs in.
     pub dir: PathBuf,
-    pub env: Vec<(String, String)>,
+    /// As whom and in what sandbox: `sh -c <shell>` in `dir`, with the app's environment.
+    pub run: Confined,
+    pub isolation: Isolation,
     pub port: u16,
     pub log: Arc<AppLog>,
 }
@@ -49,13 +52,7 @@ impl Tail {
 }
 
 pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(shell_line(&launch.shell))
-        .current_dir(&launch.dir)
-        .env_remove("PYTHONHOME")
-        .env_remove("PYTHONPATH")
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+    let mut child = Command::from(launch.isolation.command(&launch.run))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -85,6 +82,11 @@ pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
         child.id().unwrap_or(0)
     ));
     Ok((child, tail))
+}
+
+/// The program and arguments that run `command` in a shell.
+pub fn shell(command: &str) -> (PathBuf, Vec<std::ffi::OsString>) {
+    (PathBuf::from("/bin/sh"), vec!["-c".into(), shell_line(command).into()])
 }
 
 /// The line `sh -c` runs: a simple command is exec'd (the process the supervisor watches is the
