@@ -67,6 +67,9 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
             println!("FTP user:    {}", text(&app["ftp_user"]));
             println!("URL:         {}", text(&app["url"]));
             println!("Process:     {}", text(&app["process"]["state"]));
+            if let Some(exit) = app["process"]["last_exit"].as_str() {
+                println!("Last exit:   {exit}");
+            }
             let active = &app["active_deployment"];
             if active.is_object() {
                 println!(

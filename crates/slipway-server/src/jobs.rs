@@ -51,7 +51,16 @@ pub async fn run(shared: &Shared, app: &AppName, job: &Job, access: Access, log:
         env: Vec::new(),
         paths,
     };
-    let mut command = tokio::process::Command::from(shared.isolation.command(&confined));
+    let mut command = shared.isolation.command(&confined);
+    let settings = crate::settings::AppSettings::new(shared.store.settings(app)?);
+    let limits = crate::cgroups::Limits::of(&settings)?;
+    let cgroup = shared
+        .cgroups
+        .group(app, "build", &limits)
+        .map_err(|e| Error::io("apply the resource limits of", app.to_string(), e))?;
+    cgroup.attach_on_exec(&mut command);
+    let oom_kills = cgroup.oom_kills();
+    let mut command = tokio::process::Command::from(command);
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
     let program = shared.config.slipway_exe.display().to_string();
     let mut child = command.spawn().map_err(|e| Error::io("start the build job", program, e))?;
@@ -86,6 +95,12 @@ pub async fn run(shared: &Shared, app: &AppName, job: &Job, access: Access, log:
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), relay).await;
     if let Some(reason) = log.cancel().reason() {
         return Ok(Ended::Cancelled(reason));
+    }
+    if cgroup.oom_kills() > oom_kills {
+        let limit = settings.get(crate::settings::MEMORY_LIMIT).unwrap_or("the host's limit");
+        return Ok(Ended::Cancelled(format!(
+            "the build was killed for using more memory than it may (MEMORY_LIMIT={limit})"
+        )));
     }
     match serde_json::from_slice::<BuildReport>(&report) {
         Ok(report) => Ok(Ended::Reported(report)),

@@ -18,6 +18,7 @@
 //! caller bound and a shutdown future, mini-redis style.
 
 pub mod app_name;
+pub mod cgroups;
 pub mod config;
 pub mod deployer;
 pub mod error;

@@ -94,6 +94,28 @@ fn adopt_old_layout(paths: &AppPaths, id: i64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Reads the file `rel` of `release` as the server (root) may read the app's files: resolved
+/// below `release` only (`openat2(RESOLVE_BENEATH)`: a link that leads out is refused by the
+/// kernel), a regular file, at most `max` bytes. `None` when it is not there.
+pub fn read_file(release: &Path, rel: &Path, max: u64) -> std::io::Result<Option<String>> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use std::io::Read;
+    let dir = rustix::fs::open(release, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = match rustix::fs::openat2(&dir, rel, flags, Mode::empty(), ResolveFlags::BENEATH) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let file = std::fs::File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    file.take(max).read_to_string(&mut text)?;
+    Ok(Some(text))
+}
+
 /// What a release's deployment brought (its manifest), to tell its files from users' files.
 pub fn brought(release: &Path) -> BTreeSet<String> {
     let manifest = release.join(slipway_build::pipeline::STATE_DIR_NAME).join(slipway_build::pipeline::MANIFEST_FILE);
@@ -127,6 +149,23 @@ mod tests {
         assert_eq!(live(&paths).unwrap().0, 3);
         assert!(paths.release(4).is_dir() && !paths.release(5).exists() && !paths.release(0).exists());
         assert!(!paths.tmp().exists());
+    }
+
+    #[test]
+    fn files_are_read_only_from_inside_the_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let release = dir.path().join("release");
+        std::fs::create_dir_all(release.join("sub")).unwrap();
+        std::fs::write(dir.path().join("secret"), "TOKEN").unwrap();
+        std::fs::write(release.join("Procfile"), "web: x\n").unwrap();
+        std::os::unix::fs::symlink("../secret", release.join("leak")).unwrap();
+        std::os::unix::fs::symlink("../Procfile", release.join("sub/inner")).unwrap();
+        let read = |rel: &str| read_file(&release, Path::new(rel), 1024);
+        assert_eq!(read("Procfile").unwrap().as_deref(), Some("web: x\n"));
+        assert_eq!(read("sub/inner").unwrap().as_deref(), Some("web: x\n"), "links inside are fine");
+        assert!(read("leak").is_err(), "a link out is refused");
+        assert_eq!(read("missing").unwrap(), None);
+        assert_eq!(read("sub").unwrap(), None, "a folder is not a file");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
 use crate::app_name::AppName;
+use crate::cgroups::Cgroups;
 use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::git::{self, hook};
@@ -59,6 +60,10 @@ impl Startup {
         for dir in [data_dir.apps_dir(), data_dir.run_dir()] {
             std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         }
+        // Nobody but the server's user reads the data dir: settings, hashes, tokens, apps.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir.root(), std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("make {} private", data_dir.root().display()))?;
         let lock = lock_data_dir(&data_dir)?;
         let owner = owner::owner_id(data_dir.root());
         owner::mark_this_process(&owner);
@@ -159,6 +164,8 @@ pub async fn serve(
     for app in store.app_names()? {
         recover_app(&store, &data_dir, &config, &app, &isolation);
     }
+    let cgroups = Cgroups::detect(&owner);
+    tracing::info!("resource limits (MEMORY_LIMIT, CPU_LIMIT, PROCESS_LIMIT): {}", cgroups.describe());
     let stopped = owner::stop_leftovers(&owner).await;
     if stopped > 0 {
         tracing::warn!("stopped {stopped} process groups an earlier server of this data dir left running");
@@ -170,8 +177,9 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         http_addr: listeners.http.local_addr()?,
         ftp_addr: listeners.ftp.local_addr()?,
-        supervisor: Supervisor::new(data_dir.clone(), isolation.clone()),
+        supervisor: Supervisor::new(data_dir.clone(), isolation.clone(), cgroups.clone()),
         isolation,
+        cgroups,
         uv,
         hook_token: secrets::generate_token(),
         logins: Default::default(),

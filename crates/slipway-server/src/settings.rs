@@ -27,6 +27,12 @@ pub const SCM_COMMAND_IDLE_TIMEOUT: &str = "SCM_COMMAND_IDLE_TIMEOUT";
 pub const BUILD_TIMEOUT: &str = "BUILD_TIMEOUT";
 /// Seconds a replaced process keeps serving the requests it has before it is asked to stop.
 pub const WAIT_TO_RETIRE: &str = "WAIT_TO_RETIRE";
+/// Memory the app's processes (and, separately, its builds) may use: `512M`, `1G`.
+pub const MEMORY_LIMIT: &str = "MEMORY_LIMIT";
+/// CPU cores the app's processes may use: `0.5`, `2`.
+pub const CPU_LIMIT: &str = "CPU_LIMIT";
+/// Processes and threads the app may run at once.
+pub const PROCESS_LIMIT: &str = "PROCESS_LIMIT";
 
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DEPLOYMENT_BRANCH: &str = "main";
@@ -149,6 +155,21 @@ impl AppSettings {
         self.get(DEPLOYMENT_BRANCH).unwrap_or(DEFAULT_DEPLOYMENT_BRANCH)
     }
 
+    pub fn memory_limit(&self) -> Result<Option<u64>, SettingError> {
+        self.get(MEMORY_LIMIT).map(parse_memory).transpose()
+    }
+
+    pub fn cpu_limit(&self) -> Result<Option<f64>, SettingError> {
+        self.get(CPU_LIMIT).map(parse_cpu).transpose()
+    }
+
+    pub fn process_limit(&self) -> Result<u64, SettingError> {
+        match self.get(PROCESS_LIMIT) {
+            None => Ok(crate::cgroups::DEFAULT_PROCESS_LIMIT),
+            Some(v) => parse_processes(v),
+        }
+    }
+
     /// At least 1: the active deployment is always kept.
     pub fn max_deployments(&self) -> usize {
         self.get(SCM_MAX_DEPLOYMENTS).and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_DEPLOYMENTS).max(1)
@@ -171,6 +192,27 @@ pub fn unsafe_reason(key: &str) -> Option<&'static str> {
         return Some("names starting with SLIPWAY_ are slipway's own");
     }
     UNSAFE.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+}
+
+fn parse_memory(value: &str) -> Result<u64, SettingError> {
+    crate::cgroups::parse_bytes(value).filter(|bytes| *bytes >= 16 << 20).ok_or_else(|| {
+        SettingError::new(
+            MEMORY_LIMIT,
+            format!("`{value}` is not an amount of memory of 16M or more; expected e.g. `512M` or `1G`"),
+        )
+    })
+}
+
+fn parse_cpu(value: &str) -> Result<f64, SettingError> {
+    value.parse::<f64>().ok().filter(|cores| (0.01..=1024.0).contains(cores)).ok_or_else(|| {
+        SettingError::new(CPU_LIMIT, format!("`{value}` is not a number of CPU cores; expected e.g. `0.5` or `2`"))
+    })
+}
+
+fn parse_processes(value: &str) -> Result<u64, SettingError> {
+    value.parse::<u64>().ok().filter(|n| (8..=1_000_000).contains(n)).ok_or_else(|| {
+        SettingError::new(PROCESS_LIMIT, format!("`{value}` is not a number of processes between 8 and 1000000"))
+    })
 }
 
 /// Setting keys become environment variables: letters, digits and `_`, not starting with a digit.
@@ -207,6 +249,9 @@ pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), Se
             Ok(n) if n >= 1 => Ok(()),
             _ => Err(SettingError::new(key, format!("`{value}` is not a number of deployments (1 or more)"))),
         },
+        MEMORY_LIMIT => parse_memory(value).map(|_| ()),
+        CPU_LIMIT => parse_cpu(value).map(|_| ()),
+        PROCESS_LIMIT => parse_processes(value).map(|_| ()),
         PYTHON_INSTALLER => match value.to_ascii_lowercase().as_str() {
             "uv" | "pip" => Ok(()),
             _ => Err(SettingError::new(key, format!("`{value}` is not an installer; expected `uv` or `pip`"))),

@@ -18,7 +18,7 @@ pub fn choose(wwwroot: &Path, startup_command: Option<&str>) -> Result<StartComm
     if let Some(command) = startup_command.map(str::trim).filter(|c| !c.is_empty()) {
         return Ok(StartCommand { shell: command.to_string(), rule: "the STARTUP_COMMAND setting".into() });
     }
-    if let Ok(text) = std::fs::read_to_string(wwwroot.join("Procfile")) {
+    if let Some(text) = read_source(wwwroot, Path::new("Procfile")) {
         return procfile_web(&text).map(|shell| StartCommand { shell, rule: "the `web:` line of the Procfile".into() });
     }
     let bin = wwwroot.join("env/bin");
@@ -43,6 +43,15 @@ pub fn choose(wwwroot: &Path, startup_command: Option<&str>) -> Result<StartComm
         shell: "python app.py".into(),
         rule: "no STARTUP_COMMAND, Procfile or detected WSGI/ASGI app: the default".into(),
     })
+}
+
+/// Files of the release that are read to choose the command: at most this much of each.
+const MAX_SOURCE: u64 = 1024 * 1024;
+
+/// A file of the release, as text; `None` if it is not there — or leads outside the release (the
+/// release is the app's: a `Procfile` linked to `/etc/shadow` must not reach an error message).
+fn read_source(release: &Path, rel: &Path) -> Option<String> {
+    crate::releases::read_file(release, rel, MAX_SOURCE).ok().flatten()
 }
 
 /// The command of the `web:` process type.
@@ -87,7 +96,7 @@ fn top_level_binding<'a>(source: &str, names: &[&'a str]) -> Option<&'a str> {
 
 fn wsgi_target(wwwroot: &Path) -> Option<String> {
     for module in ["app", "application", "wsgi"] {
-        let Ok(source) = std::fs::read_to_string(wwwroot.join(format!("{module}.py"))) else { continue };
+        let Some(source) = read_source(wwwroot, Path::new(&format!("{module}.py"))) else { continue };
         if is_asgi(&source) {
             continue;
         }
@@ -106,7 +115,7 @@ fn django_wsgi(wwwroot: &Path) -> Option<String> {
     let mut projects: Vec<_> = std::fs::read_dir(wwwroot).ok()?.flatten().filter(|e| e.path().is_dir()).collect();
     projects.sort_by_key(|e| e.file_name());
     projects.into_iter().find_map(|entry| {
-        let source = std::fs::read_to_string(entry.path().join("wsgi.py")).ok()?;
+        let source = read_source(wwwroot, &Path::new(&entry.file_name()).join("wsgi.py"))?;
         source
             .contains("get_wsgi_application")
             .then(|| format!("{}.wsgi:application", entry.file_name().to_string_lossy()))
@@ -115,7 +124,7 @@ fn django_wsgi(wwwroot: &Path) -> Option<String> {
 
 fn asgi_target(wwwroot: &Path) -> Option<String> {
     ["app", "main", "asgi", "application"].iter().find_map(|module| {
-        let source = std::fs::read_to_string(wwwroot.join(format!("{module}.py"))).ok()?;
+        let source = read_source(wwwroot, Path::new(&format!("{module}.py")))?;
         if !is_asgi(&source) {
             return None;
         }

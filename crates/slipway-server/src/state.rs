@@ -32,6 +32,8 @@ pub struct Shared {
     /// How apps' builds and processes run: as their own users in sandboxes (root), or as the
     /// server's user. Decided at start.
     pub isolation: crate::sandbox::Isolation,
+    /// Where apps' resource limits are applied (cgroup v2, v1, or rlimits only).
+    pub cgroups: crate::cgroups::Cgroups,
     /// The uv executable builds use, found at start (`--uv`, else on PATH).
     pub uv: Option<std::path::PathBuf>,
     /// The apps' running processes. Written by the deployer (switching releases) and the

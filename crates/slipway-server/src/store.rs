@@ -26,6 +26,8 @@ pub struct Store {
 pub enum StoreError {
     #[error("cannot open the database {}: {source}", path.display())]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot make the database {} private (mode 0600): {source}", path.display())]
+    Private { path: PathBuf, source: std::io::Error },
     #[error("cannot bring the database {} up to date: {source}", path.display())]
     Migrate { path: PathBuf, source: rusqlite_migration::Error },
     #[error("database query failed ({what}): {source}")]
@@ -243,6 +245,10 @@ impl Store {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let opened = |source| StoreError::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open(path).map_err(opened)?;
+        // Private before anything is written (SQLite gives its -wal and -shm files the same mode).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|source| StoreError::Private { path: path.to_path_buf(), source })?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(opened)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(opened)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(opened)?;

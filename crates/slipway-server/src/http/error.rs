@@ -51,3 +51,29 @@ impl IntoResponse for ApiError {
         (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
     }
 }
+
+/// Middleware for the API and git routes: every error answer is `{"error": "..."}`, axum's own
+/// rejections (405, a bad query, a bad path encoding) and git's included, which come as text or
+/// empty. The text, when there is one, is kept as the message; headers (`WWW-Authenticate`,
+/// `Allow`, `Retry-After`) are kept too.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header;
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let mut json = ApiError::new(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}

@@ -31,6 +31,10 @@ pub async fn handle(
     if let Err(e) = state.service.require_app(&app) {
         return ApiError::from(e).into_response();
     }
+    // Only paths inside the app's repository: no `..` (`..%2F..%2Fother-app%2Frepository`).
+    if std::path::Path::new(&rest).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        return ApiError::not_found(format!("no `{rest}` in the repository of `{app}`")).into_response();
+    }
     let ip =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     if let Err(refusal) = auth::require_deployer(&state, &app, ip, request.headers()).await {

@@ -37,8 +37,13 @@ pub struct AppState {
 pub fn router(service: Service) -> Router {
     let state = AppState { service, proxy: proxy::client() };
     Router::new()
-        .nest("/api", api::router(state.clone()).layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY)))
-        .route("/git/{repo}/{*rest}", any(git::handle))
+        .nest(
+            "/api",
+            api::router(state.clone())
+                .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
+                .layer(axum::middleware::from_fn(error::json_errors)),
+        )
+        .route("/git/{repo}/{*rest}", any(git::handle).layer(axum::middleware::from_fn(error::json_errors)))
         .merge(dashboard::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), proxy::route_app_hosts))
         .with_state(state)

@@ -117,6 +117,7 @@ impl Service {
         self.deployer.settle(app).await;
         let _no_deployments = self.deployer.lock_app(app).await;
         self.shared.supervisor.remove(app).await;
+        self.shared.cgroups.remove(app);
         let name = app.clone();
         self.blocking(move |shared| {
             shared.store.delete_app(&name)?;

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app_name::AppName;
+use crate::cgroups::{Cgroups, Limits};
 use crate::layout::DataDir;
 use crate::sandbox::{Confined, Isolation};
 use crate::settings::AppSettings;
@@ -56,6 +57,9 @@ pub struct ProcessInfo {
     pub restarts: u32,
     /// The release directory it runs from.
     pub release: Option<PathBuf>,
+    /// How it last ended, when it did not stop on request: `exit status: 1`, or killed for
+    /// memory (over `MEMORY_LIMIT`).
+    pub last_exit: Option<String>,
 }
 
 /// One app's process, as the supervisor tracks it.
@@ -66,13 +70,22 @@ pub(crate) struct Slot {
     launch: Option<Launch>,
     pid: Option<u32>,
     restarts: u32,
+    last_exit: Option<String>,
     /// The task that owns the running process; told to stop, it stops and reaps it.
     monitor: Option<Monitor>,
 }
 
 impl Default for Slot {
     fn default() -> Self {
-        Slot { state: ProcessState::Stopped, generation: 0, launch: None, pid: None, restarts: 0, monitor: None }
+        Slot {
+            state: ProcessState::Stopped,
+            generation: 0,
+            launch: None,
+            pid: None,
+            restarts: 0,
+            last_exit: None,
+            monitor: None,
+        }
     }
 }
 
@@ -80,6 +93,8 @@ pub struct Supervisor {
     data_dir: DataDir,
     /// How app processes run: as the app's user in its sandbox, or as the server's user.
     isolation: Isolation,
+    /// Where their resource limits are applied.
+    cgroups: Cgroups,
     /// Each app's process. The proxy reads it on every request; starts, stops and monitors
     /// write it.
     slots: Mutex<HashMap<AppName, Arc<Mutex<Slot>>>>,
@@ -107,10 +122,11 @@ pub struct StartRequest<'a> {
 }
 
 impl Supervisor {
-    pub fn new(data_dir: DataDir, isolation: Isolation) -> Self {
+    pub fn new(data_dir: DataDir, isolation: Isolation, cgroups: Cgroups) -> Self {
         Supervisor {
             data_dir,
             isolation,
+            cgroups,
             slots: Mutex::default(),
             logs: Mutex::default(),
             retiring: TaskTracker::new(),
@@ -132,6 +148,7 @@ impl Supervisor {
             command: slot.launch.as_ref().map(|l| l.shell.clone()),
             restarts: slot.restarts,
             release: slot.launch.as_ref().map(|l| l.dir.clone()),
+            last_exit: slot.last_exit.clone(),
         }
     }
 
@@ -167,15 +184,24 @@ impl Supervisor {
             env: environment::app_environment(&dir, request.runtime.as_deref(), request.settings, port),
             paths,
         };
-        let launch = Launch { shell: chosen.shell, dir, run, isolation: self.isolation.clone(), port, log };
+        let limits = Limits::of(request.settings).map_err(|e| e.to_string())?;
+        let group = self
+            .cgroups
+            .group(request.app, "web", &limits)
+            .map_err(|e| format!("cannot apply the app's resource limits: {e}"))?;
+        let oom_message = memory_exhausted(request.settings);
+        let isolation = self.isolation.clone();
+        let launch = Launch { shell: chosen.shell, dir, run, isolation, group, oom_message, port, log };
         (request.log)(&format!(
             "Starting the app on 127.0.0.1:{port}; waiting up to {}s for it to answer HTTP.",
             timeout.as_secs()
         ));
         let (mut child, tail) = spawn(&launch).map_err(|e| format!("cannot start `{}`: {e}", launch.shell))?;
         let started = Instant::now();
+        let oom_kills = launch.group.oom_kills();
         if let Err(why) = health::wait_until_answering(&mut child, port, timeout).await {
             terminate(&mut child).await;
+            let why = if launch.group.oom_kills() > oom_kills { memory_exhausted(request.settings) } else { why };
             return Err(format!("the app did not start: {why}\nLast lines of its output:\n{}", tail.text()));
         }
         (request.log)(&format!("The app answers on port {port} after {:.1}s.", started.elapsed().as_secs_f64()));
@@ -187,6 +213,7 @@ impl Supervisor {
             guard.state = ProcessState::Running;
             guard.pid = pid;
             guard.restarts = 0;
+            guard.last_exit = None;
             guard.launch = Some(launch.clone());
             let monitor = Monitor::spawn(slot.clone(), guard.generation, child, launch);
             guard.monitor.replace(monitor)
@@ -250,6 +277,12 @@ impl Supervisor {
         self.slots.lock().unwrap().remove(app);
         self.logs.lock().unwrap().remove(app);
     }
+}
+
+/// What a process killed for memory is said to have died of.
+pub fn memory_exhausted(settings: &AppSettings) -> String {
+    let limit = settings.get(crate::settings::MEMORY_LIMIT).unwrap_or("the host's limit");
+    format!("it was killed for using more memory than it may (MEMORY_LIMIT={limit})")
 }
 
 fn free_port() -> std::io::Result<u16> {

@@ -47,6 +47,7 @@ async fn run(
     loop {
         let started = Instant::now();
         let group = child.id();
+        let oom_kills = launch.group.oom_kills();
         let status = tokio::select! {
             status = child.wait() => status,
             _ = stop.notified() => {
@@ -61,9 +62,14 @@ async fn run(
         if started.elapsed() >= HEALTHY_RUN {
             backoff = Duration::from_secs(1);
         }
-        let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+        let status = if launch.group.oom_kills() > oom_kills {
+            launch.oom_message.clone()
+        } else {
+            status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
+        };
         launch.log.line(&format!("[slipway] the app exited ({status}); restarting in {}s", backoff.as_secs()));
         set_state(&slot, generation, ProcessState::Crashed, None, true);
+        record_exit(&slot, generation, status);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = stop.notified() => return,
@@ -85,6 +91,14 @@ async fn run(
             }
             Err(e) => launch.log.line(&format!("[slipway] cannot restart the app: {e}")),
         }
+    }
+}
+
+/// Records how the process ended, unless the slot has moved on to a newer process meanwhile.
+fn record_exit(slot: &Arc<Mutex<Slot>>, generation: u64, status: String) {
+    let mut slot = slot.lock().unwrap();
+    if slot.generation == generation {
+        slot.last_exit = Some(status);
     }
 }
 

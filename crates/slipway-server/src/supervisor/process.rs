@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::app_log::AppLog;
+use crate::cgroups::Group;
 use crate::sandbox::{Confined, Isolation};
 
 /// How long a stopping app gets between SIGTERM and SIGKILL.
@@ -29,6 +30,10 @@ pub struct Launch {
     /// As whom and in what sandbox: `sh -c <shell>` in `dir`, with the app's environment.
     pub run: Confined,
     pub isolation: Isolation,
+    /// Its cgroup (resource limits, and whether the kernel killed it for memory).
+    pub group: Group,
+    /// What the app log and `apps show` say when the kernel kills it for memory.
+    pub oom_message: String,
     pub port: u16,
     pub log: Arc<AppLog>,
 }
@@ -52,7 +57,9 @@ impl Tail {
 }
 
 pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
-    let mut child = Command::from(launch.isolation.command(&launch.run))
+    let mut command = launch.isolation.command(&launch.run);
+    launch.group.attach_on_exec(&mut command);
+    let mut child = Command::from(command)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -72,10 +72,13 @@ pub(super) async fn app_page(
     let env = service.env_info(&app).await?;
     let (output, output_truncated) = views::output_text(&service.app_output(&app, None).await?);
     let process = &view.summary.process;
-    let process_detail = match (process.pid, process.port) {
+    let mut process_detail = match (process.pid, process.port) {
         (Some(pid), Some(port)) => format!("pid {pid}, port {port}, {} restarts", process.restarts),
         _ => String::new(),
     };
+    if let Some(exit) = &process.last_exit {
+        process_detail = format!("{process_detail} — last exit: {exit}").trim_start_matches(" — ").to_string();
+    }
     let page = AppPage {
         chrome: Chrome::new(app.to_string(), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
