@@ -12,6 +12,7 @@ mod custom_script;
 mod dashboard;
 mod ftp;
 mod installers;
+mod isolation;
 mod releases;
 mod run;
 mod runtimes;

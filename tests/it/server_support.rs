@@ -89,6 +89,25 @@ impl TestServer {
         TestServer { dir, base, ftp_addr, child: Some(child), stderr_log }
     }
 
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// The server's resident memory in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     pub fn ftp_port(&self) -> u16 {
         self.ftp_addr.rsplit(':').next().unwrap().parse().expect("the server printed its FTP address")
     }

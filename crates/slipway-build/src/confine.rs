@@ -15,12 +15,32 @@ pub fn inside(root: &Path, path: &Path, shown: &str) -> Result<PathBuf> {
 
 /// [`inside`] for callers that name the error themselves: `None` when `path` leads outside.
 pub fn real_path_inside(root: &Path, path: &Path) -> Option<PathBuf> {
-    let Ok(real) = path.canonicalize() else {
-        // Missing: returned as it is. A dangling link: where it points cannot be checked.
-        return std::fs::symlink_metadata(path).is_err().then(|| path.to_path_buf());
-    };
     let root = root.canonicalize().ok()?;
+    let Ok(real) = path.canonicalize() else {
+        // A dangling link: where it points cannot be checked. Missing: returned as it is, if the
+        // path (its `..` applied) names a place in the repository.
+        if std::fs::symlink_metadata(path).is_ok() {
+            return None;
+        }
+        return lexically_inside(&root, path).then(|| path.to_path_buf());
+    };
     real.starts_with(&root).then_some(real)
+}
+
+/// Whether `path`, with `.` and `..` applied to its text, stays below `root`.
+fn lexically_inside(root: &Path, path: &Path) -> bool {
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { root.join(path) };
+    let mut normal = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal.starts_with(root)
 }
 
 /// What is said of a file that leads outside the repository (never what it leads to).

@@ -206,7 +206,11 @@ impl Installer {
             }
         };
         if lock.hashed.is_some() {
-            command.arg("--require-hashes");
+            // Installed packages are not checked again by either installer: reinstalled, they are.
+            command.arg("--require-hashes").arg(match self {
+                Installer::Uv { .. } => "--reinstall",
+                Installer::Pip => "--force-reinstall",
+            });
         }
         run_logged(
             &format!("installing requirements ({})", self.kind()),
