@@ -18,6 +18,8 @@ pushes it twice untimed (env created; one code-only push), then, median of N cod
      same process). Goal: 0 failed requests (socket errors + non-2xx); p99 beside the baseline's.
   5. rollback (issue 11): `POST /api/apps/<app>/rollback` until the previous code answers through
      the proxy. Goal: under 1 s.
+  6. server memory (issue 12): the server's RSS once started (the baseline) and after 20 pushes
+     in all. Goal: <= 40 MB after 20 pushes.
 """
 import argparse
 import http.client
@@ -39,6 +41,7 @@ from common import ROOT, run
 
 SLIPWAY = ROOT / "target/release/slipway"
 APP = "flask-hello"
+RSS_AFTER_PUSHES = 20
 APP_PY = ('from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route("/")\ndef hello():\n'
           '    return "Hello from Flask on slipway! ({tag})\\n"\n')
 
@@ -70,6 +73,12 @@ class Server:
                 sys.exit("error: slipway serve did not start:\n" + out.read_text())
             time.sleep(0.02)
         self.port, self.token = int(m[1]), (data / "admin-token").read_text().strip()
+        self.fresh_rss = self.rss_mb()
+
+    def rss_mb(self):
+        """The server process's resident memory, in MB (VmRSS)."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
 
     def api(self, method, path, body=None):
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
@@ -77,6 +86,11 @@ class Server:
         if status >= 400:
             sys.exit(f"error: {method} /api{path} answered {status}: {text}")
         return json.loads(text) if text.startswith(("{", "[")) else text
+
+    def app_log(self):
+        """The running app's recent output, as text."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return request(self.port, "GET", f"/api/apps/{APP}/logs/app", headers=headers)[1]
 
     def get_app(self, app_port=None):
         """GET / of the app through the proxy (or straight to app_port): (status, body)."""
@@ -92,7 +106,7 @@ class Server:
 class Checkout:
     """The developer's clone of the app: edit app.py, commit, push with the real git client."""
     def __init__(self, tmp, url, env):
-        self.dir, self.url, self.env, self.count = tmp / "work", url, env, 0
+        self.dir, self.url, self.env, self.count, self.pushes = tmp / "work", url, env, 0, 0
         shutil.copytree(ROOT / "examples" / APP, self.dir)
         self.git("init", "-q", "-b", "main")
 
@@ -111,6 +125,7 @@ class Checkout:
     def push(self, wait=True):
         """Starts `git push`; with wait, returns its wall time (exits if it failed)."""
         start = time.perf_counter()
+        self.pushes += 1
         proc = subprocess.Popen(["git", "push", "-q", self.url, "HEAD:main"], cwd=self.dir, env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         out = proc.communicate()[0] if wait else ""  # the deployment log, as `remote:` lines
@@ -206,7 +221,10 @@ def measure(server, work, n, env, settings, tmp):
                 answers.append(time.perf_counter() - start)
                 break
             if proc.poll() or time.perf_counter() - start > 60:
-                sys.exit(f"error: the new code never answered; git push said:\n{proc.communicate()[0]}")
+                sys.exit(f"error: the new code never answered (last answer: {status} {body!r}); git push "
+                         f"exited {proc.poll()} and said:\n{proc.communicate()[0]}\n"
+                         f"app: {server.api('GET', f'/apps/{APP}')}\n"
+                         f"app log:\n{server.app_log()}")
             time.sleep(0.005)
         if proc.wait() != 0:
             sys.exit(f"error: git push failed:\n{proc.communicate()[0]}")
@@ -217,7 +235,11 @@ def measure(server, work, n, env, settings, tmp):
                  wrk(f"http://127.0.0.1:{server.port}/", host=f"{APP}.localhost:{server.port}"))
         switch = switch_under_load(server, work)
     rollbacks = [rollback_time(server) for _ in range(n)]  # 5. rollback, back and forth
-    return pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks
+    while work.pushes < RSS_AFTER_PUSHES:  # 6. the server's memory after 20 pushes
+        work.change()
+        work.push()
+    memory = (server.fresh_rss, server.rss_mb(), work.pushes)
+    return pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks, memory
 
 
 def main():
@@ -259,7 +281,7 @@ def main():
                 sys.exit(f"error: warm-up deployments: {deploys}")
             print(f"warm-up (untimed): first push (env created) {first:.2f}s; one code-only push")
             results = measure(server, work, args.repeat, env, settings, tmp)
-            pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks = results
+            pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks, memory = results
         finally:
             server.stop()
 
@@ -306,6 +328,10 @@ def main():
     print(f"\n5. rollback -> the previous code answers (issue 11), median of {args.repeat}")
     print(f"   {rollback:.3f}s   (all: {every(rollbacks)})")
     verdicts.append(("rollback -> old code answers < 1 s", rollback < 1.0, f"{rollback:.3f}s"))
+    fresh, after, pushed = memory
+    print(f"\n6. server memory (issue 12): RSS {fresh:.1f} MB once started, {after:.1f} MB after {pushed} pushes "
+          f"({after / fresh:.1f}x)")
+    verdicts.append((f"server RSS after {pushed} pushes <= 40 MB", after <= 40.0, f"{after:.1f} MB"))
     print("\n" + "\n".join(f"target {what}: {'met' if ok else 'NOT met'} ({value})" for what, ok, value in verdicts))
     print(f"\nbenchmark wall time: {time.perf_counter() - wall_start:.1f}s")
 

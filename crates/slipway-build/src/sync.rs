@@ -268,7 +268,31 @@ fn copy_file(source: &Path, meta: &Metadata, dest: &Path) -> Result<()> {
     let tmp = dest.with_file_name(format!(".{file_name}.slipway-tmp"));
     std::fs::copy(source, &tmp).at("copy to", &tmp)?;
     filetime::set_file_mtime(&tmp, FileTime::from_last_modification_time(meta)).at("set modification time of", &tmp)?;
-    std::fs::rename(&tmp, dest).at("replace", dest)
+    std::fs::rename(&tmp, dest).at("replace", dest)?;
+    drop_cached_bytecode(dest)
+}
+
+/// Removes the bytecode CPython cached for the module `dest` (`__pycache__/<stem>.*.pyc`), which
+/// the app wrote into the release this one was cloned from. CPython trusts a cached file whose
+/// recorded source mtime (in whole seconds) and size match, so a change of the same size
+/// committed and deployed within the same second would otherwise run the old code.
+fn drop_cached_bytecode(dest: &Path) -> Result<()> {
+    let (Some(stem), Some(dir)) = (dest.file_stem(), dest.parent()) else { return Ok(()) };
+    if dest.extension().is_none_or(|ext| ext != "py") {
+        return Ok(());
+    }
+    let cache = dir.join("__pycache__");
+    let Ok(entries) = std::fs::read_dir(&cache) else { return Ok(()) };
+    let prefix = format!("{}.", stem.to_string_lossy());
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".pyc") {
+            let path = entry.path();
+            std::fs::remove_file(&path).at("remove stale bytecode", &path)?;
+        }
+    }
+    Ok(())
 }
 
 /// A manifest: the relative paths a deployment brought (`dir/` for folders).
@@ -420,8 +444,17 @@ mod tests {
         let mtime = FileTime::from_last_modification_time(&std::fs::metadata(src.join("app.py")).unwrap());
         std::fs::write(src.join("app.py"), "v3").unwrap();
         filetime::set_file_mtime(src.join("app.py"), mtime).unwrap();
+        // The app cached bytecode for app.py (which CPython would find still valid) and for
+        // application.py, which stays.
+        std::fs::create_dir(dst.join("__pycache__")).unwrap();
+        for cached in ["app.cpython-312.pyc", "app.cpython-312.opt-1.pyc", "application.cpython-312.pyc"] {
+            std::fs::write(dst.join("__pycache__").join(cached), "bytecode").unwrap();
+        }
         let fourth = sync(&options, &log).unwrap();
         assert_eq!(fourth.copied, ["app.py"]);
         assert_eq!(std::fs::read_to_string(dst.join("app.py")).unwrap(), "v3");
+        let left: Vec<_> =
+            std::fs::read_dir(dst.join("__pycache__")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["application.cpython-312.pyc"]);
     }
 }

@@ -23,7 +23,10 @@ impl AppLog {
         Ok(Arc::new(AppLog { path, file: Mutex::new(file) }))
     }
 
+    /// Appends `line` with its control characters escaped: the log is printed on operators'
+    /// terminals by `slipway logs --app`.
     pub fn line(&self, line: &str) {
+        let line = slipway_build::log::escape_controls(line);
         let mut file = self.file.lock().unwrap();
         let _ = file.write_all(format!("{line}\n").as_bytes());
         if file.metadata().map(|m| m.len() > APP_LOG_MAX_BYTES).unwrap_or(false) {
@@ -38,6 +41,15 @@ impl AppLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_app_log_escapes_terminal_controls() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AppLog::open(&dir.path().join("app.log")).unwrap();
+        log.line("\u{1b}]0;owned\u{7}title");
+        let written = std::fs::read_to_string(dir.path().join("app.log")).unwrap();
+        assert_eq!(written, "\\u{1b}]0;owned\\u{7}title\n");
+    }
 
     #[test]
     fn the_app_log_rotates_by_size() {
