@@ -38,13 +38,13 @@ pub enum Command {
     /// An app's settings: environment variables for its builds and the running app.
     Config(ConfigArgs),
     /// An app's deployment history, newest first.
-    Deployments(DeploymentsArgs),
+    Deployments(AppTableArgs),
     /// Print a deployment's log (default: the newest deployment).
     Logs(LogsArgs),
     /// Deploy a commit again (default: the active deployment's) and follow its log.
     Redeploy(RedeployArgs),
     /// List an app's kept releases (successful deployments still on disk), newest first.
-    Releases(ReleasesArgs),
+    Releases(AppTableArgs),
     /// Switch an app to a kept release, with no rebuild (default: the one before the live one).
     Rollback(RollbackArgs),
     /// Stop a running deployment and everything its build started (default: the running one).
@@ -280,8 +280,9 @@ pub enum ConfigCommand {
     },
 }
 
+/// A command that prints one app's table: `deployments`, `releases`.
 #[derive(Debug, Args)]
-pub struct DeploymentsArgs {
+pub struct AppTableArgs {
     pub app: String,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -314,16 +315,6 @@ pub struct RedeployArgs {
     /// Delete env and create it afresh for this deployment.
     #[arg(long)]
     pub clean_env: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct ReleasesArgs {
-    pub app: String,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -6,12 +6,12 @@ use std::io::Write;
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
-use crate::cli::{CancelArgs, DeploymentsArgs, LogsArgs, RedeployArgs};
+use crate::cli::{AppTableArgs, CancelArgs, LogsArgs, RedeployArgs};
 use crate::client::{
     app_path, deployment_path, duration, print_json, print_table, short_commit, short_time, truncate, Client,
 };
 
-pub fn list(args: DeploymentsArgs) -> anyhow::Result<()> {
+pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let deployments = client.get(&format!("{}/deployments", app_path(&args.app)))?;
     if args.json {

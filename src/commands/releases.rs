@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
-use crate::cli::{ReleasesArgs, RollbackArgs};
+use crate::cli::{AppTableArgs, RollbackArgs};
 use crate::client::{app_path, print_json, print_table, short_commit, short_time, truncate, Client};
 
-pub fn list(args: ReleasesArgs) -> anyhow::Result<()> {
+pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let releases = client.get(&format!("{}/releases", app_path(&args.app)))?;
     if args.json {
