@@ -162,12 +162,16 @@ pub enum BuildStep {
         #[arg(long)]
         clean_env: bool,
     },
-    /// Install `<target>/requirements.txt` into `<target>/env`.
+    /// Install the dependencies of the app in `<target>` into `<target>/env`, with its package
+    /// manager (requirements.txt, uv.lock, poetry.lock, Pipfile.lock or pyproject.toml).
     Install {
         #[arg(long, value_name = "DIR")]
         target: PathBuf,
         #[arg(long, env = "SLIPWAY_UV", value_name = "PATH")]
         uv: Option<PathBuf>,
+        /// Where Poetry and Pipenv are kept [default: <cache-dir>/tools].
+        #[arg(long, env = "SLIPWAY_TOOLS_DIR", value_name = "DIR")]
+        tools_dir: Option<PathBuf>,
     },
     /// Run Django's `manage.py collectstatic` if the target is a Django project.
     Collectstatic {

@@ -1,13 +1,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use slipway_build::installer::Installer;
 use slipway_build::log::BuildLog;
 use slipway_build::pipeline::{self, BuildRequest, STATE_DIR_NAME};
 use slipway_build::runtime::{self, Discovery, RuntimeCatalog};
 use slipway_build::settings::{Settings, PYTHON_VERSION};
 use slipway_build::sync::SyncOptions;
-use slipway_build::version::{self, VersionSpec};
+use slipway_build::version::VersionSpec;
 
 use crate::cli::{BuildArgs, BuildStep, FullBuildArgs, PythonArgs};
 
@@ -26,16 +25,19 @@ pub fn run(args: BuildArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
             Ok(pipeline::sync_step(&options, &log)?)
         }
         Some(BuildStep::Env { target, python, clean_env }) => {
-            let settings = settings(&python)?;
-            let catalog = catalog(&python, cache_dir)?;
-            let default = default_python(&python)?;
-            let resolution = log.step("runtime", || version::resolve(&target, &settings, default, &catalog, &log))?;
-            let installer = Installer::choose(&settings, python.uv.as_deref())?;
-            pipeline::env_step(&target, &resolution, &installer, clean_env, &target.join(STATE_DIR_NAME), &log)?;
+            let step = pipeline::EnvStep {
+                settings: settings(&python)?,
+                catalog: catalog(&python, cache_dir)?,
+                default_python: default_python(&python)?,
+                uv: python.uv.clone(),
+                clean_env,
+            };
+            pipeline::env_step(&target, &step, &log)?;
             Ok(())
         }
-        Some(BuildStep::Install { target, uv }) => {
-            pipeline::install_step(&target, &Settings::from_process_env(), uv.as_deref(), &log)?;
+        Some(BuildStep::Install { target, uv, tools_dir }) => {
+            let tools_dir = tools_dir.or_else(|| cache_dir.map(|dir| dir.join("tools")));
+            pipeline::install_step(&target, &Settings::from_process_env(), uv.as_deref(), tools_dir, &log)?;
             Ok(())
         }
         Some(BuildStep::Collectstatic { target }) => {
@@ -55,10 +57,11 @@ fn full_build(args: FullBuildArgs, cache_dir: Option<PathBuf>, log: &BuildLog) -
         state_dir: args.state_dir,
         settings: settings(&args.python)?,
         clean_env: args.clean_env,
-        catalog: catalog(&args.python, cache_dir)?,
+        catalog: catalog(&args.python, cache_dir.clone())?,
         default_python: default_python(&args.python)?,
         uv: args.python.uv.clone(),
         slipway_dir: std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)),
+        tools_dir: cache_dir.map(|dir| dir.join("tools")),
     };
     pipeline::build(&request, log)?;
     Ok(())

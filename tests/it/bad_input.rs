@@ -162,7 +162,7 @@ fn deployment_file_without_config_or_with_a_missing_command() {
     project.write(".deployment", "command = deploy.sh\n");
     assert_eq!(
         project.build_fails(&[]).error_line(),
-        "error: .deployment: no `[config]` section; expected a `[config]` section with `command = deploy.sh`"
+        "error: .deployment: no `[config]` section; expected a `[config]` section with `command = deploy.sh` or `project = path/to/app`"
     );
     project.write(".deployment", "[config]\ncommand = does-not-exist.sh\n");
     assert_eq!(

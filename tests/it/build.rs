@@ -171,7 +171,8 @@ fn no_requirements_txt_skips_install_and_uninstalls_what_was_brought() {
     project.build_ok(&[]);
     project.remove("requirements.txt");
     let log = project.build_ok(&[]);
-    assert!(log.contains("No requirements.txt: nothing to install."), "{log}");
+    assert!(log.contains("No dependency file (requirements.txt, uv.lock, poetry.lock, Pipfile.lock or pyproject.toml dependencies): nothing to install."), "{log}");
+    assert!(log.contains("Uninstalling packages that the app no longer needs: six"), "{log}");
     assert!(!project.importable("six"));
 }
 

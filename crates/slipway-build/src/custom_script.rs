@@ -1,13 +1,15 @@
-//! Custom deployment script: a `.deployment` file (INI, Kudu's format) in the repository root,
+//! The `.deployment` file (INI, Kudu's format) in the repository root:
 //!
 //! ```ini
 //! [config]
 //! command = deploy.sh
+//! project = services/api
 //! ```
 //!
-//! replaces the default build with that command, run from the checkout with the deployment's
-//! variables. [`default_script`] prints the default build as such a script, made of
-//! `slipway build <step>` commands, for users to start from.
+//! `command` replaces the default build with that command, run from the checkout with the
+//! deployment's variables; `project` names the folder of the repository the app is in (the
+//! `PROJECT` setting overrides it). [`default_script`] prints the default build as such a
+//! script, made of `slipway build <step>` commands, for users to start from.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +21,16 @@ use crate::{BuildError, Result};
 
 pub const DEPLOYMENT_FILE: &str = ".deployment";
 
-const EXPECTED: &str = "expected a `[config]` section with `command = deploy.sh`";
+const EXPECTED: &str = "expected a `[config]` section with `command = deploy.sh` or `project = path/to/app`";
+
+/// What a `.deployment` file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentFile {
+    /// The custom deployment script, if `command` is given.
+    pub script: Option<CustomScript>,
+    /// The app's folder in the repository, if `project` is given.
+    pub project: Option<String>,
+}
 
 /// The command a `.deployment` file names, resolved against the checkout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,33 +43,38 @@ pub struct CustomScript {
     pub script_file: Option<PathBuf>,
 }
 
-/// Reads `.deployment` from the checkout; `None` when there is none.
-pub fn read(source: &Path) -> Result<Option<CustomScript>> {
+/// Reads `.deployment` from the checkout; an empty one when there is none.
+pub fn read(source: &Path) -> Result<DeploymentFile> {
     let path = source.join(DEPLOYMENT_FILE);
     if std::fs::symlink_metadata(&path).is_err() {
-        return Ok(None);
+        return Ok(DeploymentFile::default());
     }
     let path = crate::confine::inside(source, &path, DEPLOYMENT_FILE)?;
     let text = std::fs::read(&path).map_err(|e| BuildError::io("cannot read", &path, e))?;
     let text = String::from_utf8(text).map_err(|_| {
         BuildError::invalid_file(DEPLOYMENT_FILE, None, format!("the file is not UTF-8 text; {EXPECTED}"))
     })?;
-    parse(&text, source).map(Some)
+    parse(&text, source)
 }
 
-pub fn parse(text: &str, source: &Path) -> Result<CustomScript> {
+pub fn parse(text: &str, source: &Path) -> Result<DeploymentFile> {
     let invalid = |line, message: String| BuildError::invalid_file(DEPLOYMENT_FILE, line, message);
     let ini = ini::Ini::load_from_str(text).map_err(|e| invalid(Some(e.line), format!("{}; {EXPECTED}", e.msg)))?;
     let config =
         ini.section(Some("config")).ok_or_else(|| invalid(None, format!("no `[config]` section; {EXPECTED}")))?;
-    let command = config
-        .get("command")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| invalid(None, format!("`[config]` has no `command`; {EXPECTED}")))?;
-    let words = shell_words::split(command)
-        .map_err(|e| invalid(None, format!("`command = {command}` cannot be split into words: {e}")))?;
-    resolve(command, words, source)
+    let value = |key| config.get(key).map(str::trim).filter(|v| !v.is_empty());
+    let (command, project) = (value("command"), value("project"));
+    if command.is_none() && project.is_none() {
+        return Err(invalid(None, format!("`[config]` has neither `command` nor `project`; {EXPECTED}")));
+    }
+    let script = command
+        .map(|command| {
+            let words = shell_words::split(command)
+                .map_err(|e| invalid(None, format!("`command = {command}` cannot be split into words: {e}")))?;
+            resolve(command, words, source)
+        })
+        .transpose()?;
+    Ok(DeploymentFile { script, project: project.map(String::from) })
 }
 
 /// Finds what to execute: a `.sh` file in the repository runs with bash, another repository file
@@ -115,6 +131,9 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 /// The variables a custom script gets besides the app settings.
 #[derive(Debug, Clone)]
 pub struct ScriptVariables {
+    /// The repository checkout, where the command runs.
+    pub checkout: PathBuf,
+    /// The app's folder in it (`PROJECT`): `DEPLOYMENT_SOURCE`.
     pub source: PathBuf,
     pub target: PathBuf,
     pub temp: PathBuf,
@@ -124,6 +143,11 @@ pub struct ScriptVariables {
     pub python_version: Option<String>,
     pub env: PathBuf,
     pub clean_env: bool,
+    /// The package manager the default build would use (`pip`, `uv`, `poetry`, `pipenv`, `none`),
+    /// empty when the app's files leave it unclear.
+    pub package_manager: String,
+    /// Where `slipway build install` keeps Poetry and Pipenv.
+    pub tools_dir: PathBuf,
     /// Directory of the `slipway` executable, put first on PATH so `slipway build <step>` works.
     pub slipway_dir: Option<PathBuf>,
 }
@@ -141,6 +165,8 @@ impl ScriptVariables {
             ("PYTHON_VERSION", self.python_version.clone().unwrap_or_default()),
             ("SLIPWAY_ENV", path(&self.env)),
             ("SLIPWAY_CLEAN_ENV", if self.clean_env { "1" } else { "0" }.to_string()),
+            ("SLIPWAY_PACKAGE_MANAGER", self.package_manager.clone()),
+            (crate::tools::TOOLS_DIR_VAR, path(&self.tools_dir)),
         ]
     }
 }
@@ -149,7 +175,7 @@ impl ScriptVariables {
 pub fn run(script: &CustomScript, vars: &ScriptVariables, settings: &Settings, log: &BuildLog) -> Result<()> {
     log.info(format!("Running custom deployment script `{}` (from {DEPLOYMENT_FILE})", script.command));
     let mut command = Command::new(&script.argv[0]);
-    command.args(&script.argv[1..]).current_dir(&vars.source).envs(settings.iter()).envs(vars.pairs());
+    command.args(&script.argv[1..]).current_dir(&vars.checkout).envs(settings.iter()).envs(vars.pairs());
     if let Some(dir) = &vars.slipway_dir {
         let mut paths = vec![dir.clone()];
         paths.extend(
@@ -183,7 +209,7 @@ mod tests {
     #[test]
     fn sh_scripts_run_with_bash_and_are_not_copied() {
         let dir = repo(&[("deploy.sh", "echo hi", 0o644)]);
-        let script = parse("[config]\ncommand = deploy.sh\n", dir.path()).unwrap();
+        let script = parse("[config]\ncommand = deploy.sh\n", dir.path()).unwrap().script.unwrap();
         assert_eq!(script.argv, ["bash", "deploy.sh"]);
         assert_eq!(script.script_file, Some(PathBuf::from("deploy.sh")));
     }
@@ -191,7 +217,7 @@ mod tests {
     #[test]
     fn programs_on_path_take_arguments_and_repo_files_among_them_are_the_script() {
         let dir = repo(&[("build.py", "print(1)", 0o644)]);
-        let script = parse("[config]\ncommand = sh -c 'true' build.py\n", dir.path()).unwrap();
+        let script = parse("[config]\ncommand = sh -c 'true' build.py\n", dir.path()).unwrap().script.unwrap();
         assert_eq!(script.argv, ["sh", "-c", "true", "build.py"]);
         assert_eq!(script.script_file, Some(PathBuf::from("build.py")));
     }
@@ -212,9 +238,14 @@ mod tests {
     fn missing_config_section_or_command_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let err = parse("command = deploy.sh\n", dir.path()).unwrap_err().to_string();
-        assert_eq!(err, ".deployment: no `[config]` section; expected a `[config]` section with `command = deploy.sh`");
-        let err = parse("[config]\nproject = x\n", dir.path()).unwrap_err().to_string();
-        assert!(err.contains("has no `command`"), "{err}");
+        assert_eq!(
+            err,
+            ".deployment: no `[config]` section; expected a `[config]` section with `command = deploy.sh` or `project = path/to/app`"
+        );
+        let err = parse("[config]\nSCM_DO_BUILD_DURING_DEPLOYMENT = true\n", dir.path()).unwrap_err().to_string();
+        assert!(err.contains("has neither `command` nor `project`"), "{err}");
+        let file = parse("[config]\nproject = services/api\n", dir.path()).unwrap();
+        assert_eq!(file, DeploymentFile { script: None, project: Some("services/api".into()) });
     }
 
     #[test]

@@ -5,9 +5,10 @@
 #     [config]
 #     command = deploy.sh
 # slipway then runs it from the repository checkout instead of the default build, with
-# DEPLOYMENT_SOURCE, DEPLOYMENT_TARGET, DEPLOYMENT_TEMP, PREVIOUS_MANIFEST_PATH, NEXT_MANIFEST_PATH,
-# PYTHON, PYTHON_VERSION, SLIPWAY_ENV, SLIPWAY_CLEAN_ENV and every app setting in its environment.
-# A non-zero exit fails the deployment.
+# DEPLOYMENT_SOURCE (the app's folder: the checkout, or its PROJECT subfolder), DEPLOYMENT_TARGET,
+# DEPLOYMENT_TEMP, PREVIOUS_MANIFEST_PATH, NEXT_MANIFEST_PATH, PYTHON, PYTHON_VERSION, SLIPWAY_ENV,
+# SLIPWAY_CLEAN_ENV, SLIPWAY_PACKAGE_MANAGER (pip, uv, poetry, pipenv or none), SLIPWAY_TOOLS_DIR
+# and every app setting in its environment. A non-zero exit fails the deployment.
 set -euo pipefail
 
 # 1. Copy the checkout into wwwroot; delete what the previous deployment brought and this one doesn't.
@@ -22,7 +23,10 @@ clean_env=()
 if [ "${SLIPWAY_CLEAN_ENV:-0}" = 1 ]; then clean_env=(--clean-env); fi
 slipway build env --target "$DEPLOYMENT_TARGET" --python "$PYTHON" "${clean_env[@]}"
 
-# 3. Install requirements.txt into env (skipped when nothing changed since the last install).
+# 3. Install the app's dependencies into env, with its package manager: requirements.txt (uv or
+#    pip), uv.lock (uv sync), poetry.lock (poetry sync), Pipfile.lock (its pinned, hashed packages)
+#    or pyproject.toml's [project] dependencies (uv). Skipped when nothing changed since the last
+#    install; packages no longer wanted are removed.
 slipway build install --target "$DEPLOYMENT_TARGET"
 
 # 4. Django: manage.py collectstatic, unless DISABLE_COLLECTSTATIC is true.

@@ -274,6 +274,28 @@ impl PreparedEnv {
     }
 }
 
+/// The packages installed in `env` (normalized names, sorted), read from its dist-info folders —
+/// but the installers' own (pip, setuptools, wheel), which env keeps whatever the app needs.
+pub fn installed_packages(env: &Path) -> Vec<String> {
+    const INSTALLERS_OWN: &[&str] = &["pip", "setuptools", "wheel"];
+    let mut names = Vec::new();
+    for python_dir in std::fs::read_dir(env.join("lib")).into_iter().flatten().flatten() {
+        let site = python_dir.path().join("site-packages");
+        for entry in std::fs::read_dir(&site).into_iter().flatten().flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = file_name.strip_suffix(".dist-info") else { continue };
+            // `name-version`: the name has no `-` once normalized to `_` by the wheel spec.
+            let name = crate::requirements::normalize_name(stem.split('-').next().unwrap_or(stem));
+            if !INSTALLERS_OWN.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 pub fn python_in(env: &Path) -> PathBuf {
     env.join("bin").join("python")
 }

@@ -36,11 +36,20 @@ pub enum BuildError {
     #[error("{0}")]
     Installer(String),
 
+    /// How the app declares its dependencies is unclear or cannot be installed.
+    #[error("{0}")]
+    Dependencies(String),
+
+    /// The Python version chosen cannot be deployed: it is past its end of life, or the project
+    /// says it does not run on it.
+    #[error("{0}")]
+    PythonVersion(String),
+
     /// Stopped from outside: by the operator, or a timeout.
     #[error("{0}")]
     Cancelled(String),
 
-    #[error("the repository has no Python files (no requirements.txt, no pyproject.toml, no .py file); expected a Python web app, or a `.skipPythonDeployment` file to deploy the files as they are")]
+    #[error("the repository has no Python files (no requirements.txt, pyproject.toml, uv.lock, poetry.lock, Pipfile or .py file); expected a Python web app, or a `.skipPythonDeployment` file to deploy the files as they are")]
     NotAPythonApp,
 }
 

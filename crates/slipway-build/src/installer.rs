@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::error::IoContext;
 use crate::log::BuildLog;
 use crate::process::{capture, run_logged};
+use crate::project::Dependencies;
 use crate::requirements::normalize_name;
 use crate::runtime::Runtime;
 use crate::settings::{PackageSources, Settings, PYTHON_INSTALLER};
@@ -54,6 +55,29 @@ pub struct Lock {
     pub packages: Vec<String>,
 }
 
+/// What [`Installer::lock`] resolves: a requirements file, or a pyproject.toml (uv only), read
+/// from `workdir` — the original file's folder, so that relative paths in it work.
+#[derive(Debug, Clone, Copy)]
+pub struct ToResolve<'a> {
+    pub file: &'a Path,
+    pub workdir: &'a Path,
+}
+
+impl Lock {
+    /// Pins someone else resolved (`pipenv requirements --hash`), installed as they are — in
+    /// hash-checking mode when every one of them carries its hashes.
+    pub fn from_pins(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).at("read", path)?;
+        let mut requirements = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(['#', '-']));
+        let all_hashed = requirements.clone().next().is_some() && requirements.all(|l| l.contains("--hash"));
+        Ok(Lock {
+            packages: names_in_lock(&text),
+            path: path.to_path_buf(),
+            hashed: all_hashed.then(|| path.to_path_buf()),
+        })
+    }
+}
+
 impl Installer {
     /// Picks the installer: the `PYTHON_INSTALLER` setting, else uv when it can be found (`uv_hint`,
     /// then `uv` on PATH), else pip.
@@ -70,6 +94,34 @@ impl Installer {
                 key: PYTHON_INSTALLER.into(),
                 message: format!("`{other}` is not an installer; expected `uv` or `pip`"),
             }),
+        }
+    }
+
+    /// The installer for `dependencies`: uv when only uv can install them (uv.lock, an unlocked
+    /// pyproject.toml), else as [`Installer::choose`] says.
+    pub fn for_dependencies(settings: &Settings, dependencies: Dependencies, uv_hint: Option<&Path>) -> Result<Self> {
+        if !dependencies.needs_uv() {
+            return Self::choose(settings, uv_hint);
+        }
+        let file = dependencies.file();
+        if settings.get(PYTHON_INSTALLER).is_some_and(|v| v.trim().eq_ignore_ascii_case("pip")) {
+            return Err(BuildError::InvalidSetting {
+                key: PYTHON_INSTALLER.into(),
+                message: format!("`pip` cannot install {file}, which only uv installs; unset {PYTHON_INSTALLER}"),
+            });
+        }
+        find_uv(uv_hint)?.ok_or_else(|| {
+            BuildError::Installer(format!(
+                "{file} is installed with uv, but no uv executable was found (set SLIPWAY_UV or put uv on PATH)"
+            ))
+        })
+    }
+
+    /// uv's executable, when uv is the installer.
+    pub fn uv(&self) -> Option<&Path> {
+        match self {
+            Installer::Uv { exe, .. } => Some(exe),
+            Installer::Pip => None,
         }
     }
 
@@ -120,18 +172,19 @@ impl Installer {
         run_logged("creating the virtual environment", clean_env(&mut command), log)
     }
 
-    /// Resolves `requirements` (run from its directory, so relative paths in it work) for `base`.
+    /// Resolves `input` for `base`.
     pub fn lock(
         &self,
         base: &Runtime,
-        requirements: &Path,
+        input: ToResolve,
         sources: &PackageSources,
         settings: &Settings,
         temp: &Path,
         log: &BuildLog,
     ) -> Result<Lock> {
+        let ToResolve { file: requirements, workdir } = input;
         let lock_path = temp.join("requirements.lock");
-        let workdir = requirements.parent().unwrap_or(Path::new("."));
+        let shown = requirements.file_name().unwrap_or_default().to_string_lossy().into_owned();
         match self {
             Installer::Uv { exe, .. } => {
                 let mut c = Command::new(exe);
@@ -142,7 +195,7 @@ impl Installer {
                     .arg(&lock_path)
                     .args(sources.as_args());
                 run_logged(
-                    &format!("resolving requirements.txt ({})", self.resolver()),
+                    &format!("resolving {shown} ({})", self.resolver()),
                     with_settings(&mut c, settings).current_dir(workdir),
                     log,
                 )?;
@@ -159,7 +212,7 @@ impl Installer {
                     .arg("-r")
                     .arg(requirements);
                 run_logged(
-                    &format!("resolving requirements.txt ({})", self.resolver()),
+                    &format!("resolving {shown} ({})", self.resolver()),
                     with_settings(&mut c, settings).current_dir(workdir),
                     log,
                 )?;
@@ -274,12 +327,20 @@ fn pip_version_in(env: &Path) -> Option<String> {
     None
 }
 
-/// Variables of slipway's own environment that would point the installer at another environment.
+/// Variables of slipway's own environment that would point the installer at another environment;
+/// and uv never downloads a Python of its own: the runtimes are the server's.
 fn clean_env(command: &mut Command) -> &mut Command {
-    command.env_remove("VIRTUAL_ENV").env_remove("PYTHONHOME").env_remove("PYTHONPATH").env_remove("CONDA_PREFIX")
+    command
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .env_remove("CONDA_PREFIX")
+        .env("UV_PYTHON_DOWNLOADS", "never")
 }
 
-fn with_settings<'a>(command: &'a mut Command, settings: &Settings) -> &'a mut Command {
+/// A command for a build tool: the app's settings in its environment, slipway's own variables
+/// that would mislead it removed.
+pub(crate) fn with_settings<'a>(command: &'a mut Command, settings: &Settings) -> &'a mut Command {
     clean_env(command).envs(settings.iter())
 }
 
@@ -358,6 +419,21 @@ mod tests {
     fn lock_names_are_normalized_whatever_the_pin_form() {
         let text = "# comment\nFlask==3.1.3\ntyping_extensions==4.16.0\nmylib @ file:///src/mylib\n--index-url x\nfoo[bar]==1 ; python_version > '3'\n";
         assert_eq!(names_in_lock(text), ["flask", "foo", "mylib", "typing-extensions"]);
+    }
+
+    #[test]
+    fn pins_with_hashes_on_every_line_are_installed_in_hash_checking_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pins.txt");
+        std::fs::write(&path, "-i https://idx/simple\nflask==3.1.3 --hash=sha256:aa\nclick==8.5.1 --hash=sha256:bb\n")
+            .unwrap();
+        let lock = Lock::from_pins(&path).unwrap();
+        assert_eq!(
+            (lock.packages.as_slice(), lock.hashed.is_some()),
+            (&["click".to_string(), "flask".into()][..], true)
+        );
+        std::fs::write(&path, "flask==3.1.3 --hash=sha256:aa\nmylib @ git+https://g/m.git@abc\n").unwrap();
+        assert!(Lock::from_pins(&path).unwrap().hashed.is_none());
     }
 
     #[test]

@@ -72,6 +72,6 @@ fn build(request: &BuildRequest, log: &BuildLog) -> BuildReport {
             env_reused: outcome.env_reused,
             installer_ran: outcome.installer_ran,
         })
-        .map_err(|e| e.to_string());
+        .map_err(|e| log.masked(&e.to_string()));
     BuildReport { steps: log.timings(), result }
 }

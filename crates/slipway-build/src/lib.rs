@@ -6,7 +6,9 @@
 //! malformed `runtime.txt`, a package that does not exist) fails before wwwroot or env change.
 //!
 //! Each concept has its own module: where the question is "is env reused?", the answer is
-//! [`env::plan`]; "which Python?", [`version::resolve`]; "what does sync delete?", [`sync`].
+//! [`env::plan`]; "which Python?", [`version::resolve`] (with [`lifecycle`] for end-of-life
+//! dates); "which package manager, and where is the app?", [`project`]; "what does sync delete?",
+//! [`sync`].
 //! The server and the CLI both call [`pipeline::build`]; a custom deployment script calls the same
 //! steps one by one through `slipway build <step>`.
 
@@ -17,14 +19,17 @@ pub mod env;
 pub mod error;
 pub mod installer;
 pub mod job;
+pub mod lifecycle;
 pub mod log;
 pub mod pipeline;
 pub mod process;
+pub mod project;
 pub mod release;
 pub mod requirements;
 pub mod runtime;
 pub mod settings;
 pub mod sync;
+pub mod tools;
 pub mod version;
 
 pub use error::{BuildError, Result};

@@ -147,7 +147,12 @@ pub struct BuildLog {
     /// When the last line was written, for an idle timeout.
     last_line: Arc<Mutex<Instant>>,
     cancel: Cancel,
+    /// Values no line may show (see [`crate::Settings::secrets`]), shared by every clone.
+    secrets: Arc<Mutex<Vec<String>>>,
 }
+
+/// What a secret becomes in the log.
+pub const MASK: &str = "****";
 
 impl BuildLog {
     pub fn new(sink: Arc<dyn LogSink>) -> Self {
@@ -158,15 +163,32 @@ impl BuildLog {
             started: now,
             last_line: Arc::new(Mutex::new(now)),
             cancel: Cancel::default(),
+            secrets: Arc::default(),
         }
     }
 
-    /// Every line goes out here, its control characters escaped: a repository's file names,
-    /// commit messages and build output cannot move the cursor of whoever reads the log
-    /// (`git push`'s `remote:` lines, `slipway logs`).
+    /// From now on, `secrets` are masked wherever they appear in a line: a private index's
+    /// password in a URL that a tool prints, a token in a setting a script echoes.
+    pub fn mask_secrets(&self, secrets: Vec<String>) {
+        let mut known = self.secrets.lock().unwrap();
+        known.extend(secrets.into_iter().filter(|s| !s.is_empty()));
+        // Longest first, so a secret that contains another is masked whole.
+        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        known.dedup();
+    }
+
+    /// `text` with every known secret masked.
+    pub fn masked(&self, text: &str) -> String {
+        let secrets = self.secrets.lock().unwrap();
+        secrets.iter().fold(text.to_string(), |text, secret| text.replace(secret.as_str(), MASK))
+    }
+
+    /// Every line goes out here, its secrets masked and its control characters escaped: a
+    /// repository's file names, commit messages and build output cannot move the cursor of
+    /// whoever reads the log (`git push`'s `remote:` lines, `slipway logs`).
     fn emit(&self, line: &str) {
         *self.last_line.lock().unwrap() = Instant::now();
-        self.sink.line(&escape_controls(line));
+        self.sink.line(&escape_controls(&self.masked(line)));
     }
 
     /// How long since the last line.
@@ -280,6 +302,15 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `text` with every character but printable ASCII and the space written as an escape, for a
+/// value quoted in an error, where an invisible character (`3.12\u{200b}`, a no-break space)
+/// is the whole problem.
+pub fn escape_invisible(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c.to_string() } else { format!("\\u{{{:x}}}", c as u32) })
+        .collect()
+}
+
 pub fn format_duration(d: Duration) -> String {
     if d < Duration::from_secs(10) {
         format!("{:.3}s", d.as_secs_f64())
@@ -299,6 +330,23 @@ mod tests {
         let sink = Arc::new(MemorySink::default());
         BuildLog::new(sink.clone()).output("\u{1b}]0;title\u{7}");
         assert_eq!(sink.lines(), ["    \\u{1b}]0;title\\u{7}"]);
+    }
+
+    #[test]
+    fn secrets_are_masked_in_every_line() {
+        let sink = Arc::new(MemorySink::default());
+        let log = BuildLog::new(sink.clone());
+        log.mask_secrets(vec!["s3cret".into(), "s3cret-longer".into()]);
+        log.info("Looking in indexes: https://me:s3cret@idx/simple and s3cret-longer");
+        assert_eq!(sink.lines(), ["Looking in indexes: https://me:****@idx/simple and ****"]);
+        assert_eq!(log.masked("a s3cret b"), "a **** b");
+    }
+
+    #[test]
+    fn invisible_characters_are_shown() {
+        assert_eq!(escape_invisible("3.12\u{200b}"), "3.12\\u{200b}");
+        assert_eq!(escape_invisible("3.12\u{a0}x"), "3.12\\u{a0}x");
+        assert_eq!(escape_invisible("python-3.12"), "python-3.12");
     }
 
     #[test]

@@ -13,13 +13,16 @@ use std::path::{Path, PathBuf};
 use crate::custom_script::{self, CustomScript, ScriptVariables};
 use crate::env::{self, EnvMarker, EnvPlan, ExistingEnv, PreparedEnv, WantedEnv};
 use crate::error::IoContext;
-use crate::installer::{Installer, Lock};
+use crate::installer::{Installer, Lock, ToResolve};
+use crate::lifecycle;
 use crate::log::BuildLog;
+use crate::project::{self, Dependencies};
 use crate::requirements::{RequirementFiles, REQUIREMENTS_TXT};
-use crate::runtime::{Runtime, RuntimeCatalog};
+use crate::runtime::{PythonVersion, Runtime, RuntimeCatalog};
 use crate::settings::{PackageSources, Settings, SCM_DO_BUILD_DURING_DEPLOYMENT};
 use crate::sync::{self, SyncOptions};
-use crate::version::{self, Resolution, VersionSpec};
+use crate::tools::{self, ToolShed};
+use crate::version::{self, Resolution, VersionContext, VersionSpec};
 use crate::{release, BuildError, Result};
 
 /// slipway's own directory at the root of wwwroot when no state directory is given: the manifest
@@ -49,6 +52,10 @@ pub struct BuildRequest {
     pub uv: Option<PathBuf>,
     /// Directory of the `slipway` executable, for custom scripts that call `slipway build`.
     pub slipway_dir: Option<PathBuf>,
+    /// Where Poetry and Pipenv are installed and kept between builds (see [`crate::tools`]);
+    /// `None`: in the build's temporary folder, for this build only.
+    #[serde(default)]
+    pub tools_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,6 +79,9 @@ pub fn build(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
 }
 
 struct Paths {
+    /// The repository checkout.
+    checkout: PathBuf,
+    /// The app's folder in it (`PROJECT`), which is built and synced.
     source: PathBuf,
     target: PathBuf,
     state: PathBuf,
@@ -104,15 +114,24 @@ impl Paths {
 /// The build's steps without the closing table, for callers that add steps of their own (the
 /// server starts the app) before they write it.
 pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome> {
-    let (source, target) = sync::check_paths(&request.source, &request.target)?;
+    let settings = &request.settings;
+    log.mask_secrets(settings.secrets());
+    let (checkout, target) = sync::check_paths(&request.source, &request.target)?;
+    let deployment_file = custom_script::read(&checkout)?;
+    let source = project::folder(&checkout, settings, deployment_file.project.as_deref())?;
+    if let Ok(folder) = source.strip_prefix(&checkout).map(Path::display).map(|d| d.to_string()) {
+        if !folder.is_empty() {
+            log.info(format!("The app is in the repository's folder `{folder}` (PROJECT): building it from there."));
+        }
+    }
     let state = request.state_dir.clone().unwrap_or_else(|| target.join(STATE_DIR_NAME));
     let base = request.base.clone();
-    let paths = Paths { env: target.join(env::ENV_DIR), source, target, state, base };
+    let paths = Paths { env: target.join(env::ENV_DIR), checkout, source, target, state, base };
     let temp = tempfile::tempdir().at("create a temporary directory in", std::env::temp_dir())?;
-    let settings = &request.settings;
+    let tools_dir = request.tools_dir.clone().unwrap_or_else(|| temp.path().join("tools"));
 
-    if let Some(script) = custom_script::read(&paths.source)? {
-        return run_custom_script(request, &paths, &script, temp.path(), log);
+    if let Some(script) = &deployment_file.script {
+        return run_custom_script(request, &paths, script, &tools_dir, temp.path(), log);
     }
     if let Some(why) = python_build_skipped(&paths.source, settings)? {
         log.info(format!("{why}: copying files only."));
@@ -129,30 +148,38 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     if !looks_like_python_app(&paths.source) {
         return Err(BuildError::NotAPythonApp);
     }
-    let (resolution, installer) = log.step("runtime", || {
-        let resolution = version::resolve(&paths.source, settings, request.default_python, &request.catalog, log)?;
-        let installer = Installer::choose(settings, request.uv.as_deref())?;
+    let sticky = env_python(&paths.existing_env());
+    let (resolution, dependencies, installer) = log.step("runtime", || {
+        let dependencies = project::detect(&paths.source, settings)?;
+        log.info(format!("Dependencies: {dependencies}"));
+        let context = VersionContext {
+            catalog: &request.catalog,
+            default: request.default_python,
+            sticky: sticky.as_ref(),
+            today: lifecycle::today(),
+        };
+        let resolution = version::resolve(&paths.source, settings, &context, log)?;
+        let installer = Installer::for_dependencies(settings, dependencies, request.uv.as_deref())?;
         log.info(format!("Installer: {}", installer.describe()));
-        Ok((resolution, installer))
+        Ok((resolution, dependencies, installer))
     })?;
     let runtime = &resolution.runtime;
     let wanted = WantedEnv { runtime, spec: resolution.spec, installer: installer.kind() };
     let env_plan = env::plan(&paths.existing_env(), &wanted, request.clean_env);
     let sources = settings.package_sources()?;
-    let installing = Installing { installer: &installer, sources: &sources, settings, log };
+    let installing =
+        Installing { installer: &installer, sources: &sources, settings, runtime, tools_dir: &tools_dir, log };
 
-    let requirements = read_requirements(&paths.source.join(REQUIREMENTS_TXT), &paths.source)?;
+    let inputs = install_inputs(&paths.source, dependencies)?;
     let up_to_date = match &env_plan {
-        EnvPlan::Reuse(marker) => {
-            is_up_to_date(marker, requirements.as_ref(), &installer, &paths.existing_env(), &sources)
-        }
+        EnvPlan::Reuse(marker) => is_up_to_date(marker, &inputs, dependencies, &installing, &paths.existing_env()),
         _ => false,
     };
-    let lock = if up_to_date {
-        log.skip("resolve", "requirements unchanged since the last install");
+    let plan = if up_to_date {
+        log.skip("resolve", unchanged(dependencies));
         None
     } else {
-        Some(log.step("resolve", || lock_requirements(&installing, runtime, requirements.as_ref(), temp.path()))?)
+        Some(log.step("resolve", || plan_install(&installing, dependencies, &inputs, &paths.source, temp.path()))?)
     };
 
     log.step("sync", || {
@@ -162,7 +189,8 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     let prepared = log.step("env", || prepare_env(env_plan, &paths, runtime, &installer, log))?;
     let parked = prepared.parked;
     let env_reused = prepared.reused;
-    let finished = finish_python_steps(&installing, prepared.marker, lock, requirements.as_ref(), &paths);
+    let installed = Installed { inputs: &inputs, dependencies };
+    let finished = finish_python_steps(&installing, prepared.marker, plan, &installed, &paths);
     let marker = match (finished, parked) {
         (Ok(marker), parked) => {
             if let Some(parked) = parked {
@@ -185,21 +213,29 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     })
 }
 
+/// The Python of the env at `env`, if it is a complete one.
+fn env_python(env: &Path) -> Option<PythonVersion> {
+    match ExistingEnv::read(env) {
+        ExistingEnv::Marked(marker) => Some(marker.python_version),
+        _ => None,
+    }
+}
+
 /// Install (or skip it) and collectstatic, on an env that is ready.
 fn finish_python_steps(
     installing: &Installing,
     marker: EnvMarker,
-    lock: Option<LockedRequirements>,
-    requirements: Option<&RequirementFiles>,
+    plan: Option<InstallPlan>,
+    installed: &Installed,
     paths: &Paths,
 ) -> Result<EnvMarker> {
     let log = installing.log;
-    let marker = match lock {
+    let marker = match plan {
         None => {
-            log.skip("install", "requirements unchanged since the last install");
+            log.skip("install", unchanged(installed.dependencies));
             marker
         }
-        Some(lock) => log.step("install", || install_locked(installing, marker, &lock, requirements, &paths.target))?,
+        Some(plan) => log.step("install", || install_planned(installing, marker, plan, installed, &paths.target))?,
     };
     collectstatic_step(&paths.target, installing.settings, log)?;
     Ok(marker)
@@ -211,8 +247,13 @@ fn looks_like_python_app(source: &Path) -> bool {
         REQUIREMENTS_TXT,
         version::RUNTIME_TXT,
         version::PYTHON_VERSION_FILE,
-        "pyproject.toml",
+        project::PYPROJECT_TOML,
+        project::UV_LOCK,
+        project::POETRY_LOCK,
+        project::PIPFILE,
+        project::PIPFILE_LOCK,
         "setup.py",
+        "setup.cfg",
         "Procfile",
     ];
     walkdir::WalkDir::new(source).max_depth(3).into_iter().filter_entry(|e| e.file_name() != ".git").flatten().any(
@@ -305,17 +346,28 @@ fn run_custom_script(
     request: &BuildRequest,
     paths: &Paths,
     script: &CustomScript,
+    tools_dir: &Path,
     temp: &Path,
     log: &BuildLog,
 ) -> Result<BuildOutcome> {
+    let sticky = env_python(&paths.existing_env());
     let resolution: Option<Resolution> = log.step("runtime", || {
-        version::resolve(&paths.source, &request.settings, request.default_python, &request.catalog, log).map(Some)
+        let context = VersionContext {
+            catalog: &request.catalog,
+            default: request.default_python,
+            sticky: sticky.as_ref(),
+            today: lifecycle::today(),
+        };
+        version::resolve(&paths.source, &request.settings, &context, log).map(Some)
     })?;
     // The script manages env itself (`slipway build env` reuses a compatible one): it gets the
     // base release's, relocated.
     clone_base_env(paths)?;
     std::fs::create_dir_all(&paths.state).at("create directory", &paths.state)?;
+    // The script decides what to do with an unclear set of files; the default build would refuse it.
+    let package_manager = project::detect(&paths.source, &request.settings).map(|d| d.manager()).unwrap_or_default();
     let vars = ScriptVariables {
+        checkout: paths.checkout.clone(),
         source: paths.source.clone(),
         target: paths.target.clone(),
         temp: temp.to_path_buf(),
@@ -325,6 +377,8 @@ fn run_custom_script(
         python_version: resolution.as_ref().map(|r| r.runtime.version.to_string()),
         env: paths.env.clone(),
         clean_env: request.clean_env,
+        package_manager: package_manager.to_string(),
+        tools_dir: tools_dir.to_path_buf(),
         slipway_dir: request.slipway_dir.clone(),
     };
     std::fs::create_dir_all(&paths.target).at("create target directory", &paths.target)?;
@@ -342,99 +396,206 @@ fn run_custom_script(
     })
 }
 
-fn read_requirements(path: &Path, root: &Path) -> Result<Option<RequirementFiles>> {
-    if std::fs::symlink_metadata(path).is_err() {
-        return Ok(None);
+/// The files whose content decides what an install of `dependencies` from `root` brings.
+fn install_inputs(root: &Path, dependencies: Dependencies) -> Result<RequirementFiles> {
+    match dependencies {
+        Dependencies::Requirements => RequirementFiles::read(&root.join(REQUIREMENTS_TXT), root),
+        other => RequirementFiles::read_plain(root, other.deciding_files()),
     }
-    RequirementFiles::read(path, root).map(Some)
 }
 
-/// What decides an install's result besides the requirement files.
-fn fingerprint(
-    requirements: Option<&RequirementFiles>,
-    installer: &Installer,
-    env: &Path,
-    sources: &PackageSources,
-) -> String {
-    let identity = installer.identity(env);
-    let sources = sources.as_args().join(" ");
-    requirements.cloned().unwrap_or_default().fingerprint(&[&identity, &sources])
+/// Why the resolve and install steps are skipped when nothing changed.
+fn unchanged(dependencies: Dependencies) -> String {
+    match dependencies {
+        Dependencies::None | Dependencies::Requirements => "requirements unchanged since the last install".to_string(),
+        other => format!("{} unchanged since the last install", other.deciding_files().join(" and ")),
+    }
+}
+
+/// What decides an install's result besides its input files: the package manager and its
+/// version, the installer and its version, where packages come from.
+fn fingerprint(inputs: &RequirementFiles, dependencies: Dependencies, installing: &Installing, env: &Path) -> String {
+    let identity = installing.installer.identity(env);
+    let tool = match dependencies {
+        Dependencies::PoetryLock => tools::POETRY.to_string(),
+        Dependencies::PipfileLock => tools::PIPENV.to_string(),
+        _ => String::new(),
+    };
+    let sources = installing.sources.as_args().join(" ");
+    inputs.fingerprint(&[dependencies.manager(), &tool, &identity, &sources])
 }
 
 fn is_up_to_date(
     marker: &EnvMarker,
-    requirements: Option<&RequirementFiles>,
-    installer: &Installer,
+    inputs: &RequirementFiles,
+    dependencies: Dependencies,
+    installing: &Installing,
     env: &Path,
-    sources: &PackageSources,
 ) -> bool {
-    marker.requirements_sha256.as_deref() == Some(fingerprint(requirements, installer, env, sources).as_str())
+    marker.requirements_sha256.as_deref() == Some(fingerprint(inputs, dependencies, installing, env).as_str())
 }
 
-/// What resolving and installing need besides env and the requirement files.
+/// What resolving and installing need besides env and the dependency files.
 struct Installing<'a> {
     installer: &'a Installer,
     sources: &'a PackageSources,
     settings: &'a Settings,
+    /// The deployment's Python, which Poetry and Pipenv run on too.
+    runtime: &'a Runtime,
+    tools_dir: &'a Path,
     log: &'a BuildLog,
 }
 
-/// The resolved pins, or `None` inside when there is no requirements.txt (nothing to install,
-/// but what an earlier one brought is still uninstalled).
-struct LockedRequirements(Option<Lock>);
+impl Installing<'_> {
+    fn tool_shed(&self) -> ToolShed<'_> {
+        ToolShed {
+            dir: self.tools_dir,
+            runtime: self.runtime,
+            installer: self.installer,
+            sources: self.sources,
+            settings: self.settings,
+            log: self.log,
+        }
+    }
+}
 
-fn lock_requirements(
+/// What an install was made from, for its fingerprint.
+struct Installed<'a> {
+    inputs: &'a RequirementFiles,
+    dependencies: Dependencies,
+}
+
+/// What the install step does, decided in the resolve step — before anything live changes — so
+/// that a lock out of date with its project, or a requirement that cannot be met, fails first.
+enum InstallPlan {
+    /// Pins for the installer (requirements.txt, an unlocked pyproject.toml, Pipfile.lock);
+    /// `None`: nothing to install, but what earlier installs brought is still removed.
+    Pins(Option<Lock>),
+    /// uv.lock, installed by `uv sync`.
+    UvSync,
+    /// poetry.lock, installed by `poetry sync` with this Poetry.
+    PoetrySync(PathBuf),
+}
+
+fn plan_install(
     installing: &Installing,
-    runtime: &Runtime,
-    requirements: Option<&RequirementFiles>,
+    dependencies: Dependencies,
+    inputs: &RequirementFiles,
+    project_dir: &Path,
     temp: &Path,
-) -> Result<LockedRequirements> {
-    let Installing { installer, sources, settings, log } = installing;
-    let Some(files) = requirements else {
-        log.info("No requirements.txt: nothing to install.");
-        return Ok(LockedRequirements(None));
-    };
+) -> Result<InstallPlan> {
+    let Installing { installer, sources, settings, runtime, log, .. } = installing;
+    match dependencies {
+        Dependencies::None => {
+            log.info("No dependency file (requirements.txt, uv.lock, poetry.lock, Pipfile.lock or pyproject.toml dependencies): nothing to install.");
+            Ok(InstallPlan::Pins(None))
+        }
+        Dependencies::Requirements => {
+            lock_requirements(installing, inputs, temp).map(|lock| InstallPlan::Pins(Some(lock)))
+        }
+        Dependencies::Pyproject => {
+            log.warn("pyproject.toml's dependencies are not locked: they are resolved afresh whenever pyproject.toml changes, so a deployment may get other versions than you tested. Commit a lock (`uv lock` makes uv.lock) to deploy exactly what you tested.");
+            log.info(format!(
+                "Resolving pyproject.toml's dependencies for Python {} (uv pip compile).",
+                runtime.version
+            ));
+            let pyproject = project_dir.join(project::PYPROJECT_TOML);
+            let input = ToResolve { file: &pyproject, workdir: project_dir };
+            let lock = installer.lock(runtime, input, sources, settings, temp, log)?;
+            log.info(format!("Resolved {} packages.", lock.packages.len()));
+            Ok(InstallPlan::Pins(Some(lock)))
+        }
+        Dependencies::UvLock => {
+            let uv = installer.uv().expect("uv.lock is installed with uv");
+            project::uv::check_lock(uv, project_dir, runtime, sources, settings, log)?;
+            Ok(InstallPlan::UvSync)
+        }
+        Dependencies::PoetryLock => {
+            let poetry = tools::POETRY.ensure(&installing.tool_shed())?;
+            project::poetry::check_lock(&poetry, project_dir, settings, log)?;
+            Ok(InstallPlan::PoetrySync(poetry))
+        }
+        Dependencies::PipfileLock => {
+            let pipenv = tools::PIPENV.ensure(&installing.tool_shed())?;
+            let pins = project::pipenv::locked_requirements(&pipenv, project_dir, temp, settings, log)?;
+            let lock = Lock::from_pins(&pins)?;
+            match &lock.hashed {
+                Some(_) => log.info(format!(
+                    "Pipfile.lock's default packages: {}, each with its hashes (installed with --require-hashes).",
+                    lock.packages.len()
+                )),
+                None => log.warn("some of Pipfile.lock's packages have no hashes (git or path dependencies): installing without hash checking."),
+            }
+            Ok(InstallPlan::Pins(Some(lock)))
+        }
+    }
+}
+
+fn lock_requirements(installing: &Installing, files: &RequirementFiles, temp: &Path) -> Result<Lock> {
+    let Installing { installer, sources, settings, runtime, log, .. } = installing;
     let path = &files.files[0].path;
+    let workdir = path.parent().unwrap_or(Path::new("."));
+    let expanded = files.expanded(settings, temp)?;
+    if expanded.is_some() {
+        log.info("requirements use ${NAME} variables: they are filled in from the app's settings, as pip does.");
+    }
+    let input = expanded.as_deref().unwrap_or(path);
     log.info(format!("Resolving requirements.txt for Python {} ({}).", runtime.version, installer.resolver()));
-    let mut lock = installer.lock(runtime, path, sources, settings, temp, log)?;
+    let mut lock = installer.lock(runtime, ToResolve { file: input, workdir }, sources, settings, temp, log)?;
     log.info(format!("Resolved {} packages.", lock.packages.len()));
     if files.use_hashes() {
         log.info(
             "requirements.txt pins hashes: installing from it with --require-hashes, so every package is checked.",
         );
-        lock.hashed = Some(path.clone());
+        lock.hashed = Some(input.to_path_buf());
     }
-    Ok(LockedRequirements(Some(lock)))
+    Ok(lock)
 }
 
-/// Installs the pins into env, uninstalls what is no longer needed, and records the result in the
-/// marker. The marker's fingerprint is cleared first, so an install that is interrupted is never
-/// mistaken for a finished one.
-fn install_locked(
+/// Carries out the plan in env, and records the result in the marker. The marker's fingerprint is
+/// cleared first, so an install that is interrupted is never mistaken for a finished one.
+fn install_planned(
     installing: &Installing,
     mut marker: EnvMarker,
-    lock: &LockedRequirements,
-    requirements: Option<&RequirementFiles>,
+    plan: InstallPlan,
+    installed: &Installed,
     target: &Path,
 ) -> Result<EnvMarker> {
-    let Installing { installer, sources, settings, log } = installing;
+    let Installing { installer, sources, settings, log, .. } = installing;
     let env = &target.join(env::ENV_DIR);
     marker.requirements_sha256 = None;
     marker.write(env)?;
-    let needed: BTreeSet<String> = match &lock.0 {
-        Some(lock) => {
-            installer.install(env, lock, target, sources, settings, log)?;
-            lock.packages.iter().cloned().collect()
+    marker.packages = match plan {
+        InstallPlan::Pins(lock) => {
+            let needed: BTreeSet<String> = match &lock {
+                Some(lock) => {
+                    installer.install(env, lock, target, sources, settings, log)?;
+                    lock.packages.iter().cloned().collect()
+                }
+                None => BTreeSet::new(),
+            };
+            let dropped: Vec<String> = marker.packages.iter().filter(|p| !needed.contains(*p)).cloned().collect();
+            if !dropped.is_empty() {
+                let by = match installed.dependencies {
+                    Dependencies::None => "the app",
+                    other => other.file(),
+                };
+                log.info(format!("Uninstalling packages that {by} no longer needs: {}", dropped.join(", ")));
+                installer.uninstall(env, &dropped, log)?;
+            }
+            needed.into_iter().collect()
         }
-        None => BTreeSet::new(),
+        InstallPlan::UvSync => {
+            let uv = installer.uv().expect("uv.lock is installed with uv");
+            project::uv::sync(uv, target, env, sources, settings, log)?;
+            env::installed_packages(env)
+        }
+        InstallPlan::PoetrySync(poetry) => {
+            project::poetry::sync(&poetry, target, env, settings, log)?;
+            env::installed_packages(env)
+        }
     };
-    let dropped: Vec<String> = marker.packages.iter().filter(|p| !needed.contains(*p)).cloned().collect();
-    if !dropped.is_empty() {
-        log.info(format!("Uninstalling packages that requirements.txt no longer needs: {}", dropped.join(", ")));
-        installer.uninstall(env, &dropped, log)?;
-    }
-    marker.packages = needed.into_iter().collect();
-    marker.requirements_sha256 = Some(fingerprint(requirements, installer, env, sources));
+    marker.requirements_sha256 = Some(fingerprint(installed.inputs, installed.dependencies, installing, env));
     marker.write(env)?;
     Ok(marker)
 }
@@ -447,28 +608,53 @@ pub fn sync_step(options: &SyncOptions, log: &BuildLog) -> Result<()> {
     log.step("sync", || sync::sync(options, log).map(|_| ()))
 }
 
-/// `slipway build env`: create env at `<target>/env`, or reuse it when compatible.
-pub fn env_step(
-    target: &Path,
-    resolution: &Resolution,
-    installer: &Installer,
-    clean: bool,
-    state_dir: &Path,
-    log: &BuildLog,
-) -> Result<PreparedEnv> {
+/// What `slipway build env` decides with, besides the target.
+pub struct EnvStep {
+    pub settings: Settings,
+    pub catalog: RuntimeCatalog,
+    pub default_python: Option<VersionSpec>,
+    pub uv: Option<PathBuf>,
+    pub clean_env: bool,
+}
+
+/// `slipway build env`: picks the Python and the installer from the app synced into `target`, as
+/// the default build does, then creates env at `<target>/env`, or reuses it when compatible.
+pub fn env_step(target: &Path, step: &EnvStep, log: &BuildLog) -> Result<PreparedEnv> {
+    log.mask_secrets(step.settings.secrets());
     let env_dir = target.join(env::ENV_DIR);
+    let sticky = env_python(&env_dir);
+    let (resolution, installer) = log.step("runtime", || {
+        let dependencies = project::detect(target, &step.settings)?;
+        let context = VersionContext {
+            catalog: &step.catalog,
+            default: step.default_python,
+            sticky: sticky.as_ref(),
+            today: lifecycle::today(),
+        };
+        let resolution = version::resolve(target, &step.settings, &context, log)?;
+        Ok((resolution, Installer::for_dependencies(&step.settings, dependencies, step.uv.as_deref())?))
+    })?;
     let wanted = WantedEnv { runtime: &resolution.runtime, spec: resolution.spec, installer: installer.kind() };
-    let plan = env::plan(&env_dir, &wanted, clean);
+    let plan = env::plan(&env_dir, &wanted, step.clean_env);
+    let state_dir = target.join(STATE_DIR_NAME);
     let mut prepared =
-        log.step("env", || env::apply(plan, &env_dir, state_dir, &resolution.runtime, installer, log))?;
+        log.step("env", || env::apply(plan, &env_dir, &state_dir, &resolution.runtime, &installer, log))?;
     if let Some(parked) = prepared.parked.take() {
         parked.discard()?;
     }
     Ok(prepared)
 }
 
-/// `slipway build install`: install `<target>/requirements.txt` into `<target>/env`.
-pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: &BuildLog) -> Result<bool> {
+/// `slipway build install`: install the dependencies of the app synced into `target` into
+/// `<target>/env`, with its package manager.
+pub fn install_step(
+    target: &Path,
+    settings: &Settings,
+    uv: Option<&Path>,
+    tools_dir: Option<PathBuf>,
+    log: &BuildLog,
+) -> Result<bool> {
+    log.mask_secrets(settings.secrets());
     let env_dir = target.join(env::ENV_DIR);
     let ExistingEnv::Marked(marker) = ExistingEnv::read(&env_dir) else {
         return Err(BuildError::InvalidPaths(format!(
@@ -476,7 +662,8 @@ pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: 
             env_dir.display()
         )));
     };
-    let installer = Installer::choose(settings, uv)?;
+    let dependencies = project::detect(target, settings)?;
+    let installer = Installer::for_dependencies(settings, dependencies, uv)?;
     if installer.kind() != marker.installer {
         return Err(BuildError::Installer(format!(
             "env was made for installer {}, but {} is selected; recreate env with `slipway build env --clean-env`",
@@ -485,21 +672,30 @@ pub fn install_step(target: &Path, settings: &Settings, uv: Option<&Path>, log: 
         )));
     }
     let sources = settings.package_sources()?;
-    let requirements = read_requirements(&target.join(REQUIREMENTS_TXT), target)?;
-    if is_up_to_date(&marker, requirements.as_ref(), &installer, &env_dir, &sources) {
-        log.skip("install", "requirements unchanged since the last install");
-        return Ok(false);
-    }
     let runtime = Runtime {
         implementation: marker.implementation.clone(),
         version: marker.python_version.clone(),
         path: marker.base_interpreter.clone(),
     };
     let temp = tempfile::tempdir().at("create a temporary directory in", std::env::temp_dir())?;
+    let tools_dir = tools_dir.unwrap_or_else(|| temp.path().join("tools"));
+    let installing = Installing {
+        installer: &installer,
+        sources: &sources,
+        settings,
+        runtime: &runtime,
+        tools_dir: &tools_dir,
+        log,
+    };
+    let inputs = install_inputs(target, dependencies)?;
+    if is_up_to_date(&marker, &inputs, dependencies, &installing, &env_dir) {
+        log.skip("install", unchanged(dependencies));
+        return Ok(false);
+    }
     log.step("install", || {
-        let installing = Installing { installer: &installer, sources: &sources, settings, log };
-        let lock = lock_requirements(&installing, &runtime, requirements.as_ref(), temp.path())?;
-        install_locked(&installing, marker, &lock, requirements.as_ref(), target)
+        log.info(format!("Dependencies: {dependencies}"));
+        let plan = plan_install(&installing, dependencies, &inputs, target, temp.path())?;
+        install_planned(&installing, marker, plan, &Installed { inputs: &inputs, dependencies }, target)
     })?;
     Ok(true)
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::error::IoContext;
+use crate::settings::Settings;
 use crate::{BuildError, Result};
 
 pub const REQUIREMENTS_TXT: &str = "requirements.txt";
@@ -33,6 +35,38 @@ pub struct RequirementFile {
 }
 
 impl RequirementFiles {
+    /// The files `names` in `root`, as they are (lock files and the like: no includes).
+    pub fn read_plain(root: &Path, names: &[&str]) -> Result<Self> {
+        let mut files = Vec::new();
+        for name in names {
+            let real = crate::confine::inside(root, &root.join(name), name)?;
+            let bytes = std::fs::read(&real)
+                .map_err(|e| BuildError::invalid_file(*name, None, format!("cannot read it: {e}")))?;
+            files.push(RequirementFile { path: real, name: name.to_string(), bytes });
+        }
+        Ok(RequirementFiles { files })
+    }
+
+    /// The files with `${NAME}` replaced by the setting `NAME`, as pip does when it reads them
+    /// (uv does only in URLs): copies under `temp`, laid out as the originals so that `-r`
+    /// includes still find each other; the top file's copy is returned. `None` when no file
+    /// has a `${`, and the originals are used.
+    pub fn expanded(&self, settings: &Settings, temp: &Path) -> Result<Option<PathBuf>> {
+        if !self.files.iter().any(|f| f.bytes.windows(2).any(|w| w == b"${")) {
+            return Ok(None);
+        }
+        let root = temp.join("expanded-requirements");
+        for file in &self.files {
+            let copy = root.join(&file.name);
+            if let Some(dir) = copy.parent() {
+                std::fs::create_dir_all(dir).at("create directory", dir)?;
+            }
+            let text = expand_variables(&String::from_utf8_lossy(&file.bytes), settings);
+            std::fs::write(&copy, text).at("write", &copy)?;
+        }
+        Ok(Some(root.join(&self.files[0].name)))
+    }
+
     /// Reads `path` and everything it includes. `display_root` makes names in errors relative.
     pub fn read(path: &Path, display_root: &Path) -> Result<Self> {
         let mut files = Vec::new();
@@ -103,6 +137,32 @@ fn collect(
         }
     }
     Ok(())
+}
+
+/// `${NAME}` (upper-case letters, digits, `_`: pip's rule) replaced by the setting `NAME`; an
+/// unknown name is left as it is, as pip leaves it.
+fn expand_variables(text: &str, settings: &Settings) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let name_len = after.find('}').filter(|&end| {
+            end > 0 && after[..end].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        });
+        match name_len.and_then(|end| settings.get(&after[..end]).map(|value| (end, value))) {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The file named by a `-r`/`--requirement`/`-c`/`--constraint` line, if this is one.
@@ -221,6 +281,26 @@ mod tests {
         std::fs::create_dir(&req).unwrap();
         let err = RequirementFiles::read(&req, dir.path()).unwrap_err().to_string();
         assert!(err.contains("is not a file"), "{err}");
+    }
+
+    #[test]
+    fn variables_are_expanded_in_copies_that_keep_their_includes() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = dir.path().join(REQUIREMENTS_TXT);
+        std::fs::write(&req, "flask==${FLASK_VERSION}\n-r more/base.txt\n").unwrap();
+        std::fs::create_dir(dir.path().join("more")).unwrap();
+        std::fs::write(dir.path().join("more/base.txt"), "x @ https://${USER}:${TOKEN}@h/x.whl ${lower}\n").unwrap();
+        let files = RequirementFiles::read(&req, dir.path()).unwrap();
+        let settings: Settings = [("FLASK_VERSION", "3.1.3"), ("TOKEN", "t0k")].into_iter().collect();
+        let temp = tempfile::tempdir().unwrap();
+        let top = files.expanded(&settings, temp.path()).unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&top).unwrap(), "flask==3.1.3\n-r more/base.txt\n");
+        let base = top.parent().unwrap().join("more/base.txt");
+        assert_eq!(std::fs::read_to_string(base).unwrap(), "x @ https://${USER}:t0k@h/x.whl ${lower}\n");
+
+        std::fs::write(&req, "flask\n").unwrap();
+        let plain = RequirementFiles::read(&req, dir.path()).unwrap();
+        assert!(plain.expanded(&settings, temp.path()).unwrap().is_none());
     }
 
     #[test]

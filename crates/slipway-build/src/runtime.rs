@@ -164,7 +164,7 @@ impl RuntimeCatalog {
         let mut cache = ProbeCache::load(discovery.cache_dir.as_deref());
         let mut runtimes: Vec<Runtime> = Vec::new();
         for candidate in discovery.candidates() {
-            let Some(runtime) = cache.probe(&candidate) else { continue };
+            let Some(runtime) = cache.probe(&candidate).filter(is_usable) else { continue };
             if !runtimes.iter().any(|r| r.path == runtime.path) {
                 runtimes.push(runtime);
             }
@@ -193,6 +193,14 @@ impl RuntimeCatalog {
         versions.dedup();
         versions.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// The oldest Python an env can be made for (by `uv venv` or `python -m venv`): older interpreters,
+/// Python 2 among them, are not offered as runtimes.
+pub const OLDEST_USABLE: (u32, u32) = (3, 6);
+
+fn is_usable(runtime: &Runtime) -> bool {
+    (runtime.version.major, runtime.version.minor) >= OLDEST_USABLE
 }
 
 /// The interpreter's own answer to "what are you?".

@@ -13,6 +13,13 @@ pub const PIP_INDEX_URL: &str = "PIP_INDEX_URL";
 pub const PIP_EXTRA_INDEX_URL: &str = "PIP_EXTRA_INDEX_URL";
 pub const PIP_FIND_LINKS: &str = "PIP_FIND_LINKS";
 pub const PIP_NO_INDEX: &str = "PIP_NO_INDEX";
+/// Which package manager's files install the app when several are present: `pip`
+/// (requirements.txt), `uv` (uv.lock), `poetry` (poetry.lock) or `pipenv` (Pipfile.lock).
+pub const PYTHON_PACKAGE_MANAGER: &str = "PYTHON_PACKAGE_MANAGER";
+/// The app's folder in the repository (Kudu's name), for monorepos: `services/api`.
+pub const PROJECT: &str = "PROJECT";
+/// `true` deploys a Python minor past its end of life, with a warning, instead of refusing it.
+pub const ALLOW_EOL_PYTHON: &str = "ALLOW_EOL_PYTHON";
 
 /// The settings that `slipway build` (which has no server to hold settings) takes from its own
 /// environment.
@@ -25,7 +32,13 @@ pub const BUILD_SETTINGS: &[&str] = &[
     PIP_EXTRA_INDEX_URL,
     PIP_FIND_LINKS,
     PIP_NO_INDEX,
+    PYTHON_PACKAGE_MANAGER,
+    PROJECT,
+    ALLOW_EOL_PYTHON,
 ];
+
+/// Parts of a setting's name that make its value a secret, never shown in a log.
+const SECRET_NAME_PARTS: &[&str] = &["PASSWORD", "PASSWD", "TOKEN", "SECRET", "CREDENTIAL", "API_KEY", "PRIVATE_KEY"];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Settings(BTreeMap<String, String>);
@@ -80,6 +93,22 @@ impl Settings {
         }
     }
 
+    /// The values no log may show: settings named like secrets (`…_PASSWORD`, `…_TOKEN`, …) and
+    /// the passwords in URLs (`https://user:password@host/simple`).
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        for (key, value) in self.iter() {
+            let key = key.to_ascii_uppercase();
+            if SECRET_NAME_PARTS.iter().any(|part| key.contains(part)) && value.trim().len() >= 3 {
+                secrets.push(value.trim().to_string());
+            }
+            secrets.extend(url_passwords(value));
+        }
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        secrets
+    }
+
     pub fn package_sources(&self) -> Result<PackageSources> {
         let words = |key| self.get(key).map(|v| v.split_whitespace().map(String::from).collect()).unwrap_or_default();
         Ok(PackageSources {
@@ -89,6 +118,19 @@ impl Settings {
             no_index: self.flag(PIP_NO_INDEX)?.unwrap_or(false),
         })
     }
+}
+
+/// The password part of every `scheme://user:password@host` in `value`.
+fn url_passwords(value: &str) -> Vec<String> {
+    value
+        .split_whitespace()
+        .filter_map(|word| {
+            let rest = word.split_once("://")?.1;
+            let userinfo = rest.split(['/', '?', '#']).next()?.rsplit_once('@')?.0;
+            let password = userinfo.split_once(':')?.1;
+            (!password.is_empty()).then(|| password.to_string())
+        })
+        .collect()
 }
 
 impl PackageSources {
@@ -129,6 +171,22 @@ mod tests {
         assert_eq!(s.flag("missing").unwrap(), None);
         let err = s.flag("C").unwrap_err().to_string();
         assert_eq!(err, "setting C: `maybe` is not a boolean; expected `true` or `false`");
+    }
+
+    #[test]
+    fn secrets_are_secret_named_settings_and_url_passwords() {
+        let s: Settings = [
+            ("POETRY_HTTP_BASIC_LOCAL_PASSWORD", "hunter2"),
+            ("API_TOKEN", "tok-123"),
+            ("PIP_INDEX_URL", "https://me:s3cret@idx.example/simple"),
+            ("PIP_EXTRA_INDEX_URL", "https://idx.example/simple https://u:p4ss@b/"),
+            ("DEBUG", "true"),
+        ]
+        .into_iter()
+        .collect();
+        let mut secrets = s.secrets();
+        secrets.sort();
+        assert_eq!(secrets, ["hunter2", "p4ss", "s3cret", "tok-123"]);
     }
 
     #[test]

@@ -83,12 +83,12 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
     let mut brought: BTreeSet<String> = BTreeSet::new();
     // The custom script is part of the build, not of the site. A malformed `.deployment` is
     // reported by the build that reads it; here it only means there is no script to leave out.
-    let script = crate::custom_script::read(source).ok().flatten().and_then(|s| s.script_file);
+    let script = crate::custom_script::read(source).ok().and_then(|d| d.script).and_then(|s| s.script_file);
 
     let walker = walkdir::WalkDir::new(source).min_depth(1).sort_by_file_name().into_iter();
     let entries = walker.filter_entry(|entry| {
         let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
-        !is_never_copied(rel, script.as_deref(), log)
+        !is_never_copied(rel, script.as_deref(), log) && !is_committed_venv(entry, rel, log)
     });
     for entry in entries {
         let entry = entry.map_err(|e| {
@@ -162,6 +162,20 @@ fn is_never_copied(rel: &Path, custom_script: Option<&Path>, log: &BuildLog) -> 
         return true;
     }
     at_root && RESERVED_ROOT_NAMES.contains(&name)
+}
+
+/// A virtual environment in the repository (a folder with `pyvenv.cfg`, such as `.venv/`): its
+/// interpreter links point into the machine that made it, and env is the app's environment.
+fn is_committed_venv(entry: &walkdir::DirEntry, rel: &Path, log: &BuildLog) -> bool {
+    let venv = entry.file_type().is_dir()
+        && std::fs::symlink_metadata(entry.path().join("pyvenv.cfg")).is_ok_and(|m| m.is_file());
+    if venv {
+        let name = manifest_name(rel);
+        log.warn(format!(
+            "the repository contains a virtual environment, `{name}/` (it has pyvenv.cfg); it is not copied: the app runs in env, which slipway builds. Add `{name}/` to .gitignore."
+        ));
+    }
+    venv
 }
 
 /// A relative symlink that resolves inside the checkout; absolute ones are refused.

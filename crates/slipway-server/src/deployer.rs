@@ -441,6 +441,7 @@ impl Deployer {
             default_python: shared.config.default_python,
             uv: shared.uv.clone(),
             slipway_dir: shared.config.slipway_exe.parent().map(PathBuf::from),
+            tools_dir: Some(paths.tools()),
         };
         match jobs::run(shared, &record.app, &Job::Build(request), jobs::Access { readable }, log).await? {
             jobs::Ended::Cancelled(reason) => Err(DeployError::Build(slipway_build::BuildError::Cancelled(reason))),

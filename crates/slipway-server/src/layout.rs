@@ -142,6 +142,10 @@ impl AppPaths {
     pub fn cache(&self) -> PathBuf {
         self.home.join("cache")
     }
+    /// Poetry and Pipenv, installed for the app's builds (in its cache, which builds may write).
+    pub fn tools(&self) -> PathBuf {
+        self.cache().join("tools")
+    }
     pub fn checkout(&self, deployment: i64) -> PathBuf {
         self.tmp().join(format!("checkout-{deployment}"))
     }

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use slipway_build::project;
 use slipway_build::version::VersionSpec;
 use slipway_build::RuntimeCatalog;
 
 pub use slipway_build::settings::{
-    DISABLE_COLLECTSTATIC, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_INDEX_URL, PIP_NO_INDEX, PYTHON_INSTALLER,
-    PYTHON_VERSION, SCM_DO_BUILD_DURING_DEPLOYMENT,
+    ALLOW_EOL_PYTHON, DISABLE_COLLECTSTATIC, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_INDEX_URL, PIP_NO_INDEX, PROJECT,
+    PYTHON_INSTALLER, PYTHON_PACKAGE_MANAGER, PYTHON_VERSION, SCM_DO_BUILD_DURING_DEPLOYMENT,
 };
 
 /// The app's start command, instead of the detected one.
@@ -72,7 +73,7 @@ const UNSAFE: &[(&str, &str)] = &[
 ];
 
 /// Boolean settings: checked to be `true`/`false` (or `1/0`, `yes/no`, `on/off`) when set.
-const FLAGS: &[&str] = &[DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, PIP_NO_INDEX];
+const FLAGS: &[&str] = &[DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, PIP_NO_INDEX, ALLOW_EOL_PYTHON];
 
 /// A setting that slipway cannot use, named with what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,6 +256,12 @@ pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), Se
         PYTHON_INSTALLER => match value.to_ascii_lowercase().as_str() {
             "uv" | "pip" => Ok(()),
             _ => Err(SettingError::new(key, format!("`{value}` is not an installer; expected `uv` or `pip`"))),
+        },
+        PYTHON_PACKAGE_MANAGER if project::PACKAGE_MANAGERS.contains(&value.to_ascii_lowercase().as_str()) => Ok(()),
+        PYTHON_PACKAGE_MANAGER => Err(SettingError::new(key, project::not_a_manager(value))),
+        PROJECT => match project::parse_folder(value) {
+            Some(_) => Ok(()),
+            None => Err(SettingError::new(key, format!("`{value}` {}", project::FOLDER_EXPECTED))),
         },
         _ if FLAGS.contains(&key) => {
             let settings: slipway_build::Settings = [(key, value)].into_iter().collect();

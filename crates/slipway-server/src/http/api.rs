@@ -47,7 +47,8 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 async fn runtimes(State(state): State<AppState>) -> Json<Value> {
-    Json(json!(state.service.runtimes().runtimes))
+    let today = slipway_build::lifecycle::today();
+    Json(json!(slipway_build::lifecycle::listing(state.service.runtimes(), today)))
 }
 
 /// An app as the API shows it: the summary, the git URL as this client reaches the server, and

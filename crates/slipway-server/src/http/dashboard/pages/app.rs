@@ -9,11 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
+use slipway_build::lifecycle;
 
 use super::super::session::{CurrentSession, Flash};
 use super::super::views::{self, Badge, DeploymentRow, EnvView, When};
 use super::super::{Chrome, DashError, DashPath, DashResult, DashState, Page};
 use super::{back_to, flash_views, FlashView};
+
 use crate::app_name::AppName;
 use crate::error::{Error, ErrorKind};
 use crate::http::api::app_view;
@@ -118,9 +120,17 @@ fn python_choices(dash: &DashState, current: &str) -> Vec<PythonChoice> {
             minors.push((minor, runtime.version.to_string()));
         }
     }
+    let today = lifecycle::today();
+    let support = |version: &str| {
+        let version = slipway_build::runtime::PythonVersion::parse(version).expect("a runtime's version");
+        match (lifecycle::support(&version, today), lifecycle::end_of_life(&version)) {
+            (lifecycle::Support::Supported, _) | (_, None) => String::new(),
+            (support, Some(date)) => format!(" — {} ({date})", support.label()),
+        }
+    };
     for (minor, newest) in &minors {
         choices.push(PythonChoice {
-            label: format!("{minor} (newest: {newest})"),
+            label: format!("{minor} (newest: {newest}){}", support(newest)),
             selected: current == minor,
             value: minor.clone(),
         });
