@@ -2,10 +2,12 @@
 //! reported by `cargo test` as `ignored` with its reason, never passed silently:
 //! - `skip_e2e`: `SLIPWAY_SKIP_E2E` is set (a quick local loop without Chromium).
 //! - `not_root`: the build does not run as root (tests of per-app Unix users and cgroups need it).
+//! - `have_python_3_9`: pyenv has a Python 3.9 (the end-of-life test deploys one).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(skip_e2e)");
     println!("cargo::rustc-check-cfg=cfg(not_root)");
+    println!("cargo::rustc-check-cfg=cfg(have_python_3_9)");
     println!("cargo::rerun-if-env-changed=SLIPWAY_SKIP_E2E");
     println!("cargo::rerun-if-changed=build.rs");
     if std::env::var_os("SLIPWAY_SKIP_E2E").is_some() {
@@ -14,6 +16,21 @@ fn main() {
     if !is_root() {
         println!("cargo::rustc-cfg=not_root");
     }
+    if has_pyenv_minor("3.9") {
+        println!("cargo::rustc-cfg=have_python_3_9");
+    }
+}
+
+/// Whether `$PYENV_ROOT/versions` (default `~/.pyenv/versions`) has a `<minor>.x`.
+fn has_pyenv_minor(minor: &str) -> bool {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pyenv")));
+    let Some(versions) = root.map(|r| r.join("versions")) else { return false };
+    println!("cargo::rerun-if-changed={}", versions.display());
+    std::fs::read_dir(versions)
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&format!("{minor}."))))
+        .unwrap_or(false)
 }
 
 /// The effective uid from `/proc/self/status` (`Uid: real effective saved fs`).

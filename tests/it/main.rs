@@ -1,6 +1,7 @@
 //! Integration tests: the real `slipway` binary, real pyenv interpreters (3.11, 3.12, 3.13), real uv
 //! and pip installing from the wheelhouse in `../shared/wheelhouse`, each test in its own temp dir.
 
+mod lockfiles;
 mod server_support;
 mod support;
 
@@ -13,9 +14,11 @@ mod dashboard;
 mod ftp;
 mod installers;
 mod isolation;
+mod managers;
 mod releases;
 mod run;
 mod runtimes;
 mod serve;
 mod snapshots;
 mod sync;
+mod versions;

@@ -139,8 +139,9 @@ fn collect(
     Ok(())
 }
 
-/// `${NAME}` (upper-case letters, digits, `_`: pip's rule) replaced by the setting `NAME`; an
-/// unknown name is left as it is, as pip leaves it.
+/// `${NAME}` (upper-case letters, digits, `_`: pip's rule) replaced by the setting `NAME`, else
+/// the variable of the build's environment (where `slipway build` gets its settings); an unknown
+/// name is left as it is, as pip leaves it.
 fn expand_variables(text: &str, settings: &Settings) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -150,9 +151,10 @@ fn expand_variables(text: &str, settings: &Settings) -> String {
         let name_len = after.find('}').filter(|&end| {
             end > 0 && after[..end].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         });
-        match name_len.and_then(|end| settings.get(&after[..end]).map(|value| (end, value))) {
+        let value = |name: &str| settings.get(name).map(String::from).or_else(|| std::env::var(name).ok());
+        match name_len.and_then(|end| value(&after[..end]).map(|value| (end, value))) {
             Some((end, value)) => {
-                out.push_str(value);
+                out.push_str(&value);
                 rest = &after[end + 1..];
             }
             None => {

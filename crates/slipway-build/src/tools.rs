@@ -50,8 +50,14 @@ impl std::fmt::Display for Tool {
 impl Tool {
     /// The tool's executable, installing the tool first if it is not complete yet.
     pub fn ensure(&self, shed: &ToolShed) -> Result<PathBuf> {
-        let home = shed.dir.join(format!("{}-{}-py{}", self.name, self.version, shed.runtime.version.major_minor()));
+        let folder = format!("{}-{}-py{}", self.name, self.version, shed.runtime.version.major_minor());
+        let home = shed.dir.join(&folder);
         let exe = home.join("bin").join(self.name);
+        // Builds that run at once (`slipway build` in two terminals) take turns.
+        std::fs::create_dir_all(shed.dir).at("create directory", shed.dir)?;
+        let lock_path = shed.dir.join(format!(".{folder}.lock"));
+        let lock = std::fs::File::create(&lock_path).at("create", &lock_path)?;
+        lock.lock().at("lock", &lock_path)?;
         if home.join(MARKER).is_file() && exe.is_file() {
             shed.log.info(format!("Using {self} (a tool environment of its own, not env)."));
             return Ok(exe);
@@ -60,7 +66,6 @@ impl Tool {
         // A half-made one (a crash, a failed install) is started again: venvs cannot be moved into
         // place, so the environment is made where it stays and marked complete last.
         crate::env::remove_path(&home)?;
-        std::fs::create_dir_all(shed.dir).at("create directory", shed.dir)?;
         shed.installer.create_venv(shed.runtime, &home, shed.log)?;
         let pin = tempfile::NamedTempFile::new_in(shed.dir).at("create a temporary file in", shed.dir)?;
         std::fs::write(pin.path(), format!("{}=={}\n", self.name, self.version)).at("write", pin.path())?;
