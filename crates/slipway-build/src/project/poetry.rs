@@ -27,12 +27,7 @@ pub fn sync(poetry: &Path, project: &Path, env: &Path, settings: &Settings, log:
     let mut command = Command::new(poetry);
     command.args(["sync", "--only", "main", "--no-root", "--no-interaction", "--no-ansi"]);
     // Poetry installs into the virtual environment it finds active: env.
-    let path = std::env::join_paths(
-        std::iter::once(env.join("bin"))
-            .chain(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default()),
-    )
-    .unwrap_or_default();
-    poetry_env(&mut command, settings, project).env("VIRTUAL_ENV", env).env("PATH", path);
+    crate::env::activate(poetry_env(&mut command, settings, project), env);
     run_logged("installing poetry.lock (poetry sync)", &mut command, log)
 }
 
