@@ -173,6 +173,12 @@ fn an_unlocked_pyproject_is_installed_with_uv_and_warned_about() {
     assert!(log.contains("Dependencies: pyproject.toml (uv, not locked)"), "{log}");
     assert!(log.contains("warning: pyproject.toml's dependencies are not locked"), "{log}");
     assert!(project.importable("six"));
+    let log = project.build_ok(&[]);
+    assert!(log.contains("install: skipped (pyproject.toml unchanged since the last install)"), "{log}");
+    project.write("pyproject.toml", pyproject(&["itsdangerous"], ""));
+    let log = project.build_ok(&[]);
+    assert!(log.contains("Uninstalling packages that pyproject.toml no longer needs: six"), "{log}");
+    assert!(project.importable("itsdangerous") && !project.importable("six"));
 }
 
 #[test]
