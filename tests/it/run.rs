@@ -27,7 +27,8 @@ fn flask_example_under_gunicorn() {
     let server = TestServer::start();
     let out = deploy(&server, "flasky", &Repo::from_example("flask-hello"));
     assert!(out.contains("remote: Start command: `gunicorn --bind 127.0.0.1:$PORT --access-logfile - app:app` (chosen by gunicorn is installed and `app:app` is a WSGI app)"), "{out}");
-    assert!(out.contains("remote: The app answers on port"), "{out}");
+    assert!(out.contains("remote: Processes: web × 1."), "{out}");
+    assert!(out.contains("remote: web.1 answers on port"), "{out}");
     assert!(out.contains("remote:   start "), "the start step is in the timings: {out}");
     assert_eq!(get(&server, "flasky", "/"), (200, "Hello from Flask on slipway!\n".to_string()));
     assert_eq!(server.active("flasky").unwrap()["status"], "success");
@@ -80,7 +81,7 @@ fn plain_python_app_redeploys_and_a_broken_release_keeps_the_old_one_answering()
     repo.commit("broken");
     let (ok, out) = repo.push(&url, &["main"]);
     assert!(!ok, "{out}");
-    assert!(out.contains("the app did not start: it exited"), "{out}");
+    assert!(out.contains("web.1 did not start: it exited"), "{out}");
     assert!(out.contains("broken release: missing configuration"), "the app's output is in the push: {out}");
     assert!(out.contains("The live release (deployment 2) was never left"), "{out}");
     assert!(get(&server, "plain", "/").1.starts_with("v2 "), "the previous release still answers");
@@ -102,14 +103,14 @@ fn procfile_app_and_startup_problems() {
         server.api("POST", "/api/apps/procs/credentials/reset", None).1["password"].as_str().unwrap().to_string();
     let url = server.git_url("procs", &password);
     let cases = [
-        ("worker: python server.py\n", None, "Procfile has no `web:` line"),
+        ("web: python server.py\nweb: python other.py\n", None, "Procfile line 2: a second `web:` line"),
         ("web: python server.py\n", Some(json!({ "STARTUP_COMMAND": "no-such-command --serve" })), "no-such-command"),
         (
             "web: sleep 30\n",
             Some(json!({ "STARTUP_COMMAND": "", "STARTUP_TIMEOUT": "2" })),
             "nothing answered HTTP on 127.0.0.1:",
         ),
-        ("web: python -m http.server 1 --bind 127.0.0.1\n", None, "the app did not start"),
+        ("web: python -m http.server 1 --bind 127.0.0.1\n", None, "web.1 did not start"),
     ];
     for (index, (procfile, settings, expected)) in cases.into_iter().enumerate() {
         if let Some(settings) = settings {
@@ -138,7 +139,7 @@ fn crashes_are_restarted_and_a_server_restart_brings_apps_back() {
     assert_eq!(process(&server, "phoenix")["restarts"], 1);
     assert_eq!(get(&server, "phoenix", "/").0, 200);
     let app_log = std::fs::read_to_string(server.app_home("phoenix").join("LogFiles/app.log")).unwrap();
-    assert!(app_log.contains("[slipway] the app exited"), "{app_log}");
+    assert!(app_log.contains("[slipway] web exited"), "{app_log}");
 
     let running = process(&server, "phoenix")["pid"].as_u64().unwrap();
     let (dir, _) = server.terminate();

@@ -20,6 +20,9 @@ pub const PYTHON_PACKAGE_MANAGER: &str = "PYTHON_PACKAGE_MANAGER";
 pub const PROJECT: &str = "PROJECT";
 /// `true` deploys a Python minor past its end of life, with a warning, instead of refusing it.
 pub const ALLOW_EOL_PYTHON: &str = "ALLOW_EOL_PYTHON";
+/// `true` lets a deployment overwrite files in wwwroot that the app or a user made (not the
+/// previous deployment); otherwise such a deployment is refused, naming them.
+pub const SCM_OVERWRITE_RUNTIME_FILES: &str = "SCM_OVERWRITE_RUNTIME_FILES";
 
 /// The settings that `slipway build` (which has no server to hold settings) takes from its own
 /// environment.
@@ -35,6 +38,7 @@ pub const BUILD_SETTINGS: &[&str] = &[
     PYTHON_PACKAGE_MANAGER,
     PROJECT,
     ALLOW_EOL_PYTHON,
+    SCM_OVERWRITE_RUNTIME_FILES,
 ];
 
 /// Parts of a setting's name that make its value a secret, never shown in a log.

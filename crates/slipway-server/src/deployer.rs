@@ -31,7 +31,6 @@ use crate::layout::AppPaths;
 use crate::settings::AppSettings;
 use crate::state::Shared;
 use crate::store::{Deployment, Finish, NewDeployment, Status, Trigger};
-use crate::supervisor::StartRequest;
 use crate::{jobs, releases};
 
 /// What the operator's cancel says.
@@ -397,10 +396,7 @@ impl Deployer {
         let log_line = |line: &str| log.info(line);
         log.announce("start");
         let started = Instant::now();
-        let ids = self.shared.app_ids(app).map_err(DeployError::from)?;
-        let runtime = self.shared.runtime_bin(python);
-        let request = StartRequest { app, ids, release, runtime, settings, log: &log_line };
-        let result = self.shared.supervisor.start(request).await;
+        let result = self.shared.start_release(app, release, python, settings, &log_line).await;
         log.record_step("start", started.elapsed(), result.is_ok());
         result.map_err(DeployError::Start)
     }
@@ -473,10 +469,8 @@ impl Deployer {
         }
         let settings = AppSettings::new(self.shared.store.settings(app)?);
         let log = |line: &str| tracing::info!("{app}: {line}");
-        let ids = self.shared.app_ids(app)?;
-        let runtime = self.shared.runtime_bin(target.python_version.as_deref());
-        let request = StartRequest { app, ids, release: &release, runtime, settings: &settings, log: &log };
-        self.shared.supervisor.start(request).await.map_err(Error::StartFailed)?;
+        let python = target.python_version.as_deref();
+        self.shared.start_release(app, &release, python, &settings, &log).await.map_err(Error::StartFailed)?;
         releases::switch(&paths, target.id).map_err(|e| Error::io("switch wwwroot to", release, e))?;
         self.shared.store.activate(app, target.id)?;
         Ok(())

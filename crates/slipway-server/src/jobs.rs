@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
+use crate::layout::DATA_VAR;
 use crate::sandbox::Confined;
 use crate::state::Shared;
 
@@ -46,9 +47,9 @@ pub async fn run(shared: &Shared, app: &AppName, job: &Job, access: Access, log:
         program: shared.config.slipway_exe.clone(),
         args: vec!["build-job".into()],
         cwd: paths.releases(),
-        writable: vec![paths.releases(), paths.cache()],
+        writable: vec![paths.releases(), paths.cache(), paths.data()],
         readable: access.readable,
-        env: Vec::new(),
+        env: vec![(DATA_VAR.to_string(), paths.data().to_string_lossy().into_owned())],
         paths,
     };
     let mut command = shared.isolation.command(&confined);

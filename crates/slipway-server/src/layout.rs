@@ -97,6 +97,9 @@ pub struct AppPaths {
     pub home: PathBuf,
 }
 
+/// The variable that names an app's data folder ([`AppPaths::data`]) to everything the app runs.
+pub const DATA_VAR: &str = "SLIPWAY_APP_DATA";
+
 impl AppPaths {
     pub fn repository(&self) -> PathBuf {
         self.home.join("repository")
@@ -141,6 +144,11 @@ impl AppPaths {
     /// The app's own caches (uv, pip) and its processes' `HOME`.
     pub fn cache(&self) -> PathBuf {
         self.home.join("cache")
+    }
+    /// The app's persistent data, outside every release: SQLite files, uploads. Its processes,
+    /// builds and commands find it in [`DATA_VAR`]; FTP and the VFS reach it as `/data`.
+    pub fn data(&self) -> PathBuf {
+        self.home.join("data")
     }
     /// Poetry and Pipenv, installed for the app's builds (in its cache, which builds may write).
     pub fn tools(&self) -> PathBuf {

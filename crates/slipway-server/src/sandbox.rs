@@ -194,6 +194,7 @@ pub fn prepare_home(paths: &AppPaths, ids: Option<(u32, u32)>) -> std::io::Resul
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(paths.cache())?;
     std::fs::create_dir_all(paths.releases())?;
+    std::fs::create_dir_all(paths.data())?;
     let private = |path: &Path| match std::fs::metadata(path) {
         Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)),
         Err(_) => Ok(()),
@@ -204,12 +205,14 @@ pub fn prepare_home(paths: &AppPaths, ids: Option<(u32, u32)>) -> std::io::Resul
     std::fs::set_permissions(paths.site(), std::fs::Permissions::from_mode(0o755))?;
     if let Some((uid, gid)) = ids {
         give_to(&paths.cache(), uid, gid)?;
+        give_to(&paths.data(), uid, gid)?;
         give_to(&paths.releases(), uid, gid)?;
         for release in std::fs::read_dir(paths.releases())?.flatten() {
             give_to(&release.path(), uid, gid)?;
         }
         private(&paths.releases())?;
         private(&paths.cache())?;
+        private(&paths.data())?;
     }
     Ok(())
 }
@@ -239,11 +242,11 @@ impl Arguments {
     }
 }
 
-/// Gives a file or folder that FTP or the VFS API made (as root) in the app's releases to the
-/// app's user, so the app can change it. `path` is as the session named it, from the home
-/// (`/site/wwwroot/…` or `/site/releases/…`); it is resolved without following any link but
-/// `site/wwwroot` itself (which slipway owns), so an app cannot aim this at anything else.
-/// Elsewhere in the home (its logs), what is made stays root's.
+/// Gives a file or folder that FTP or the VFS API made (as root) in the app's releases or its data
+/// folder to the app's user, so the app can change it. `path` is as the session named it, from
+/// the home (`/site/wwwroot/…`, `/site/releases/…`, `/data/…`); it is resolved without following
+/// any link but `site/wwwroot` itself (which slipway owns), so an app cannot aim this at anything
+/// else. Elsewhere in the home (its logs), what is made stays root's.
 pub fn give_made_file(home: &Path, path: &Path, (uid, gid): (u32, u32)) {
     let rel = path.strip_prefix("/").unwrap_or(path);
     let rel = match rel.strip_prefix("site/wwwroot") {
@@ -253,7 +256,9 @@ pub fn give_made_file(home: &Path, path: &Path, (uid, gid): (u32, u32)) {
         },
         Err(_) => rel.to_path_buf(),
     };
-    if !rel.starts_with("site/releases") || rel.components().count() < 4 {
+    let in_release = rel.starts_with("site/releases") && rel.components().count() >= 4;
+    let in_data = rel.starts_with("data") && rel.components().count() >= 2;
+    if !in_release && !in_data {
         return;
     }
     if let Err(e) = chown_beneath(home, &rel, uid, gid) {

@@ -34,7 +34,7 @@ use crate::service::Service;
 use crate::settings::AppSettings;
 use crate::state::Shared;
 use crate::store::{Status, Store};
-use crate::supervisor::{StartRequest, Supervisor};
+use crate::supervisor::Supervisor;
 use crate::{ftp, http, owner, releases, secrets};
 
 /// How long a stopping server waits for running deployments before recording them as failed.
@@ -273,10 +273,7 @@ async fn start_deployed_apps(service: Service) {
         let settings = AppSettings::new(shared.store.settings(&app).unwrap_or_default());
         let log = |line: &str| tracing::info!("{line}");
         let release = shared.data_dir.app(&app).release(active.id);
-        let Ok(ids) = shared.app_ids(&app) else { continue };
-        let runtime = shared.runtime_bin(active.python_version.as_deref());
-        let request = StartRequest { app: &app, ids, release: &release, runtime, settings: &settings, log: &log };
-        match shared.supervisor.start(request).await {
+        match shared.start_release(&app, &release, active.python_version.as_deref(), &settings, &log).await {
             Ok(()) => tracing::info!("started {app}"),
             Err(e) => tracing::warn!("starting {app}: {e}"),
         }

@@ -34,6 +34,19 @@ pub const MEMORY_LIMIT: &str = "MEMORY_LIMIT";
 pub const CPU_LIMIT: &str = "CPU_LIMIT";
 /// Processes and threads the app may run at once.
 pub const PROCESS_LIMIT: &str = "PROCESS_LIMIT";
+/// The command run once per deployment, in the new release before the switch (instead of the
+/// Procfile's `release:` line).
+pub const RELEASE_COMMAND: &str = "RELEASE_COMMAND";
+/// The path a new web process must answer before it gets requests.
+pub const HEALTHCHECK_PATH: &str = "HEALTHCHECK_PATH";
+/// The statuses that count as healthy there: `200-399`, `200,204,301-308`.
+pub const HEALTHCHECK_STATUSES: &str = "HEALTHCHECK_STATUSES";
+/// Worker processes per web process of a detected gunicorn or uvicorn (both read it).
+pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
+/// After this long without a request (`15m`, `1h`, `90s`), the app's web processes stop; the
+/// next request starts them again.
+pub const IDLE_TIMEOUT: &str = "IDLE_TIMEOUT";
+pub use slipway_build::settings::SCM_OVERWRITE_RUNTIME_FILES;
 
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DEPLOYMENT_BRANCH: &str = "main";
@@ -41,6 +54,9 @@ pub const DEFAULT_MAX_DEPLOYMENTS: usize = 20;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
 pub const DEFAULT_WAIT_TO_RETIRE: Duration = Duration::from_secs(5);
+pub const DEFAULT_HEALTHCHECK_PATH: &str = "/";
+/// Any answer but a server error: a 404 on `/` still shows the app is up, a 500 shows it is broken.
+pub const DEFAULT_HEALTHCHECK_STATUSES: &str = "200-499";
 
 /// The settings that are a number of seconds: their range and default.
 const SECONDS: &[(&str, u64, u64, Duration)] = &[
@@ -73,7 +89,13 @@ const UNSAFE: &[(&str, &str)] = &[
 ];
 
 /// Boolean settings: checked to be `true`/`false` (or `1/0`, `yes/no`, `on/off`) when set.
-const FLAGS: &[&str] = &[DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, PIP_NO_INDEX, ALLOW_EOL_PYTHON];
+const FLAGS: &[&str] = &[
+    DISABLE_COLLECTSTATIC,
+    SCM_DO_BUILD_DURING_DEPLOYMENT,
+    PIP_NO_INDEX,
+    ALLOW_EOL_PYTHON,
+    SCM_OVERWRITE_RUNTIME_FILES,
+];
 
 /// A setting that slipway cannot use, named with what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,6 +193,23 @@ impl AppSettings {
         }
     }
 
+    /// The path and the statuses a new web process must answer with.
+    pub fn healthcheck(&self) -> Result<(String, Vec<(u16, u16)>), SettingError> {
+        let path = self.get(HEALTHCHECK_PATH).unwrap_or(DEFAULT_HEALTHCHECK_PATH);
+        check_healthcheck_path(path)?;
+        let statuses = parse_statuses(self.get(HEALTHCHECK_STATUSES).unwrap_or(DEFAULT_HEALTHCHECK_STATUSES))?;
+        Ok((path.to_string(), statuses))
+    }
+
+    pub fn web_concurrency(&self) -> Result<Option<u32>, SettingError> {
+        self.get(WEB_CONCURRENCY).map(parse_concurrency).transpose()
+    }
+
+    /// `None`: the app never idles.
+    pub fn scale_to_zero_after(&self) -> Result<Option<Duration>, SettingError> {
+        self.get(IDLE_TIMEOUT).map(parse_idle).transpose()
+    }
+
     /// At least 1: the active deployment is always kept.
     pub fn max_deployments(&self) -> usize {
         self.get(SCM_MAX_DEPLOYMENTS).and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_DEPLOYMENTS).max(1)
@@ -193,6 +232,70 @@ pub fn unsafe_reason(key: &str) -> Option<&'static str> {
         return Some("names starting with SLIPWAY_ are slipway's own");
     }
     UNSAFE.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+}
+
+fn check_healthcheck_path(path: &str) -> Result<(), SettingError> {
+    if path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(SettingError::new(
+            HEALTHCHECK_PATH,
+            format!("`{}` is not a path; expected e.g. `/` or `/healthz`", path.escape_debug()),
+        ))
+    }
+}
+
+/// `200-399` or `200,204,301-308`: inclusive ranges of HTTP statuses.
+fn parse_statuses(value: &str) -> Result<Vec<(u16, u16)>, SettingError> {
+    let invalid = || {
+        SettingError::new(
+            HEALTHCHECK_STATUSES,
+            format!("`{value}` is not a list of HTTP statuses; expected e.g. `200-399` or `200,204,301-308`"),
+        )
+    };
+    let status = |text: &str| text.trim().parse::<u16>().ok().filter(|s| (100..=599).contains(s));
+    value
+        .split(',')
+        .map(|part| match part.split_once('-') {
+            Some((low, high)) => match (status(low), status(high)) {
+                (Some(low), Some(high)) if low <= high => Ok((low, high)),
+                _ => Err(invalid()),
+            },
+            None => status(part).map(|s| (s, s)).ok_or_else(invalid),
+        })
+        .collect()
+}
+
+fn parse_concurrency(value: &str) -> Result<u32, SettingError> {
+    value.parse::<u32>().ok().filter(|n| (1..=128).contains(n)).ok_or_else(|| {
+        SettingError::new(WEB_CONCURRENCY, format!("`{value}` is not a number of workers between 1 and 128"))
+    })
+}
+
+/// `15m`, `1h`, `90s` or a number of seconds; at least a minute.
+fn parse_idle(value: &str) -> Result<Duration, SettingError> {
+    let (number, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|seconds| (60..=7 * 86_400).contains(seconds))
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            SettingError::new(
+                IDLE_TIMEOUT,
+                format!("`{value}` is not a time between 1 minute and 7 days; expected e.g. `15m`, `1h` or `900`"),
+            )
+        })
 }
 
 fn parse_memory(value: &str) -> Result<u64, SettingError> {
@@ -251,6 +354,10 @@ pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), Se
             _ => Err(SettingError::new(key, format!("`{value}` is not a number of deployments (1 or more)"))),
         },
         MEMORY_LIMIT => parse_memory(value).map(|_| ()),
+        HEALTHCHECK_PATH => check_healthcheck_path(value),
+        HEALTHCHECK_STATUSES => parse_statuses(value).map(|_| ()),
+        WEB_CONCURRENCY => parse_concurrency(value).map(|_| ()),
+        IDLE_TIMEOUT => parse_idle(value).map(|_| ()),
         CPU_LIMIT => parse_cpu(value).map(|_| ()),
         PROCESS_LIMIT => parse_processes(value).map(|_| ()),
         PYTHON_INSTALLER => match value.to_ascii_lowercase().as_str() {

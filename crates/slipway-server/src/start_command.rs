@@ -1,9 +1,16 @@
-//! How an app is started, first match wins, and the log says which rule chose:
-//! setting `STARTUP_COMMAND`; a `Procfile` `web:` line; gunicorn with a detected WSGI app
-//! (`app.py`/`application.py`/`wsgi.py` defining `app` or `application`, or a Django project's
-//! `wsgi.py`); uvicorn with a detected ASGI app (FastAPI/Starlette); else `python app.py`.
+//! What a release runs, and the log says which rule chose each:
+//! - `web`, first match: setting `STARTUP_COMMAND`; the Procfile's `web:` line; none when the
+//!   Procfile names only background types (a worker-only app); gunicorn with a detected WSGI app
+//!   (`app.py`/`application.py`/`wsgi.py` defining `app` or `application`, or a Django project's
+//!   `wsgi.py`); uvicorn with a detected ASGI app (FastAPI/Starlette); else `python app.py`. A
+//!   detected app whose server is not installed in env is an error that says to add it.
+//! - background types (`worker`, `clock`, …): the Procfile's other lines.
+//! - the release command: setting `RELEASE_COMMAND`, else the Procfile's `release:` line.
 
 use std::path::Path;
+
+use crate::procfile::{Procfile, RELEASE, WEB};
+use crate::settings::{AppSettings, RELEASE_COMMAND};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartCommand {
@@ -11,38 +18,87 @@ pub struct StartCommand {
     pub shell: String,
     /// Which rule chose it, for the log.
     pub rule: String,
+    /// Whether slipway chose the server (gunicorn, uvicorn), which then gets `WEB_CONCURRENCY`.
+    pub detected: bool,
 }
 
-/// Chooses the start command for the code in `wwwroot` (with its env at `wwwroot/env`).
-pub fn choose(wwwroot: &Path, startup_command: Option<&str>) -> Result<StartCommand, String> {
+/// What a release runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commands {
+    /// The `web` process, if the app has one.
+    pub web: Option<StartCommand>,
+    /// Background process types and their commands, in the Procfile's order.
+    pub background: Vec<(String, String)>,
+    /// The command run once per deployment before the switch, and where it is from.
+    pub release: Option<(String, &'static str)>,
+}
+
+/// Chooses the commands for the code in `release` (with its env at `release/env`).
+pub fn choose(release: &Path, settings: &AppSettings) -> Result<Commands, String> {
+    let procfile = Procfile::read(release)?;
+    let background: Vec<(String, String)> = procfile
+        .as_ref()
+        .map(|p| p.background().map(|(k, c)| (k.to_string(), c.to_string())).collect())
+        .unwrap_or_default();
+    let release_command = match (settings.get(RELEASE_COMMAND), procfile.as_ref().and_then(|p| p.command(RELEASE))) {
+        (Some(command), _) => Some((command.to_string(), "the RELEASE_COMMAND setting")),
+        (None, Some(command)) => Some((command.to_string(), "the `release:` line of the Procfile")),
+        (None, None) => None,
+    };
+    let web = choose_web(release, settings.startup_command(), procfile.as_ref(), !background.is_empty())?;
+    Ok(Commands { web, background, release: release_command })
+}
+
+fn choose_web(
+    release: &Path,
+    startup_command: Option<&str>,
+    procfile: Option<&Procfile>,
+    has_background: bool,
+) -> Result<Option<StartCommand>, String> {
+    let given =
+        |shell: &str, rule: &str| Some(StartCommand { shell: shell.to_string(), rule: rule.into(), detected: false });
     if let Some(command) = startup_command.map(str::trim).filter(|c| !c.is_empty()) {
-        return Ok(StartCommand { shell: command.to_string(), rule: "the STARTUP_COMMAND setting".into() });
+        return Ok(given(command, "the STARTUP_COMMAND setting"));
     }
-    if let Some(text) = read_source(wwwroot, Path::new("Procfile")) {
-        return procfile_web(&text).map(|shell| StartCommand { shell, rule: "the `web:` line of the Procfile".into() });
+    if let Some(command) = procfile.and_then(|p| p.command(WEB)) {
+        return Ok(given(command, "the `web:` line of the Procfile"));
     }
-    let bin = wwwroot.join("env/bin");
+    if has_background {
+        return Ok(None);
+    }
+    let bin = release.join("env/bin");
     let has = |tool: &str| bin.join(tool).is_file();
-    if has("gunicorn") {
-        if let Some(target) = wsgi_target(wwwroot) {
-            return Ok(StartCommand {
-                shell: format!("gunicorn --bind 127.0.0.1:$PORT --access-logfile - {target}"),
-                rule: format!("gunicorn is installed and `{target}` is a WSGI app"),
-            });
+    if let Some(target) = wsgi_target(release) {
+        if !has("gunicorn") {
+            return Err(missing_server("a WSGI app", &target, "gunicorn"));
         }
+        return Ok(Some(StartCommand {
+            shell: format!("gunicorn --bind 127.0.0.1:$PORT --access-logfile - {target}"),
+            rule: format!("gunicorn is installed and `{target}` is a WSGI app"),
+            detected: true,
+        }));
     }
-    if has("uvicorn") {
-        if let Some(target) = asgi_target(wwwroot) {
-            return Ok(StartCommand {
-                shell: format!("uvicorn --host 127.0.0.1 --port $PORT {target}"),
-                rule: format!("uvicorn is installed and `{target}` is an ASGI app"),
-            });
+    if let Some(target) = asgi_target(release) {
+        if !has("uvicorn") {
+            return Err(missing_server("an ASGI app", &target, "uvicorn"));
         }
+        return Ok(Some(StartCommand {
+            shell: format!("uvicorn --host 127.0.0.1 --port $PORT {target}"),
+            rule: format!("uvicorn is installed and `{target}` is an ASGI app"),
+            detected: true,
+        }));
     }
-    Ok(StartCommand {
-        shell: "python app.py".into(),
-        rule: "no STARTUP_COMMAND, Procfile or detected WSGI/ASGI app: the default".into(),
-    })
+    if release.join("app.py").is_file() {
+        return Ok(given("python app.py", "no STARTUP_COMMAND, Procfile or detected WSGI/ASGI app: the default"));
+    }
+    Err("nothing to start: no STARTUP_COMMAND setting, no Procfile `web:` line, no WSGI or ASGI app and no app.py; add a Procfile with e.g. `web: gunicorn --bind 127.0.0.1:$PORT app:app`".into())
+}
+
+/// The one-line fix for a detected app whose server is missing.
+fn missing_server(kind: &str, target: &str, server: &str) -> String {
+    format!(
+        "`{target}` is {kind}, but {server} is not installed in env: add `{server}` to the app's dependencies (requirements.txt or pyproject.toml), or set STARTUP_COMMAND"
+    )
 }
 
 /// Files of the release that are read to choose the command: at most this much of each.
@@ -52,30 +108,6 @@ const MAX_SOURCE: u64 = 1024 * 1024;
 /// release is the app's: a `Procfile` linked to `/etc/shadow` must not reach an error message).
 fn read_source(release: &Path, rel: &Path) -> Option<String> {
     crate::releases::read_file(release, rel, MAX_SOURCE).ok().flatten()
-}
-
-/// The command of the `web:` process type.
-pub fn procfile_web(text: &str) -> Result<String, String> {
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((kind, command)) = line.split_once(':') else {
-            return Err(format!(
-                "Procfile line {}: `{line}` is not `<type>: <command>` (expected e.g. `web: gunicorn app:app`)",
-                index + 1
-            ));
-        };
-        if kind.trim() == "web" {
-            let command = command.trim();
-            if command.is_empty() {
-                return Err(format!("Procfile line {}: the `web:` line has no command", index + 1));
-            }
-            return Ok(command.to_string());
-        }
-    }
-    Err("Procfile has no `web:` line; expected e.g. `web: gunicorn --bind 127.0.0.1:$PORT app:app`".into())
 }
 
 fn is_asgi(source: &str) -> bool {
@@ -146,6 +178,18 @@ mod tests {
         dir
     }
 
+    fn web(dir: &Path, startup: Option<&str>) -> Result<Option<StartCommand>, String> {
+        let settings: AppSettings = match startup {
+            Some(command) => AppSettings::new([("STARTUP_COMMAND".to_string(), command.to_string())].into()),
+            None => AppSettings::default(),
+        };
+        choose(dir, &settings).map(|c| c.web)
+    }
+
+    fn shell(dir: &Path, startup: Option<&str>) -> String {
+        web(dir, startup).unwrap().unwrap().shell
+    }
+
     #[test]
     fn the_first_matching_rule_wins() {
         let all = site(&[
@@ -153,16 +197,27 @@ mod tests {
             ("app.py", "app = Flask(__name__)\n"),
             ("env/bin/gunicorn", ""),
         ]);
-        assert_eq!(choose(all.path(), Some("python other.py")).unwrap().shell, "python other.py");
-        assert_eq!(choose(all.path(), None).unwrap().shell, "python serve.py");
+        assert_eq!(shell(all.path(), Some("python other.py")), "python other.py");
+        assert_eq!(shell(all.path(), None), "python serve.py");
         std::fs::remove_file(all.path().join("Procfile")).unwrap();
-        let chosen = choose(all.path(), None).unwrap();
-        assert!(
-            chosen.shell.starts_with("gunicorn --bind 127.0.0.1:$PORT") && chosen.shell.ends_with("app:app"),
-            "{chosen:?}"
+        let chosen = web(all.path(), None).unwrap().unwrap();
+        assert!(chosen.detected && chosen.shell.starts_with("gunicorn --bind 127.0.0.1:$PORT"), "{chosen:?}");
+        assert!(chosen.shell.ends_with("app:app"));
+        std::fs::write(all.path().join("app.py"), "print('hi')\n").unwrap();
+        assert_eq!(shell(all.path(), None), "python app.py");
+    }
+
+    #[test]
+    fn a_detected_app_without_its_server_says_what_to_add() {
+        let dir = site(&[("app.py", "app = Flask(__name__)\n")]);
+        assert_eq!(
+            web(dir.path(), None).unwrap_err(),
+            "`app:app` is a WSGI app, but gunicorn is not installed in env: add `gunicorn` to the app's dependencies (requirements.txt or pyproject.toml), or set STARTUP_COMMAND"
         );
-        std::fs::remove_file(all.path().join("env/bin/gunicorn")).unwrap();
-        assert_eq!(choose(all.path(), None).unwrap().shell, "python app.py");
+        let dir = site(&[("main.py", "from fastapi import FastAPI\napp = FastAPI()\n")]);
+        assert!(web(dir.path(), None).unwrap_err().contains("uvicorn is not installed in env"));
+        let dir = site(&[("README.md", "")]);
+        assert!(web(dir.path(), None).unwrap_err().starts_with("nothing to start"));
     }
 
     #[test]
@@ -172,7 +227,7 @@ mod tests {
             ("env/bin/gunicorn", ""),
             ("env/bin/uvicorn", ""),
         ]);
-        assert_eq!(choose(dir.path(), None).unwrap().shell, "uvicorn --host 127.0.0.1 --port $PORT main:app");
+        assert_eq!(shell(dir.path(), None), "uvicorn --host 127.0.0.1 --port $PORT main:app");
     }
 
     #[test]
@@ -185,18 +240,18 @@ mod tests {
             ),
             ("env/bin/gunicorn", ""),
         ]);
-        assert!(choose(dir.path(), None).unwrap().shell.ends_with("mysite.wsgi:application"));
+        assert!(shell(dir.path(), None).ends_with("mysite.wsgi:application"));
     }
 
     #[test]
-    fn procfile_problems_are_named() {
-        assert_eq!(
-            procfile_web("worker: celery\n").unwrap_err(),
-            "Procfile has no `web:` line; expected e.g. `web: gunicorn --bind 127.0.0.1:$PORT app:app`"
-        );
-        assert!(procfile_web("# c\nthis is not a procfile\n").unwrap_err().starts_with("Procfile line 2:"));
-        assert!(procfile_web("web:   \n").unwrap_err().contains("has no command"));
-        assert_eq!(procfile_web("worker: x\nweb: gunicorn a:b\n").unwrap(), "gunicorn a:b");
+    fn process_types_and_the_release_command() {
+        let dir = site(&[("Procfile", "release: python migrate.py\nworker: python w.py\n"), ("app.py", "")]);
+        let commands = choose(dir.path(), &AppSettings::default()).unwrap();
+        assert_eq!(commands.web, None, "a Procfile with only background types has no web process");
+        assert_eq!(commands.background, [("worker".to_string(), "python w.py".to_string())]);
+        assert_eq!(commands.release, Some(("python migrate.py".to_string(), "the `release:` line of the Procfile")));
+        let settings = AppSettings::new([("RELEASE_COMMAND".to_string(), "true".to_string())].into());
+        assert_eq!(choose(dir.path(), &settings).unwrap().release.unwrap().0, "true");
     }
 
     #[test]

@@ -50,6 +50,23 @@ impl Shared {
         runtime.path.parent().map(std::path::Path::to_path_buf)
     }
 
+    /// Starts `release` as the app's processes, as many of each type as the app is scaled to
+    /// (see [`Supervisor::start`]); `python` is the version the release was built with.
+    pub async fn start_release(
+        &self,
+        app: &crate::app_name::AppName,
+        release: &std::path::Path,
+        python: Option<&str>,
+        settings: &crate::settings::AppSettings,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<(), String> {
+        let ids = self.app_ids(app).map_err(|e| e.to_string())?;
+        let scale = self.store.scale(app).map_err(|e| e.to_string())?;
+        let runtime = self.runtime_bin(python);
+        let request = crate::supervisor::StartRequest { app, ids, release, runtime, settings, scale: &scale, log };
+        self.supervisor.start(request).await
+    }
+
     /// The app's uid and gid: its own when sandboxed, the server's otherwise.
     pub fn app_ids(&self, app: &crate::app_name::AppName) -> crate::error::Result<(u32, u32)> {
         if !self.isolation.is_sandboxed() {

@@ -93,6 +93,25 @@ impl Trigger {
     }
 }
 
+/// What started a one-off command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunTrigger {
+    /// `slipway run`, the API or the dashboard.
+    Run,
+    /// A cron job (on schedule, or run now).
+    Cron,
+}
+
+impl RunTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunTrigger::Run => "run",
+            RunTrigger::Cron => "cron",
+        }
+    }
+}
+
 /// Text stored in the database that is not one of an enum's values.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {what} `{value}` in the database")]
@@ -136,6 +155,7 @@ text_enum!(
     [Status::Pending, Status::Building, Status::Deploying, Status::Success, Status::Failed]
 );
 text_enum!(Trigger, "deployment trigger", [Trigger::Push, Trigger::Redeploy, Trigger::EnvReset]);
+text_enum!(RunTrigger, "run trigger", [RunTrigger::Run, RunTrigger::Cron]);
 
 /// Times are stored as RFC 3339 text (UTC) and handled as [`OffsetDateTime`].
 struct Stamp(OffsetDateTime);
@@ -181,6 +201,35 @@ impl Deployment {
     pub fn short_commit(&self) -> &str {
         &self.commit[..self.commit.len().min(10)]
     }
+}
+
+/// A one-off command's record; its output is in `LogFiles/runs/<id>.log`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub trigger: RunTrigger,
+    pub command: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    pub exit_code: Option<i32>,
+    /// How it ended: `exit status: 0`, `signal: 9 (SIGKILL)`, interrupted by a restart.
+    pub outcome: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, trigger, command, started_at, ended_at, exit_code, outcome";
+
+fn run_from_row(row: &Row) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: row.get(0)?,
+        trigger: row.get(1)?,
+        command: row.get(2)?,
+        started_at: row.get::<_, Stamp>(3)?.0,
+        ended_at: row.get::<_, Option<Stamp>>(4)?.map(|s| s.0),
+        exit_code: row.get(5)?,
+        outcome: row.get(6)?,
+    })
 }
 
 pub struct NewDeployment<'a> {
@@ -255,6 +304,7 @@ impl Store {
         Migrations::new(vec![
             M::up(include_str!("../migrations/001_init.sql")),
             M::up(include_str!("../migrations/002_releases.sql")),
+            M::up(include_str!("../migrations/003_processes.sql")),
         ])
         .to_latest(&mut conn)
         .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
@@ -378,6 +428,108 @@ impl Store {
             .execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", params![app.as_str(), key])
             .during("delete a setting")?;
         Ok(deleted == 1)
+    }
+
+    // ---- formation ----
+
+    /// How many processes of each type the app runs, for the types scaled.
+    pub fn scale(&self, app: &AppName) -> StoreResult<BTreeMap<String, u32>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT kind, count FROM formation WHERE app = ?1").during("read the scale")?;
+        let rows = stmt
+            .query_map([app.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .during("read the scale")?
+            .collect::<Result<_, _>>()
+            .during("read the scale")?;
+        Ok(rows)
+    }
+
+    pub fn set_scale(&self, app: &AppName, kind: &str, count: u32) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO formation (app, kind, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(app, kind) DO UPDATE SET count = excluded.count",
+                params![app.as_str(), kind, count],
+            )
+            .during("store the scale")?;
+        Ok(())
+    }
+
+    // ---- runs ----
+
+    pub fn insert_run(&self, app: &AppName, trigger: RunTrigger, command: &str) -> StoreResult<Run> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (app, trigger, command, started_at) VALUES (?1, ?2, ?3, ?4)",
+            params![app.as_str(), trigger, command, now()],
+        )
+        .during("record a run")?;
+        let id = conn.last_insert_rowid();
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        conn.query_row(&sql, [id], run_from_row).during("read the run just recorded")
+    }
+
+    pub fn finish_run(&self, id: i64, exit_code: Option<i32>, outcome: &str) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "UPDATE runs SET ended_at = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
+                params![id, now(), exit_code, outcome],
+            )
+            .during("finish a run")?;
+        Ok(())
+    }
+
+    /// The app's newest runs first, at most `limit`; only those of `trigger` when given.
+    pub fn runs(&self, app: &AppName, trigger: Option<RunTrigger>, limit: usize) -> StoreResult<Vec<Run>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND (?2 IS NULL OR trigger = ?2) ORDER BY id DESC LIMIT ?3"
+        );
+        let mut stmt = conn.prepare(&sql).during("list runs")?;
+        let rows = stmt
+            .query_map(params![app.as_str(), trigger, limit as i64], run_from_row)
+            .during("list runs")?
+            .collect::<Result<_, _>>()
+            .during("list runs")?;
+        Ok(rows)
+    }
+
+    pub fn run(&self, app: &AppName, id: i64) -> StoreResult<Option<Run>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND id = ?2");
+        self.conn().query_row(&sql, params![app.as_str(), id], run_from_row).optional().during("read a run")
+    }
+
+    /// The newest cron run of `command`, if it ran.
+    pub fn last_cron_run(&self, app: &AppName, command: &str) -> StoreResult<Option<Run>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND trigger = 'cron' AND command = ?2 ORDER BY id DESC LIMIT 1"
+        );
+        self.conn().query_row(&sql, params![app.as_str(), command], run_from_row).optional().during("read a cron run")
+    }
+
+    /// Deletes all but the newest `keep` runs of the app; returns the ids deleted (their logs go too).
+    pub fn purge_runs(&self, app: &AppName, keep: usize) -> StoreResult<Vec<i64>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id FROM runs WHERE app = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2")
+            .during("purge runs")?;
+        let ids: Vec<i64> = stmt
+            .query_map(params![app.as_str(), keep as i64], |r| r.get(0))
+            .during("purge runs")?
+            .collect::<Result<_, _>>()
+            .during("purge runs")?;
+        for id in &ids {
+            conn.execute("DELETE FROM runs WHERE id = ?1", [id]).during("purge runs")?;
+        }
+        Ok(ids)
+    }
+
+    /// After a crash: runs that had not ended are marked as interrupted.
+    pub fn fail_interrupted_runs(&self, outcome: &str) -> StoreResult<()> {
+        self.conn()
+            .execute("UPDATE runs SET ended_at = ?1, outcome = ?2 WHERE ended_at IS NULL", params![now(), outcome])
+            .during("mark interrupted runs")?;
+        Ok(())
     }
 
     // ---- deployments ----

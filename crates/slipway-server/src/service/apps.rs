@@ -7,7 +7,7 @@ use super::Service;
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::store::Deployment;
-use crate::supervisor::{ProcessInfo, StartRequest};
+use crate::supervisor::ProcessInfo;
 use crate::{git, releases, sandbox, secrets};
 
 /// How much of the app's output a read without an offset returns.
@@ -138,10 +138,8 @@ impl Service {
         let settings = self.settings(app)?;
         let log = |line: &str| tracing::info!("{app}: {line}");
         let release = self.paths(app).release(active.id);
-        let ids = self.shared.app_ids(app)?;
-        let runtime = self.shared.runtime_bin(active.python_version.as_deref());
-        let request = StartRequest { app, ids, release: &release, runtime, settings: &settings, log: &log };
-        self.shared.supervisor.start(request).await.map_err(Error::StartFailed)
+        let python = active.python_version.as_deref();
+        self.shared.start_release(app, &release, python, &settings, &log).await.map_err(Error::StartFailed)
     }
 
     pub async fn stop_app(&self, app: &AppName) -> Result<()> {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Child;
 
-use super::health::wait_until_answering;
+use super::health::wait_until_healthy;
 use super::process::{kill_leftovers, spawn, terminate, Launch};
 use super::{ProcessState, Slot};
 use crate::settings::DEFAULT_STARTUP_TIMEOUT;
@@ -52,7 +52,7 @@ async fn run(
             status = child.wait() => status,
             _ = stop.notified() => {
                 terminate(&mut child).await;
-                launch.log.line(&format!("[slipway] the process on port {} stopped", launch.port));
+                launch.log.line(&format!("[slipway] {} `{}` stopped", launch.kind, launch.shell));
                 return;
             }
         };
@@ -67,7 +67,7 @@ async fn run(
         } else {
             status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
         };
-        launch.log.line(&format!("[slipway] the app exited ({status}); restarting in {}s", backoff.as_secs()));
+        launch.log.line(&format!("[slipway] {} exited ({status}); restarting in {}s", launch.kind, backoff.as_secs()));
         set_state(&slot, generation, ProcessState::Crashed, None, true);
         record_exit(&slot, generation, status);
         tokio::select! {
@@ -79,8 +79,12 @@ async fn run(
         match spawn(&launch) {
             Ok((new_child, _)) => {
                 child = new_child;
+                let (Some(port), Some(health)) = (launch.port, &launch.health) else {
+                    set_state(&slot, generation, ProcessState::Running, child.id(), false);
+                    continue;
+                };
                 let answered = tokio::select! {
-                    answered = wait_until_answering(&mut child, launch.port, DEFAULT_STARTUP_TIMEOUT) => Some(answered.is_ok()),
+                    answered = wait_until_healthy(&mut child, port, health, DEFAULT_STARTUP_TIMEOUT) => Some(answered.is_ok()),
                     _ = stop.notified() => None,
                 };
                 match answered {
@@ -110,6 +114,9 @@ fn set_state(slot: &Arc<Mutex<Slot>>, generation: u64, state: ProcessState, pid:
         slot.pid = pid;
         if crashed {
             slot.restarts += 1;
+        }
+        if state == ProcessState::Running {
+            slot.started = Instant::now();
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::app_log::AppLog;
+use super::Health;
 use crate::cgroups::Group;
 use crate::sandbox::{Confined, Isolation};
 
@@ -23,6 +24,8 @@ const TAIL_LINES: usize = 40;
 /// Everything needed to start (and restart) one process of an app.
 #[derive(Debug, Clone)]
 pub struct Launch {
+    /// Its process type: `web`, `worker`, …
+    pub kind: String,
     /// The start command, run by `sh -c` as written (`cd sub && …`, `VAR=x cmd` work).
     pub shell: String,
     /// The release directory it runs in.
@@ -34,7 +37,10 @@ pub struct Launch {
     pub group: Group,
     /// What the app log and `apps show` say when the kernel kills it for memory.
     pub oom_message: String,
-    pub port: u16,
+    /// A web process's port, which it gets as `PORT`.
+    pub port: Option<u16>,
+    /// What a web process must answer before it gets requests (after a crash too).
+    pub health: Option<Health>,
     pub log: Arc<AppLog>,
 }
 
@@ -82,10 +88,11 @@ pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
             }
         });
     }
+    let port = launch.port.map(|p| format!(" on port {p}")).unwrap_or_default();
     launch.log.line(&format!(
-        "[slipway] started `{}` on port {} (pid {})",
+        "[slipway] started {} `{}`{port} (pid {})",
+        launch.kind,
         launch.shell,
-        launch.port,
         child.id().unwrap_or(0)
     ));
     Ok((child, tail))
@@ -110,6 +117,29 @@ fn shell_line(command: &str) -> String {
     } else {
         format!("exec {command}")
     }
+}
+
+/// The resident memory of every process in the group `group` (a process and what it started), in
+/// bytes; `None` when none is left.
+pub fn group_memory(group: u32) -> Option<u64> {
+    let page = rustix::param::page_size() as u64;
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // `pid (comm) state ppid pgrp …`: the name may hold spaces and parentheses.
+        let Some(fields) = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>()) else {
+            continue;
+        };
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) != Some(group) {
+            continue;
+        }
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else { continue };
+        if let Some(pages) = statm.split_whitespace().nth(1).and_then(|r| r.parse::<u64>().ok()) {
+            *total.get_or_insert(0) += pages * page;
+        }
+    }
+    total
 }
 
 /// SIGKILL to what is left of a process group whose leader has exited (a crashed app's workers,

@@ -37,6 +37,7 @@ pub fn process_badge(info: &ProcessInfo) -> Badge {
         ProcessState::Restarting => Badge { label: "Restarting", tone: "warn", icon: "↻" },
         ProcessState::Crashed => Badge { label: "Crashed", tone: "bad", icon: "✕" },
         ProcessState::Stopped => Badge { label: "Stopped", tone: "idle", icon: "■" },
+        ProcessState::Idle => Badge { label: "Idle (wakes on request)", tone: "idle", icon: "☾" },
     }
 }
 
