@@ -51,6 +51,12 @@ pub enum Command {
     Cancel(CancelArgs),
     /// An app's Python virtual environment (env): show it, or reset it.
     Env(EnvArgs),
+    /// An app's processes (type, pid, state, uptime, restarts, memory); `ps scale` sets how many run.
+    Ps(PsArgs),
+    /// Run a command once in the app's live release, with its env and settings: `slipway run APP -- CMD…`.
+    Run(RunArgs),
+    /// An app's cron jobs (app.json's `cron`), with their last and next runs; `cron APP run N` runs one now.
+    Cron(CronArgs),
     /// Run one build described as JSON on standard input (run by `slipway serve`, not by people).
     #[command(hide = true)]
     BuildJob,
@@ -270,18 +276,75 @@ pub enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Set one or more settings; they apply from the next deployment.
+    /// Set one or more settings; the app's processes restart with them (no failed request).
     Set {
         app: String,
         #[arg(required = true, value_name = "KEY=VALUE")]
         pairs: Vec<String>,
+        /// Store them only: they apply at the next restart or deployment.
+        #[arg(long)]
+        no_restart: bool,
     },
-    /// Remove one or more settings.
+    /// Remove one or more settings; the app's processes restart without them.
     Unset {
         app: String,
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
+        /// Remove them only: it applies at the next restart or deployment.
+        #[arg(long)]
+        no_restart: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[command(subcommand)]
+    pub command: Option<PsCommand>,
+    /// The app whose processes to list.
+    pub app: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PsCommand {
+    /// Set how many processes of each type run: `slipway ps scale APP web=2 worker=1`.
+    Scale {
+        app: String,
+        #[arg(required = true, value_name = "TYPE=COUNT")]
+        counts: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub app: String,
+    /// The command and its arguments, after `--`: `slipway run APP -- python manage.py migrate`.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CronArgs {
+    pub app: String,
+    #[command(subcommand)]
+    pub command: Option<CronCommand>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CronCommand {
+    /// Run job N (as `slipway cron APP` numbers them) now.
+    Run { number: usize },
 }
 
 /// A command that prints one app's table: `deployments`, `releases`.

@@ -63,10 +63,6 @@ impl Client {
         json(self.send("POST", path, body)?)
     }
 
-    pub fn put(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        json(self.send("PUT", path, Some(body))?)
-    }
-
     pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
         json(self.send("DELETE", path, None)?)
     }
@@ -76,6 +72,49 @@ impl Client {
         let (bytes, headers) = self.send_full("GET", path, None)?;
         let next = headers.get("x-log-offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         Ok((bytes, next))
+    }
+
+    /// A JSON answer and one of its headers.
+    pub fn send_reading_header(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        header: &str,
+    ) -> anyhow::Result<(Value, Option<String>)> {
+        let (bytes, headers) = self.send_full(method, path, body)?;
+        let value = headers.get(header).and_then(|v| v.to_str().ok()).map(String::from);
+        Ok((json(bytes)?, value))
+    }
+
+    /// POSTs `body` and hands each line of JSON of the streamed answer to `on_event` as it
+    /// arrives (the API's `…/run`).
+    pub fn stream_json_lines(&self, path: &str, body: Value, mut on_event: impl FnMut(Value)) -> anyhow::Result<()> {
+        use std::io::BufRead;
+        let url = format!("{}{path}", self.base);
+        let request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(&url)
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())?;
+        let response = self.agent.run(request).map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let mut reader = std::io::BufReader::new(response.into_body().into_reader());
+        if !(200..300).contains(&status) {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut reader, &mut text);
+            let message = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"].as_str().map(one_line));
+            bail!("{}", message.unwrap_or_else(|| format!("POST {url} answered HTTP {status}")));
+        }
+        let mut line = String::new();
+        while reader.read_line(&mut line).map_err(|e| anyhow!("reading the answer of POST {url}: {e}"))? > 0 {
+            if !line.trim().is_empty() {
+                on_event(serde_json::from_str(line.trim()).map_err(|e| anyhow!("the server sent invalid JSON: {e}"))?);
+            }
+            line.clear();
+        }
+        Ok(())
     }
 
     fn send(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Vec<u8>> {

@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use slipway_build::log::BuildLog;
 use slipway_build::pipeline::{self, BuildRequest, STATE_DIR_NAME};
 use slipway_build::runtime::{self, Discovery, RuntimeCatalog};
-use slipway_build::settings::{Settings, PYTHON_VERSION};
+use slipway_build::settings::{Settings, PYTHON_VERSION, SCM_OVERWRITE_RUNTIME_FILES};
 use slipway_build::sync::SyncOptions;
 use slipway_build::version::VersionSpec;
 
@@ -17,6 +17,7 @@ pub fn run(args: BuildArgs, cache_dir: Option<PathBuf>) -> anyhow::Result<()> {
         Some(BuildStep::Sync { source, target, previous_manifest, next_manifest }) => {
             let state = target.join(STATE_DIR_NAME);
             let options = SyncOptions {
+                overwrite_app_files: Settings::from_process_env().flag(SCM_OVERWRITE_RUNTIME_FILES)?.unwrap_or(false),
                 previous_manifest: previous_manifest.or_else(|| Some(state.join(pipeline::MANIFEST_FILE))),
                 next_manifest: next_manifest.unwrap_or_else(|| state.join(pipeline::MANIFEST_FILE)),
                 source,

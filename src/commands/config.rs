@@ -6,6 +6,8 @@ use anyhow::bail;
 use serde_json::Value;
 
 use crate::cli::{ConfigArgs, ConfigCommand};
+use slipway_server::service::settings::Applied;
+
 use crate::client::{app_path, print_json, seg, Client};
 
 pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
@@ -30,32 +32,47 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ConfigCommand::Set { app, .. } => {
+        ConfigCommand::Set { app, no_restart, .. } => {
             let body = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
-            client.put(&format!("{}/settings", app_path(&app)), body)?;
+            let path = format!("{}/settings{}", app_path(&app), restart_query(no_restart));
+            let (_, applied) = client.send_reading_header("PUT", &path, Some(body), APPLIED_HEADER)?;
             let keys: Vec<&str> = pairs.keys().map(String::as_str).collect();
-            println!(
-                "Set {} on `{app}`; settings apply from the next deployment (`slipway redeploy {app}`).",
-                keys.join(", ")
-            );
+            println!("Set {} on `{app}`: {}.", keys.join(", "), describe_applied(applied.as_deref()));
             Ok(())
         }
-        ConfigCommand::Unset { app, keys } => {
+        ConfigCommand::Unset { app, keys, no_restart } => {
             // Check all keys first so that a typo removes nothing.
             let settings = client.get(&format!("{}/settings", app_path(&app)))?;
             if let Some(missing) = keys.iter().find(|k| settings.get(k.as_str()).is_none()) {
                 bail!("app `{app}` has no setting `{missing}`");
             }
-            for key in &keys {
-                client.delete(&format!("{}/settings/{}", app_path(&app), seg(key)))?;
+            // One restart, after the last key goes.
+            let mut applied = None;
+            for (index, key) in keys.iter().enumerate() {
+                let defer = no_restart || index + 1 < keys.len();
+                let path = format!("{}/settings/{}{}", app_path(&app), seg(key), restart_query(defer));
+                applied = client.send_reading_header("DELETE", &path, None, APPLIED_HEADER)?.1;
             }
-            println!(
-                "Unset {} on `{app}`; this applies from the next deployment (`slipway redeploy {app}`).",
-                keys.join(", ")
-            );
+            println!("Unset {} on `{app}`: {}.", keys.join(", "), describe_applied(applied.as_deref()));
             Ok(())
         }
     }
+}
+
+/// The API's answer to a change of settings: what it did to the app's processes.
+const APPLIED_HEADER: &str = "x-slipway-applied";
+
+fn restart_query(no_restart: bool) -> &'static str {
+    if no_restart {
+        "?restart=false"
+    } else {
+        ""
+    }
+}
+
+fn describe_applied(applied: Option<&str>) -> &'static str {
+    let applied = applied.and_then(|a| serde_json::from_value::<Applied>(Value::String(a.to_string())).ok());
+    applied.unwrap_or(Applied::Deferred).describe()
 }
 
 /// `KEY=VALUE` arguments; the value may be empty and may contain `=`.

@@ -3,11 +3,14 @@
 mod apps;
 mod build;
 mod config;
+mod cron;
 mod deployment_script;
 mod deployments;
 mod env;
 mod hook;
+mod processes;
 mod releases;
+mod runs;
 mod runtimes;
 mod serve;
 
@@ -33,6 +36,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback(args) => releases::rollback(args),
         Command::Cancel(args) => deployments::cancel(args),
         Command::Env(args) => env::run(args),
+        Command::Ps(args) => processes::run(args),
+        Command::Run(args) => runs::run(args),
+        Command::Cron(args) => cron::run(args),
     }
 }
 

@@ -223,8 +223,18 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     assert_eq!(rows[0][2], "*");
     assert!(rows[1..].iter().all(|r| r[2] != "*"), "one active deployment: {rows:?}");
 
+    // Settings restart the app; one that breaks it keeps the running processes and says so.
+    let broken = cli(&server, &["config", "set", "web", "STARTUP_COMMAND=false"]);
+    assert!(
+        broken.error_line().starts_with(
+            "error: the settings were saved, but the app did not restart with them (its processes keep running): web.1 did not start"
+        ),
+        "{}",
+        broken.stderr
+    );
+    assert_eq!(server.get_app("web", "/").0, 200, "the running processes keep serving");
+
     // A redeploy that fails exits non-zero with the reason, after printing the log.
-    cli(&server, &["config", "set", "web", "STARTUP_COMMAND=false"]).ok();
     let failed = cli(&server, &["redeploy", "web", "1"]);
     assert_eq!(failed.code, Some(1), "{}\n{}", failed.stdout, failed.stderr);
     let last = failed.stderr.lines().last().unwrap();

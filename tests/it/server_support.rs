@@ -218,8 +218,10 @@ impl TestServer {
         (server, password, url, repo)
     }
 
+    /// Stores settings without restarting the app (as `config set --no-restart`): they apply at
+    /// the next deployment.
     pub fn set_settings(&self, app: &str, settings: Value) {
-        let (status, body) = self.api("PUT", &format!("/api/apps/{app}/settings"), Some(settings));
+        let (status, body) = self.api("PUT", &format!("/api/apps/{app}/settings?restart=false"), Some(settings));
         assert_eq!(status, 200, "{body}");
     }
 

@@ -36,6 +36,10 @@ pub enum BuildError {
     #[error("{0}")]
     Installer(String),
 
+    /// The commit would overwrite files the app or a user made.
+    #[error("{0}")]
+    AppFiles(String),
+
     /// How the app declares its dependencies is unclear or cannot be installed.
     #[error("{0}")]
     Dependencies(String),

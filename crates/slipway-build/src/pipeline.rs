@@ -19,7 +19,7 @@ use crate::log::BuildLog;
 use crate::project::{self, Dependencies};
 use crate::requirements::{RequirementFiles, REQUIREMENTS_TXT};
 use crate::runtime::{PythonVersion, Runtime, RuntimeCatalog};
-use crate::settings::{PackageSources, Settings, SCM_DO_BUILD_DURING_DEPLOYMENT};
+use crate::settings::{PackageSources, Settings, SCM_DO_BUILD_DURING_DEPLOYMENT, SCM_OVERWRITE_RUNTIME_FILES};
 use crate::sync::{self, SyncOptions};
 use crate::tools::{self, ToolShed};
 use crate::version::{self, Resolution, VersionContext, VersionSpec};
@@ -137,7 +137,7 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
         log.info(format!("{why}: copying files only."));
         log.step("sync", || {
             clone_base_env(&paths)?;
-            sync_into_wwwroot(&paths, log)
+            sync_into_wwwroot(&paths, settings, log)
         })?;
         for step in ["runtime", "resolve", "env", "install", "collectstatic"] {
             log.skip(step, why);
@@ -184,7 +184,7 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
 
     log.step("sync", || {
         clone_base(&paths)?;
-        sync_into_wwwroot(&paths, log)
+        sync_into_wwwroot(&paths, settings, log)
     })?;
     let prepared = log.step("env", || prepare_env(env_plan, &paths, runtime, &installer, log))?;
     let parked = prepared.parked;
@@ -321,8 +321,9 @@ fn clone_base_env(paths: &Paths) -> Result<()> {
     }
 }
 
-fn sync_into_wwwroot(paths: &Paths, log: &BuildLog) -> Result<()> {
+fn sync_into_wwwroot(paths: &Paths, settings: &Settings, log: &BuildLog) -> Result<()> {
     let options = SyncOptions {
+        overwrite_app_files: settings.flag(SCM_OVERWRITE_RUNTIME_FILES)?.unwrap_or(false),
         source: paths.source.clone(),
         target: paths.target.clone(),
         previous_manifest: Some(paths.previous_manifest()),

@@ -14,6 +14,7 @@ use filetime::FileTime;
 
 use crate::error::IoContext;
 use crate::log::BuildLog;
+use crate::settings::SCM_OVERWRITE_RUNTIME_FILES;
 use crate::{BuildError, Result};
 
 /// Names at the root of wwwroot that belong to slipway, not to deployments.
@@ -30,6 +31,9 @@ pub struct SyncOptions {
     pub previous_manifest: Option<PathBuf>,
     /// Where this deployment's manifest is written.
     pub next_manifest: PathBuf,
+    /// Whether files the app or a user made in the target may be overwritten by the commit's
+    /// (the setting `SCM_OVERWRITE_RUNTIME_FILES`); otherwise the sync is refused, naming them.
+    pub overwrite_app_files: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,20 +85,15 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
     std::fs::create_dir_all(target).at("create target directory", target)?;
     let mut report = SyncReport::default();
     let mut brought: BTreeSet<String> = BTreeSet::new();
-    // The custom script is part of the build, not of the site. A malformed `.deployment` is
-    // reported by the build that reads it; here it only means there is no script to leave out.
-    let script = crate::custom_script::read(source).ok().and_then(|d| d.script).and_then(|s| s.script_file);
-
-    let walker = walkdir::WalkDir::new(source).min_depth(1).sort_by_file_name().into_iter();
-    let entries = walker.filter_entry(|entry| {
-        let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
-        !is_never_copied(rel, script.as_deref(), log) && !is_committed_venv(entry, rel, log)
-    });
+    let entries = copied_entries(source, log)?;
+    let previous = match options.previous_manifest.as_deref().filter(|p| p.exists()) {
+        Some(path) => Some(read_manifest(path)?),
+        None => None,
+    };
+    if let Some(previous) = &previous {
+        check_app_files(&entries, source, target, previous, options.overwrite_app_files, log)?;
+    }
     for entry in entries {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(source).to_path_buf();
-            BuildError::io("read source", path, e.into())
-        })?;
         let rel = entry.path().strip_prefix(source).expect("walk stays below source").to_path_buf();
         let rel_name = manifest_name(&rel);
         let dest = target.join(&rel);
@@ -131,7 +130,7 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
         }
     }
 
-    if let Some(previous) = options.previous_manifest.as_deref().filter(|p| p.exists()) {
+    if let Some(previous) = &previous {
         report.deleted = delete_no_longer_brought(previous, &brought, target, log)?;
     }
     write_manifest(&options.next_manifest, &brought)?;
@@ -146,6 +145,66 @@ pub fn sync(options: &SyncOptions, log: &BuildLog) -> Result<SyncReport> {
         report.deleted.len()
     ));
     Ok(report)
+}
+
+/// What the checkout brings: every entry of `source` but what is never copied.
+fn copied_entries(source: &Path, log: &BuildLog) -> Result<Vec<walkdir::DirEntry>> {
+    // The custom script is part of the build, not of the site. A malformed `.deployment` is
+    // reported by the build that reads it; here it only means there is no script to leave out.
+    let script = crate::custom_script::read(source).ok().and_then(|d| d.script).and_then(|s| s.script_file);
+    let walker = walkdir::WalkDir::new(source).min_depth(1).sort_by_file_name().into_iter();
+    walker
+        .filter_entry(|entry| {
+            let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
+            !is_never_copied(rel, script.as_deref(), log) && !is_committed_venv(entry, rel, log)
+        })
+        .map(|entry| {
+            entry.map_err(|e| {
+                let path = e.path().unwrap_or(source).to_path_buf();
+                BuildError::io("read source", path, e.into())
+            })
+        })
+        .collect()
+}
+
+/// Files of the commit that would replace, with other content, a file in wwwroot that the app or
+/// a user made (the previous deployment did not bring it): a SQLite database, an upload. Refused,
+/// naming them, unless `overwrite` (the setting `SCM_OVERWRITE_RUNTIME_FILES`) says otherwise.
+fn check_app_files(
+    entries: &[walkdir::DirEntry],
+    source: &Path,
+    target: &Path,
+    previous: &BTreeSet<String>,
+    overwrite: bool,
+    log: &BuildLog,
+) -> Result<()> {
+    let mut in_the_way = Vec::new();
+    for entry in entries.iter().filter(|e| e.file_type().is_file()) {
+        let rel = entry.path().strip_prefix(source).expect("walk stays below source");
+        let name = manifest_name(rel);
+        let dest = target.join(rel);
+        let Ok(dest_meta) = std::fs::symlink_metadata(&dest) else { continue };
+        if previous.contains(&name) || !dest_meta.is_file() {
+            continue;
+        }
+        let size = entry.metadata().map_err(|e| BuildError::io("read", entry.path(), e.into()))?.len();
+        if size != dest_meta.len() || !same_contents(entry.path(), &dest)? {
+            in_the_way.push(name);
+        }
+    }
+    if in_the_way.is_empty() {
+        return Ok(());
+    }
+    let names = in_the_way.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    if overwrite {
+        log.warn(format!(
+            "overwriting files that the app or a user made in wwwroot, not a deployment ({SCM_OVERWRITE_RUNTIME_FILES}=true): {names}"
+        ));
+        return Ok(());
+    }
+    Err(BuildError::AppFiles(format!(
+        "the commit would overwrite files that the app or a user made in wwwroot (not a deployment): {names}; remove them from the repository (data belongs in $SLIPWAY_APP_DATA), or set {SCM_OVERWRITE_RUNTIME_FILES}=true to overwrite them"
+    )))
 }
 
 fn is_never_copied(rel: &Path, custom_script: Option<&Path>, log: &BuildLog) -> bool {
@@ -256,6 +315,7 @@ fn is_unchanged(source: &Path, meta: &Metadata, dest: &Path) -> Result<bool> {
 }
 
 /// Compares two files of equal size block by block, stopping at the first difference.
+/// Whether two files of the same size hold the same bytes.
 fn same_contents(a: &Path, b: &Path) -> Result<bool> {
     use std::io::Read;
     let mut fa = std::fs::File::open(a).at("read", a)?;
@@ -333,14 +393,14 @@ fn write_manifest(path: &Path, entries: &BTreeSet<String>) -> Result<()> {
 /// directories that are left empty. Entries that could escape the target, or reach env or
 /// slipway's state, are ignored: a custom script may have written the manifest.
 fn delete_no_longer_brought(
-    previous: &Path,
+    previous: &BTreeSet<String>,
     brought: &BTreeSet<String>,
     target: &Path,
     log: &BuildLog,
 ) -> Result<Vec<String>> {
     let mut deleted = Vec::new();
     let mut stale_dirs = Vec::new();
-    for entry in read_manifest(previous)?.difference(brought) {
+    for entry in previous.difference(brought) {
         let (rel, is_dir) = match entry.strip_suffix('/') {
             Some(dir) => (dir, true),
             None => (entry.as_str(), false),
@@ -433,6 +493,7 @@ mod tests {
         std::fs::write(src.join("app.py"), "v1").unwrap();
         std::fs::write(src.join("pkg/mod.py"), "m").unwrap();
         let options = SyncOptions {
+            overwrite_app_files: false,
             source: src.clone(),
             target: dst.clone(),
             previous_manifest: Some(state.join("manifest")),
@@ -470,5 +531,43 @@ mod tests {
         let left: Vec<_> =
             std::fs::read_dir(dst.join("__pycache__")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["application.cpython-312.pyc"]);
+    }
+
+    #[test]
+    fn files_the_app_made_are_not_overwritten_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst, state) = (dir.path().join("src"), dir.path().join("dst"), dir.path().join("state"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("app.py"), "v1").unwrap();
+        let mut options = SyncOptions {
+            overwrite_app_files: false,
+            source: src.clone(),
+            target: dst.clone(),
+            previous_manifest: Some(state.join("manifest")),
+            next_manifest: state.join("manifest"),
+        };
+        let log = BuildLog::new(Arc::new(MemorySink::default()));
+        sync(&options, &log).unwrap();
+        std::fs::write(dst.join("notes.db"), "the app's data").unwrap();
+        std::fs::write(src.join("notes.db"), "a test fixture").unwrap();
+        let err = sync(&options, &log).unwrap_err().to_string();
+        assert!(err.starts_with("the commit would overwrite files that the app or a user made in wwwroot (not a deployment): `notes.db`;"), "{err}");
+        assert_eq!(std::fs::read_to_string(dst.join("notes.db")).unwrap(), "the app's data", "nothing is lost");
+
+        std::fs::write(src.join("notes.db"), "the app's data").unwrap();
+        sync(&options, &log).unwrap();
+        std::fs::write(src.join("notes.db"), "a test fixture").unwrap();
+        sync(&options, &log).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.join("notes.db")).unwrap(),
+            "a test fixture",
+            "the commit brought it last time"
+        );
+
+        std::fs::write(dst.join("uploads.txt"), "mine").unwrap();
+        std::fs::write(src.join("uploads.txt"), "theirs").unwrap();
+        options.overwrite_app_files = true;
+        sync(&options, &log).unwrap();
+        assert_eq!(std::fs::read_to_string(dst.join("uploads.txt")).unwrap(), "theirs");
     }
 }

@@ -28,6 +28,7 @@ use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::git::{self, ObjectAccess};
 use crate::layout::AppPaths;
+use crate::oneoff::{self, OneOff};
 use crate::settings::AppSettings;
 use crate::state::Shared;
 use crate::store::{Deployment, Finish, NewDeployment, Status, Trigger};
@@ -67,6 +68,8 @@ enum DeployError {
     Build(#[from] slipway_build::BuildError),
     #[error("{0}")]
     Start(String),
+    #[error("{0}")]
+    Release(String),
     #[error("{0}")]
     BranchMoved(String),
     /// The build job's one-line reason.
@@ -355,11 +358,14 @@ impl Deployer {
         log: &BuildLog,
     ) -> Result<Built, DeployError> {
         let watchdog = Watchdog::start(log.clone(), settings)?;
-        let built = self.build_release(record, &request.access, settings, log).await;
+        let release = paths.release(record.id);
+        let built = match self.build_release(record, &request.access, settings, log).await {
+            Ok(built) => self.release_phase(&record.app, &release, &built, settings, log).await.map(|_| built),
+            Err(e) => Err(e),
+        };
         watchdog.stop();
         let built = built?;
         self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
-        let release = paths.release(record.id);
         self.start_release(&record.app, &release, built.python_version.as_deref(), settings, log).await?;
         releases::switch(paths, record.id).map_err(|e| Error::io("switch wwwroot to", release.clone(), e))?;
         Ok(built)
@@ -382,6 +388,47 @@ impl Deployer {
             short(now.as_deref()),
             short(expected)
         )))
+    }
+
+    /// The `release` step: the release command (Procfile `release:`, or `RELEASE_COMMAND`) runs
+    /// once in the new release, as the app would, before anything switches; a failure fails the
+    /// deployment and the live release keeps serving.
+    async fn release_phase(
+        &self,
+        app: &AppName,
+        release: &std::path::Path,
+        built: &Built,
+        settings: &AppSettings,
+        log: &BuildLog,
+    ) -> Result<(), DeployError> {
+        let command = crate::start_command::choose_release_command(release, settings).map_err(DeployError::Start)?;
+        let Some((command, origin)) = command else {
+            log.skip("release", "no release command (a Procfile `release:` line or RELEASE_COMMAND)");
+            return Ok(());
+        };
+        log.announce("release");
+        log.info(format!("Release command: `{command}` (from {origin})"));
+        let started = Instant::now();
+        let oneoff = OneOff {
+            app,
+            release,
+            python: built.python_version.as_deref(),
+            settings,
+            command: &command,
+            part: "release",
+        };
+        let exit = oneoff::run(&self.shared, &oneoff, log.cancel(), |line| log.output(line)).await;
+        let ok = exit.as_ref().is_ok_and(|exit| exit.success());
+        log.record_step("release", started.elapsed(), ok);
+        if let Some(reason) = log.cancel().reason() {
+            return Err(DeployError::Build(slipway_build::BuildError::Cancelled(reason)));
+        }
+        let exit = exit?;
+        if !exit.success() {
+            return Err(DeployError::Release(format!("the release command `{command}` failed ({})", exit.description)));
+        }
+        log.info(format!("The release command succeeded ({}).", exit.description));
+        Ok(())
     }
 
     /// Starts the release's process as the `start` step.

@@ -19,6 +19,10 @@ pub enum Error {
     NoSuchDeployment { app: AppName, id: i64 },
     #[error("app `{app}` has no setting `{key}`")]
     NoSuchSetting { app: AppName, key: String },
+    #[error("app `{app}` has no run {id}")]
+    NoSuchRun { app: AppName, id: i64 },
+    #[error("app `{app}` has no cron job {number} (its app.json lists them)")]
+    NoSuchCronJob { app: AppName, number: usize },
     #[error("an app named `{0}` already exists")]
     AppExists(AppName),
     #[error(transparent)]
@@ -71,7 +75,11 @@ pub enum ErrorKind {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchApp(_) | Error::NoSuchDeployment { .. } | Error::NoSuchSetting { .. } => ErrorKind::NotFound,
+            Error::NoSuchApp(_)
+            | Error::NoSuchDeployment { .. }
+            | Error::NoSuchSetting { .. }
+            | Error::NoSuchRun { .. }
+            | Error::NoSuchCronJob { .. } => ErrorKind::NotFound,
             Error::InvalidAppName(_) | Error::InvalidSetting(_) | Error::Invalid(_) => ErrorKind::Invalid,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::AppExists(_) | Error::NothingDeployed(_) => ErrorKind::Conflict,

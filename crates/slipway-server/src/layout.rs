@@ -137,6 +137,13 @@ impl AppPaths {
     pub fn app_log(&self) -> PathBuf {
         self.log_files().join("app.log")
     }
+    /// The output of one-off commands (`slipway run`, cron jobs), one file per run.
+    pub fn runs(&self) -> PathBuf {
+        self.log_files().join("runs")
+    }
+    pub fn run_log(&self, id: i64) -> PathBuf {
+        self.runs().join(format!("{id}.log"))
+    }
     /// Scratch space for checkouts, on the same file system as wwwroot.
     pub fn tmp(&self) -> PathBuf {
         self.home.join("tmp")

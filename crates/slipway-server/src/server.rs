@@ -146,6 +146,7 @@ pub async fn serve(
     let data_dir = DataDir::new(config.data_dir.clone());
     let store = Store::open(&data_dir.database())?;
     ensure_admin_token(&store, &data_dir)?;
+    store.fail_interrupted_runs("interrupted: the server stopped while it ran")?;
     for (app, id) in store.fail_interrupted(INTERRUPTED)? {
         tracing::warn!(
             "deployment {id} of {app} was interrupted by a stop; marked failed, its next deployment builds a fresh env"
@@ -178,6 +179,8 @@ pub async fn serve(
         http_addr: listeners.http.local_addr()?,
         ftp_addr: listeners.ftp.local_addr()?,
         supervisor: Supervisor::new(data_dir.clone(), isolation.clone(), cgroups.clone()),
+        commands: Default::default(),
+        waking: Default::default(),
         isolation,
         cgroups,
         uv,
@@ -194,8 +197,12 @@ pub async fn serve(
     let ftp_task = tokio::spawn(ftp::serve(listeners.ftp, service.clone()));
     announce(&shared)?;
     tokio::spawn(start_deployed_apps(service.clone()));
+    let cron_task = tokio::spawn(run_cron_jobs(service.clone()));
+    let idle_task = tokio::spawn(sleep_idle_apps(service.clone()));
     http::serve(listeners.http, http::router(service), listeners.tls, shutdown).await?;
 
+    cron_task.abort();
+    idle_task.abort();
     ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");
     if !deployer.drain(SHUTDOWN_GRACE).await {
@@ -277,6 +284,27 @@ async fn start_deployed_apps(service: Service) {
             Ok(()) => tracing::info!("started {app}"),
             Err(e) => tracing::warn!("starting {app}: {e}"),
         }
+    }
+}
+
+/// Once a minute, on the minute: every app's cron jobs that are due.
+async fn run_cron_jobs(service: Service) {
+    loop {
+        let now = chrono::Utc::now();
+        let next = now + chrono::TimeDelta::seconds(60 - i64::from(now.timestamp() as u32 % 60));
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        service.run_due_cron_jobs(next).await;
+    }
+}
+
+/// How often apps are checked against their `IDLE_TIMEOUT`.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn sleep_idle_apps(service: Service) {
+    loop {
+        tokio::time::sleep(IDLE_CHECK).await;
+        service.sleep_idle_apps().await;
     }
 }
 

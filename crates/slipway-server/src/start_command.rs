@@ -40,13 +40,24 @@ pub fn choose(release: &Path, settings: &AppSettings) -> Result<Commands, String
         .as_ref()
         .map(|p| p.background().map(|(k, c)| (k.to_string(), c.to_string())).collect())
         .unwrap_or_default();
-    let release_command = match (settings.get(RELEASE_COMMAND), procfile.as_ref().and_then(|p| p.command(RELEASE))) {
+    let web = choose_web(release, settings.startup_command(), procfile.as_ref(), !background.is_empty())?;
+    Ok(Commands { web, background, release: release_command(procfile.as_ref(), settings) })
+}
+
+/// The release's release command and where it is from, if it has one.
+pub fn choose_release_command(
+    release: &Path,
+    settings: &AppSettings,
+) -> Result<Option<(String, &'static str)>, String> {
+    Ok(release_command(Procfile::read(release)?.as_ref(), settings))
+}
+
+fn release_command(procfile: Option<&Procfile>, settings: &AppSettings) -> Option<(String, &'static str)> {
+    match (settings.get(RELEASE_COMMAND), procfile.and_then(|p| p.command(RELEASE))) {
         (Some(command), _) => Some((command.to_string(), "the RELEASE_COMMAND setting")),
         (None, Some(command)) => Some((command.to_string(), "the `release:` line of the Procfile")),
         (None, None) => None,
-    };
-    let web = choose_web(release, settings.startup_command(), procfile.as_ref(), !background.is_empty())?;
-    Ok(Commands { web, background, release: release_command })
+    }
 }
 
 fn choose_web(

@@ -37,8 +37,15 @@ pub struct Shared {
     /// The uv executable builds use, found at start (`--uv`, else on PATH).
     pub uv: Option<std::path::PathBuf>,
     /// The apps' running processes. Written by the deployer (switching releases) and the
-    /// service layer (restart, stop, delete); read by the proxy on every request.
+    /// service layer (restart, stop, delete, scale); read by the proxy on every request.
     pub supervisor: Supervisor,
+    /// One-off commands that have not ended (`slipway run`, cron jobs): how to stop each.
+    /// Written when a run starts and ends.
+    pub commands: crate::service::runs::RunningCommands,
+    /// One lock per app being woken from idle, so that the requests arriving meanwhile wait for
+    /// one start rather than each starting the app.
+    pub waking:
+        std::sync::Mutex<std::collections::HashMap<crate::app_name::AppName, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {

@@ -17,7 +17,11 @@ use super::extract::{ApiJson, ApiPath, DeploymentPath};
 use super::{public_base, vfs, AppState};
 use crate::app_name::AppName;
 use crate::service::apps::AppSummary;
-use crate::store::Deployment;
+use crate::service::cron::CronEntry;
+use crate::service::runs::RunEvent;
+use crate::service::settings::{Applied, Change};
+use crate::settings::AppSettings;
+use crate::store::{Deployment, Run, RunTrigger};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -41,6 +45,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/start", post(restart_app))
         .route("/apps/{app}/stop", post(stop_app))
         .route("/apps/{app}/logs/app", get(app_log))
+        .route("/apps/{app}/ps", get(list_processes))
+        .route("/apps/{app}/ps/scale", post(scale))
+        .route("/apps/{app}/run", post(run_command))
+        .route("/apps/{app}/runs", get(list_runs))
+        .route("/apps/{app}/runs/{id}", get(show_run))
+        .route("/apps/{app}/cron", get(list_cron))
+        .route("/apps/{app}/cron/{number}/run", post(run_cron_now))
         .merge(vfs::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(axum::middleware::from_fn_with_state(state, super::auth::require_admin))
@@ -123,12 +134,32 @@ async fn get_settings(
     Ok(Json(state.service.settings(&app)?.into_values()))
 }
 
-/// Values may be JSON strings, numbers or booleans; they are stored as text.
+#[derive(Deserialize)]
+struct RestartQuery {
+    /// `false` stores the settings without restarting the app's processes.
+    #[serde(default = "restart_by_default")]
+    restart: bool,
+}
+
+fn restart_by_default() -> bool {
+    true
+}
+
+/// The settings, with what their change did to the app's processes in `X-Slipway-Applied`
+/// (`restarted`, `not_running`, `deferred`).
+fn settings_changed((settings, applied): (AppSettings, Applied)) -> Response {
+    let applied = serde_json::to_value(applied).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    ([(HeaderName::from_static("x-slipway-applied"), applied)], Json(settings.into_values())).into_response()
+}
+
+/// Values may be JSON strings, numbers or booleans; they are stored as text. The app's processes
+/// restart with them unless `?restart=false`.
 async fn put_settings(
     State(state): State<AppState>,
     ApiPath(app): ApiPath<AppName>,
+    Query(query): Query<RestartQuery>,
     ApiJson(body): ApiJson<BTreeMap<String, Value>>,
-) -> ApiResult<Json<BTreeMap<String, String>>> {
+) -> ApiResult<Response> {
     let mut values = BTreeMap::new();
     for (key, value) in body {
         let value = match value {
@@ -139,7 +170,7 @@ async fn put_settings(
         };
         values.insert(key, value);
     }
-    Ok(Json(state.service.set_settings(&app, &values)?.into_values()))
+    Ok(settings_changed(state.service.change_settings(&app, Change::Set(&values), query.restart).await?))
 }
 
 #[derive(Deserialize)]
@@ -151,8 +182,9 @@ struct SettingPath {
 async fn delete_setting(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<SettingPath>,
-) -> ApiResult<Json<BTreeMap<String, String>>> {
-    Ok(Json(state.service.unset_setting(&path.app, &path.key)?.into_values()))
+    Query(query): Query<RestartQuery>,
+) -> ApiResult<Response> {
+    Ok(settings_changed(state.service.change_settings(&path.app, Change::Unset(&path.key), query.restart).await?))
 }
 
 async fn list_deployments(
@@ -301,4 +333,82 @@ async fn app_log(
         (HeaderName::from_static("x-log-offset"), output.end.to_string()),
     ];
     Ok((headers, output.bytes).into_response())
+}
+
+/// The app's processes and how many of each type it is scaled to.
+async fn list_processes(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Json<Value>> {
+    let processes = state.service.processes(&app)?;
+    Ok(Json(json!({ "processes": processes, "scale": state.service.scale(&app)? })))
+}
+
+/// `{"web": 2, "worker": 1}`: starts or stops processes to match.
+async fn scale(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+    ApiJson(counts): ApiJson<BTreeMap<String, u32>>,
+) -> ApiResult<Json<Value>> {
+    let processes = state.service.set_scale(&app, &counts).await?;
+    Ok(Json(json!({ "processes": processes, "scale": state.service.scale(&app)? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    command: String,
+}
+
+/// Runs a command once in the live release. The answer streams as it runs, one JSON object per
+/// line: `{"run": ID}`, then `{"line": "…"}` for each line of output, then
+/// `{"exit_code": N, "outcome": "exit status: N"}`.
+async fn run_command(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+    ApiJson(body): ApiJson<RunBody>,
+) -> ApiResult<Response> {
+    let (run, events) = state.service.start_run(&app, &body.command, RunTrigger::Run).await?;
+    let first = futures_util::stream::once(async move { json!({ "run": run.id }) });
+    let rest = futures_util::stream::unfold(events, |mut events| async move {
+        let event = match events.recv().await? {
+            RunEvent::Line(line) => json!({ "line": line }),
+            RunEvent::Exit(exit) => json!({ "exit_code": exit.code, "outcome": exit.description }),
+        };
+        Some((event, events))
+    });
+    let lines = futures_util::StreamExt::map(futures_util::StreamExt::chain(first, rest), |event| {
+        Ok::<_, std::convert::Infallible>(format!("{event}\n"))
+    });
+    let body = axum::body::Body::from_stream(lines);
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+async fn list_runs(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Json<Vec<Run>>> {
+    Ok(Json(state.service.runs(&app, None, 50)?))
+}
+
+#[derive(Deserialize)]
+struct RunPath {
+    app: AppName,
+    id: i64,
+}
+
+/// A run's record and its output.
+async fn show_run(State(state): State<AppState>, ApiPath(path): ApiPath<RunPath>) -> ApiResult<Json<Value>> {
+    let (run, output) = state.service.run_output(&path.app, path.id)?;
+    Ok(Json(json!({ "run": run, "output": output })))
+}
+
+async fn list_cron(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Json<Vec<CronEntry>>> {
+    Ok(Json(state.service.cron(&app)?))
+}
+
+#[derive(Deserialize)]
+struct CronPath {
+    app: AppName,
+    number: usize,
+}
+
+/// Runs a cron job now; `{"run": …}`, or `{"run": null}` when its `forbid` policy skipped it.
+async fn run_cron_now(State(state): State<AppState>, ApiPath(path): ApiPath<CronPath>) -> ApiResult<Response> {
+    let run = state.service.run_cron_now(&path.app, path.number).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "run": run }))).into_response())
 }

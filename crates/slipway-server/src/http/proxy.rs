@@ -54,6 +54,11 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
             &format!("There is no app named {} on this slipway.", html_escape(&label)),
         );
     };
+    // An app stopped for being idle starts now; the request waits for it.
+    let running = match running {
+        Some(port) => Some(port),
+        None => state.service.web_port(&app).await,
+    };
     let Some(port) = running else {
         let process = shared.supervisor.info(&app);
         return page(

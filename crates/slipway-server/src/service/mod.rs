@@ -3,13 +3,17 @@
 //! [`Error`](crate::error::Error)s to their own answers, so a dashboard button, its API route and
 //! the CLI command (which calls the API) cannot disagree.
 //!
-//! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`].
-//! They all add methods to [`Service`].
+//! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`],
+//! [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`]. They all add methods
+//! to [`Service`].
 
 pub mod apps;
 pub mod credentials;
+pub mod cron;
 pub mod deployments;
 pub mod env;
+pub mod processes;
+pub mod runs;
 pub mod settings;
 
 use std::sync::Arc;

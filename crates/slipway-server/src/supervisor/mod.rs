@@ -128,6 +128,8 @@ struct Formation {
     next_web: usize,
     /// Its web processes were stopped for being idle.
     idle: bool,
+    /// When the proxy last asked for a web process (or the processes started): for `IDLE_TIMEOUT`.
+    last_request: Option<Instant>,
 }
 
 pub struct Supervisor {
@@ -250,7 +252,21 @@ impl Supervisor {
             return None;
         }
         formation.next_web = formation.next_web.wrapping_add(1);
+        formation.last_request = Some(Instant::now());
         Some(ports[formation.next_web % ports.len()])
+    }
+
+    /// How long since the app's running web processes last got a request; `None` when none run.
+    pub fn idle_for(&self, app: &AppName) -> Option<Duration> {
+        let formation = self.apps.lock().unwrap().get(app)?.clone();
+        let formation = formation.lock().unwrap();
+        let serving = formation.processes.iter().any(|s| s.lock().unwrap().kind == WEB);
+        serving.then(|| formation.last_request.map(|t| t.elapsed())).flatten()
+    }
+
+    /// Whether any process of the app runs (or is being restarted after a crash).
+    pub fn has_processes(&self, app: &AppName) -> bool {
+        self.apps.lock().unwrap().get(app).is_some_and(|f| !f.lock().unwrap().processes.is_empty())
     }
 
     /// Whether the app's web processes were stopped for being idle.
@@ -304,6 +320,7 @@ impl Supervisor {
             let mut formation = formation.lock().unwrap();
             formation.running = Some(running);
             formation.idle = false;
+            formation.last_request = Some(Instant::now());
             std::mem::replace(&mut formation.processes, started)
         };
         // The proxy already sends new requests to the new processes; the old ones finish theirs.
@@ -495,13 +512,22 @@ impl Supervisor {
         stop_slots(web).await;
     }
 
-    /// Starts the web processes of an idle app again, as many as it had.
-    pub async fn wake(&self, app: &AppName, scale: &BTreeMap<String, u32>) -> Result<(), String> {
+    /// Starts the web processes of an idle app again, as many as it is scaled to, with its
+    /// current settings.
+    pub async fn wake(
+        &self,
+        app: &AppName,
+        settings: &AppSettings,
+        scale: &BTreeMap<String, u32>,
+    ) -> Result<(), String> {
         let formation = self.formation(app);
         let running = {
-            let formation = formation.lock().unwrap();
+            let mut formation = formation.lock().unwrap();
             if !formation.idle {
                 return Ok(());
+            }
+            if let Some(running) = formation.running.as_mut() {
+                running.settings = settings.clone();
             }
             formation.running.clone()
         };
@@ -520,6 +546,7 @@ impl Supervisor {
         }
         let mut formation = formation.lock().unwrap();
         formation.idle = false;
+        formation.last_request = Some(Instant::now());
         formation.processes.splice(0..0, started);
         Ok(())
     }

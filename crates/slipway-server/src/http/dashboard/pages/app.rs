@@ -19,6 +19,7 @@ use super::{back_to, flash_views, FlashView};
 use crate::app_name::AppName;
 use crate::error::{Error, ErrorKind};
 use crate::http::api::app_view;
+use crate::service::settings::Change;
 use crate::settings::PYTHON_VERSION;
 
 struct SettingRow {
@@ -187,13 +188,14 @@ pub(super) async fn save_setting(
 ) -> DashResult<Response> {
     let service = &dash.app.service;
     let key = form.key.trim().to_string();
-    let (result, done) = if form.action == "delete" {
-        (service.unset_setting(&app, &key), format!("Deleted {key}."))
+    let values = BTreeMap::from([(key.clone(), form.value)]);
+    let (change, done) = if form.action == "delete" {
+        (Change::Unset(&key), format!("Deleted {key}"))
     } else {
-        let values = BTreeMap::from([(key.clone(), form.value)]);
-        (service.set_settings(&app, &values), format!("Saved {key}. It applies from the next deployment."))
+        (Change::Set(&values), format!("Saved {key}"))
     };
-    let flash = settled(result.map(|_| done))?;
+    let result = service.change_settings(&app, change, true).await;
+    let flash = settled(result.map(|(_, applied)| format!("{done}: {}.", applied.describe())))?;
     Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#settings")))
 }
 
@@ -232,14 +234,15 @@ pub(super) async fn save_python_version(
 ) -> DashResult<Response> {
     let service = &dash.app.service;
     let version = form.version.trim().to_string();
+    // A new Python takes a build: the running processes are not restarted for it.
+    let values = BTreeMap::from([(PYTHON_VERSION.to_string(), version.clone())]);
     let result = if version.is_empty() {
-        service.unset_setting(&app, PYTHON_VERSION).map(|_| {
+        service.change_settings(&app, Change::Unset(PYTHON_VERSION), false).await.map(|_| {
             "PYTHON_VERSION is not set: the next deployment takes runtime.txt, .python-version or the server's default."
                 .to_string()
         })
     } else {
-        let values = BTreeMap::from([(PYTHON_VERSION.to_string(), version.clone())]);
-        service.set_settings(&app, &values).map(|_| {
+        service.change_settings(&app, Change::Set(&values), false).await.map(|_| {
             format!("PYTHON_VERSION = {version}. Deploy to apply it: env is recreated if its Python version changes.")
         })
     };

@@ -1,0 +1,84 @@
+//! An app's processes: `slipway ps` (what runs), `slipway ps scale` (how many of each type), and
+//! scale to zero — web processes stop after `IDLE_TIMEOUT` without a request, and the next
+//! request starts them again while the proxy holds it.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::Service;
+use crate::app_name::AppName;
+use crate::error::{Error, Result};
+use crate::supervisor::ProcessRow;
+
+/// The most processes of one type an app may run.
+pub const MAX_SCALE: u32 = 16;
+
+impl Service {
+    pub fn processes(&self, app: &AppName) -> Result<Vec<ProcessRow>> {
+        self.require_app(app)?;
+        Ok(self.shared.supervisor.processes(app))
+    }
+
+    /// How many processes of each type the app runs, as set (a type not named runs one).
+    pub fn scale(&self, app: &AppName) -> Result<BTreeMap<String, u32>> {
+        self.require_app(app)?;
+        Ok(self.shared.store.scale(app)?)
+    }
+
+    /// Sets how many processes of each type run, and starts or stops processes to match; web
+    /// processes answer before they get requests. Every type must be one the live release has.
+    pub async fn set_scale(&self, app: &AppName, counts: &BTreeMap<String, u32>) -> Result<Vec<ProcessRow>> {
+        self.require_app(app)?;
+        if counts.is_empty() {
+            return Err(Error::Invalid("nothing to scale; expected e.g. `web=2 worker=1`".into()));
+        }
+        if let Some((kind, count)) = counts.iter().find(|(_, count)| **count > MAX_SCALE) {
+            return Err(Error::Invalid(format!("{kind}={count}: at most {MAX_SCALE} processes of a type")));
+        }
+        let _turn = self.deployer.lock_app(app).await;
+        let log = |line: &str| tracing::info!("{app}: {line}");
+        for (kind, count) in counts {
+            self.shared.supervisor.scale(app, kind, *count, &log).await.map_err(Error::Invalid)?;
+            self.shared.store.set_scale(app, kind, *count)?;
+        }
+        Ok(self.shared.supervisor.processes(app))
+    }
+
+    /// For the proxy: the port of a running web process of the app, starting its web processes
+    /// first if they were stopped for being idle (requests arriving meanwhile wait for the
+    /// same start).
+    pub async fn web_port(&self, app: &AppName) -> Option<u16> {
+        if let Some(port) = self.shared.supervisor.port(app) {
+            return Some(port);
+        }
+        if !self.shared.supervisor.is_idle(app) {
+            return None;
+        }
+        let waking = self.shared.waking.lock().unwrap().entry(app.clone()).or_default().clone();
+        let _one_at_a_time = waking.lock().await;
+        if let Some(port) = self.shared.supervisor.port(app) {
+            return Some(port);
+        }
+        let started = Instant::now();
+        let settings = self.settings(app).ok()?;
+        let scale = self.shared.store.scale(app).ok()?;
+        match self.shared.supervisor.wake(app, &settings, &scale).await {
+            Ok(()) => tracing::info!("{app}: woke up in {:.2}s", started.elapsed().as_secs_f64()),
+            Err(e) => tracing::warn!("{app}: waking up: {e}"),
+        }
+        self.shared.supervisor.port(app)
+    }
+
+    /// Stops the web processes of every app idle longer than its `IDLE_TIMEOUT`; the server calls
+    /// it every few seconds.
+    pub async fn sleep_idle_apps(&self) {
+        for app in self.shared.store.app_names().unwrap_or_default() {
+            let Ok(settings) = self.settings(&app) else { continue };
+            let Ok(Some(after)) = settings.scale_to_zero_after() else { continue };
+            if self.shared.supervisor.idle_for(&app).is_some_and(|idle| idle >= after) {
+                tracing::info!("{app}: no request for {}s (IDLE_TIMEOUT): stopping its web processes", after.as_secs());
+                self.shared.supervisor.put_to_sleep(&app).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `slipway ps APP` and `slipway ps scale APP TYPE=COUNT…`.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+use serde_json::Value;
+
+use crate::cli::{PsArgs, PsCommand};
+use crate::client::{app_path, print_json, print_table, Client};
+
+pub fn run(args: PsArgs) -> anyhow::Result<()> {
+    let (app, answer) = match args.command {
+        Some(PsCommand::Scale { app, counts }) => {
+            let counts = parse_counts(&counts)?;
+            let client = Client::new(&args.client)?;
+            let answer = client.post(&format!("{}/ps/scale", app_path(&app)), Some(serde_json::to_value(&counts)?))?;
+            (app, answer)
+        }
+        None => {
+            let Some(app) = args.app else { bail!("which app? `slipway ps APP`, or `slipway ps scale APP web=2`") };
+            let client = Client::new(&args.client)?;
+            let answer = client.get(&format!("{}/ps", app_path(&app)))?;
+            (app, answer)
+        }
+    };
+    if args.json {
+        return print_json(&answer);
+    }
+    let processes = answer["processes"].as_array().cloned().unwrap_or_default();
+    if processes.is_empty() {
+        eprintln!("app `{app}` runs no processes");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = processes.iter().map(row).collect();
+    print_table(&["NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "MEMORY", "COMMAND"], &rows);
+    Ok(())
+}
+
+fn row(process: &Value) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    vec![
+        text(&process["name"]),
+        text(&process["state"]),
+        text(&process["pid"]),
+        text(&process["port"]),
+        process["uptime"].as_u64().map(uptime).unwrap_or_else(|| "-".into()),
+        text(&process["restarts"]),
+        process["memory"].as_u64().map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into()),
+        text(&process["command"]),
+    ]
+}
+
+/// `3h12m`, `4m05s`, `12s`.
+fn uptime(seconds: u64) -> String {
+    match seconds {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `web=2 worker=1`.
+fn parse_counts(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
+    let mut counts = BTreeMap::new();
+    for arg in args {
+        let parsed = arg.split_once('=').and_then(|(kind, n)| Some((kind, n.parse::<u32>().ok()?)));
+        match parsed {
+            Some((kind, count)) if !kind.is_empty() => {
+                counts.insert(kind.to_string(), count);
+            }
+            _ => bail!("invalid argument `{arg}`: expected TYPE=COUNT, e.g. `web=2` or `worker=0`"),
+        }
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_uptimes() {
+        let counts = parse_counts(&["web=2".into(), "worker=0".into()]).unwrap();
+        assert_eq!(counts, BTreeMap::from([("web".into(), 2), ("worker".into(), 0)]));
+        assert!(parse_counts(&["web".into()]).unwrap_err().to_string().contains("expected TYPE=COUNT"));
+        assert!(parse_counts(&["web=two".into()]).is_err());
+        assert_eq!((uptime(12), uptime(245), uptime(11_520)), ("12s".into(), "4m05s".into(), "3h12m".into()));
+    }
+}
