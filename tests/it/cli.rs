@@ -50,10 +50,11 @@ fn run(mut command: Command) -> Out {
     }
 }
 
-/// `slipway ARGS --server <server> --data-dir <its data dir>`.
+/// `slipway COMMAND --server <server> --data-dir <its data dir> REST…` (the options right after the
+/// command, so that they come before a `--`).
 pub(crate) fn cli(server: &TestServer, args: &[&str]) -> Out {
-    let mut command = bare(args);
-    command.arg("--server").arg(&server.base).arg("--data-dir").arg(server.data_dir());
+    let mut command = bare(&args[..1]);
+    command.arg("--server").arg(&server.base).arg("--data-dir").arg(server.data_dir()).args(&args[1..]);
     run(command)
 }
 

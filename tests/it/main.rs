@@ -14,6 +14,7 @@ mod dashboard;
 mod ftp;
 mod installers;
 mod isolation;
+mod lifecycle;
 mod managers;
 mod releases;
 mod run;

@@ -401,6 +401,8 @@ impl Deployer {
         settings: &AppSettings,
         log: &BuildLog,
     ) -> Result<(), DeployError> {
+        // A cron schedule that cannot run fails the deployment now, not at midnight.
+        crate::app_json::read_cron(release).map_err(DeployError::Release)?;
         let command = crate::start_command::choose_release_command(release, settings).map_err(DeployError::Start)?;
         let Some((command, origin)) = command else {
             log.skip("release", "no release command (a Procfile `release:` line or RELEASE_COMMAND)");

@@ -17,6 +17,7 @@
 //! [`server::serve`] takes the data dir its caller locked ([`server::Startup`]), listeners its
 //! caller bound and a shutdown future, mini-redis style.
 
+pub mod app_json;
 pub mod app_name;
 pub mod cgroups;
 pub mod config;

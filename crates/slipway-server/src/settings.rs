@@ -272,7 +272,7 @@ fn parse_concurrency(value: &str) -> Result<u32, SettingError> {
     })
 }
 
-/// `15m`, `1h`, `90s` or a number of seconds; at least a minute.
+/// `15m`, `1h`, `90s` or a number of seconds; at least ten seconds.
 fn parse_idle(value: &str) -> Result<Duration, SettingError> {
     let (number, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((at, _)) => value.split_at(at),
@@ -288,12 +288,12 @@ fn parse_idle(value: &str) -> Result<Duration, SettingError> {
         .parse::<u64>()
         .ok()
         .map(|n| n * scale)
-        .filter(|seconds| (60..=7 * 86_400).contains(seconds))
+        .filter(|seconds| (10..=7 * 86_400).contains(seconds))
         .map(Duration::from_secs)
         .ok_or_else(|| {
             SettingError::new(
                 IDLE_TIMEOUT,
-                format!("`{value}` is not a time between 1 minute and 7 days; expected e.g. `15m`, `1h` or `900`"),
+                format!("`{value}` is not a time between 10 seconds and 7 days; expected e.g. `15m`, `1h` or `900`"),
             )
         })
 }

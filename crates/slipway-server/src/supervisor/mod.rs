@@ -336,8 +336,8 @@ impl Supervisor {
         index: usize,
         log: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Arc<Mutex<Slot>>, String> {
-        let launch = self.launch(running, kind)?;
         let name = format!("{kind}.{index}");
+        let launch = self.launch(running, kind, &name)?;
         let timeout = running.settings.startup_timeout().map_err(|e| e.to_string())?;
         if let (Some(port), Some(health)) = (launch.port, &launch.health) {
             log(&format!(
@@ -380,8 +380,8 @@ impl Supervisor {
         Ok(slot)
     }
 
-    /// How to start (and restart) a process of `kind` of the running release.
-    fn launch(&self, running: &Running, kind: &str) -> Result<Launch, String> {
+    /// How to start (and restart) process `name` (`worker.2`) of `kind` of the running release.
+    fn launch(&self, running: &Running, kind: &str, name: &str) -> Result<Launch, String> {
         let (shell, web) = match &running.commands.web {
             Some(web) if kind == WEB => (web.shell.clone(), true),
             _ => match running.commands.background.iter().find(|(k, _)| k == kind) {
@@ -408,6 +408,7 @@ impl Supervisor {
         if let Some(workers) = running.web_concurrency.filter(|_| web) {
             env.push((WEB_CONCURRENCY.to_string(), workers.to_string()));
         }
+        env.push((PROCESS_VAR.to_string(), name.to_string()));
         let (program, args) = process::shell(&shell);
         let run = Confined {
             app: running.app.clone(),
@@ -603,6 +604,9 @@ impl Supervisor {
         self.logs.lock().unwrap().remove(app);
     }
 }
+
+/// The variable that names a process to itself (`web.1`, `worker.2`), as Heroku's `DYNO` does.
+pub const PROCESS_VAR: &str = "SLIPWAY_PROCESS";
 
 /// How many of each process type run: the scale set for it, else one.
 fn counts(commands: &Commands, scale: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
