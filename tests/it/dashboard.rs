@@ -333,6 +333,32 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
     assert_eq!((record["status"].as_str(), record["clean_env"].as_bool()), (Some("success"), Some(false)));
 }
 
+#[test]
+fn the_app_page_shows_processes_cron_jobs_and_runs_and_runs_a_job_now() {
+    let server = TestServer::start();
+    let repo = Repo::app("3.12", "six\n");
+    repo.write("Procfile", "web: python app.py\nworker: sh -c 'while true; do sleep 1; done'\n")
+        .write("app.json", r#"{"cron": [{"command": "echo 'ran <from> the dashboard'", "schedule": "0 3 * * *"}]}"#);
+    repo.commit("a worker and a cron job");
+    let password = server.create_app("busy");
+    repo.push_ok(&server.git_url("busy", &password), &["main"]);
+
+    let client = Client::login(&server);
+    let page = client.get("/apps/busy").body;
+    for expected in [r#"data-process="web.1""#, r#"data-process="worker.1""#, r#"data-cron="1""#, "0 3 * * *"] {
+        assert!(page.contains(expected), "no {expected} in the page");
+    }
+    let csrf = hidden_csrf(&page).unwrap();
+    let ran = client.post("/apps/busy/cron/run", &[("csrf", &csrf), ("number", "1")]);
+    assert_eq!(ran.status, 303, "{}", ran.body);
+    crate::server_support::wait_until(std::time::Duration::from_secs(20), "the run to end", || {
+        let page = client.get("/apps/busy").body;
+        page.contains("ran &#60;from&#62; the dashboard").then_some(())
+    });
+    let page = client.get("/apps/busy").body;
+    assert!(page.contains(r#"data-run="1""#) && page.contains("exit status: 0"), "the run and how it ended");
+}
+
 /// The whole dashboard in Debian's headless Chromium (Playwright), through `scripts/e2e.sh`.
 /// `SLIPWAY_SKIP_E2E=1` at build time skips it, and `cargo test` lists it as ignored (for a quick
 /// local loop; CI runs it).

@@ -31,7 +31,11 @@ pub fn deployment_badge(status: Status) -> Badge {
 }
 
 pub fn process_badge(info: &ProcessInfo) -> Badge {
-    match info.state {
+    state_badge(info.state)
+}
+
+pub fn state_badge(state: ProcessState) -> Badge {
+    match state {
         ProcessState::Running => Badge { label: "Running", tone: "ok", icon: "●" },
         ProcessState::Starting => Badge { label: "Starting", tone: "busy", icon: "◔" },
         ProcessState::Restarting => Badge { label: "Restarting", tone: "warn", icon: "↻" },

@@ -27,6 +27,37 @@ struct SettingRow {
     value: String,
 }
 
+/// One process, as the Processes card lists it.
+struct ProcessView {
+    name: String,
+    state: Badge,
+    uptime: String,
+    restarts: u32,
+    memory: String,
+    command: String,
+}
+
+/// One cron job, with its last run.
+struct CronView {
+    number: usize,
+    schedule: String,
+    command: String,
+    policy: String,
+    last: String,
+    next: String,
+}
+
+/// One recent run, with its output.
+struct RunView {
+    id: i64,
+    command: String,
+    trigger: String,
+    started: When,
+    outcome: String,
+    ok: bool,
+    output: String,
+}
+
 struct PythonChoice {
     value: String,
     label: String,
@@ -54,7 +85,14 @@ struct AppPage {
     active: Option<DeploymentRow>,
     output: String,
     output_truncated: bool,
+    processes: Vec<ProcessView>,
+    cron: Vec<CronView>,
+    cron_problem: String,
+    runs: Vec<RunView>,
 }
+
+/// How many recent runs the page shows, with their output.
+const SHOWN_RUNS: usize = 10;
 
 pub(super) async fn app_page(
     State(dash): State<DashState>,
@@ -82,7 +120,12 @@ pub(super) async fn app_page(
     if let Some(exit) = &process.last_exit {
         process_detail = format!("{process_detail} — last exit: {exit}").trim_start_matches(" — ").to_string();
     }
+    let (cron, cron_problem) = cron_views(service.cron(&app));
     let page = AppPage {
+        processes: service.processes(&app)?.into_iter().map(process_view).collect(),
+        cron,
+        cron_problem,
+        runs: run_views(service, &app)?,
         chrome: Chrome::new(app.to_string(), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
         created: views::when(view.summary.created_at),
@@ -103,6 +146,81 @@ pub(super) async fn app_page(
         name: app,
     };
     Ok(Page::render(StatusCode::OK, &page))
+}
+
+fn process_view(row: crate::supervisor::ProcessRow) -> ProcessView {
+    ProcessView {
+        state: views::state_badge(row.state),
+        uptime: views::duration_text(row.uptime as f64),
+        memory: row.memory.map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into()),
+        restarts: row.restarts,
+        command: row.command,
+        name: row.name,
+    }
+}
+
+/// The cron jobs, or why app.json's cannot be read (nothing deployed is no problem).
+fn cron_views(entries: crate::error::Result<Vec<crate::service::cron::CronEntry>>) -> (Vec<CronView>, String) {
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(Error::NothingDeployed(_)) => return (Vec::new(), String::new()),
+        Err(e) => return (Vec::new(), e.to_string()),
+    };
+    let views = entries
+        .into_iter()
+        .map(|entry| CronView {
+            last: match &entry.last_run {
+                None => "never".into(),
+                Some(run) => {
+                    format!("{} — {}", views::when(run.started_at).ago, run.outcome.as_deref().unwrap_or("running"))
+                }
+            },
+            next: entry.next_run.unwrap_or_default().replace('T', " ").replace('Z', " UTC"),
+            number: entry.job.number,
+            policy: format!("{:?}", entry.job.concurrency_policy).to_lowercase(),
+            schedule: entry.job.schedule,
+            command: entry.job.command,
+        })
+        .collect();
+    (views, String::new())
+}
+
+fn run_views(service: &crate::service::Service, app: &AppName) -> DashResult<Vec<RunView>> {
+    let runs = service.runs(app, None, SHOWN_RUNS)?;
+    runs.into_iter()
+        .map(|run| {
+            let (_, output) = service.run_output(app, run.id)?;
+            Ok(RunView {
+                id: run.id,
+                trigger: run.trigger.as_str().to_string(),
+                started: views::when(run.started_at),
+                outcome: run.outcome.clone().unwrap_or_else(|| "running".into()),
+                ok: run.exit_code == Some(0),
+                command: run.command,
+                output,
+            })
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub(super) struct CronForm {
+    number: usize,
+}
+
+/// Runs a cron job now, as `slipway cron APP run N` does.
+pub(super) async fn run_cron_now(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    DashPath(app): DashPath<AppName>,
+    Form(form): Form<CronForm>,
+) -> DashResult<Response> {
+    let result = dash.app.service.run_cron_now(&app, form.number).await.map(|run| match run {
+        Some(run) => format!("Cron job {} started as run {}: its output is under Recent runs.", form.number, run.id),
+        None => format!("Cron job {} was skipped: its previous run has not ended (forbid).", form.number),
+    });
+    let flash = settled(result)?;
+    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#runs")))
 }
 
 /// `PYTHON_VERSION` choices: not set, then each minor version found (its newest patch), then each

@@ -38,6 +38,7 @@ pub fn protected_routes() -> Router<DashState> {
         .route("/apps/{app}/deployments/{id}/redeploy", post(deployment::redeploy))
         .route("/apps/{app}/deployments/{id}/cancel", post(deployment::cancel))
         .route("/apps/{app}/rollback", post(app::rollback))
+        .route("/apps/{app}/cron/run", post(app::run_cron_now))
 }
 
 /// A flash as the page shows it. For a new password: the clone URL with the credentials in it and
