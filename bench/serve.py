@@ -11,8 +11,8 @@ pushes it twice untimed (env created; one code-only push), then, median of N cod
      Goal: under 1 s excluding app start = push time minus the deployment log's `start` step.
   2. push -> new code answers (issue 6): from push start until `http://<app>.localhost:<port>/`
      returns the new body (polled every 5 ms through the proxy). Goal: <= 1.5 s.
-  3. proxy overhead (issue 6): wrk, 10 s each, through the proxy vs straight to gunicorn's port.
-     Goal: 1 - proxy/direct requests per second <= 10 %.
+  3. proxy overhead (issue 6): wrk, 10 s each, through the proxy vs straight to gunicorn's port
+     (one worker: WEB_CONCURRENCY=1). Goal: 1 - proxy/direct requests per second <= 10 %.
   4. a switch under load (issue 11): wrk with 200 connections through the proxy for 15 s while two
      code-only pushes switch releases, beside the same wrk run with no push (the baseline, in the
      same process). Goal: 0 failed requests (socket errors + non-2xx); p99 beside the baseline's.
@@ -20,6 +20,9 @@ pushes it twice untimed (env created; one code-only push), then, median of N cod
      the proxy. Goal: under 1 s.
   6. server memory (issue 12): the server's RSS once started (the baseline) and after 20 pushes
      in all. Goal: <= 40 MB after 20 pushes.
+  7. scale to zero (issue 14): with IDLE_TIMEOUT=10s the app's web process stops; the first request
+     after that waits while the proxy starts it. That request's time, beside a request to the
+     running app (the baseline, same process). Goal: first request after idle < 1.5 s.
 """
 import argparse
 import http.client
@@ -180,6 +183,29 @@ def rollback_time(server):
     return time.perf_counter() - start
 
 
+def wake_times(server, n):
+    """Scenario 7: n times, wait for the app to go idle, then time the request that wakes it; and the
+    next request, to the running app."""
+    server.api("PUT", f"/apps/{APP}/settings", {"IDLE_TIMEOUT": "10s"})
+    wakes, warm = [], []
+    for _ in range(n):
+        deadline = time.monotonic() + 60
+        while server.api("GET", f"/apps/{APP}")["process"]["state"] != "idle":
+            if time.monotonic() > deadline:
+                sys.exit("error: the app did not go idle within 60 s of IDLE_TIMEOUT=10s")
+            time.sleep(0.2)
+        start = time.perf_counter()
+        status, _ = server.get_app()
+        wakes.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        server.get_app()
+        warm.append(time.perf_counter() - start)
+        if status != 200:
+            sys.exit(f"error: the request that woke the app answered {status}")
+    server.api("DELETE", f"/apps/{APP}/settings/IDLE_TIMEOUT")
+    return wakes, warm
+
+
 def have_wrk():
     """wrk on PATH, installed with apt-get if missing (apt-get update first if that fails)."""
     for cmd in (["apt-get", "install", "-y", "-qq", "wrk"], ["apt-get", "update", "-qq"],
@@ -239,7 +265,8 @@ def measure(server, work, n, env, settings, tmp):
         work.change()
         work.push()
     memory = (server.fresh_rss, server.rss_mb(), work.pushes)
-    return pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks, memory
+    wakes = wake_times(server, n)  # 7. the first request after idle
+    return pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks, memory, wakes
 
 
 def main():
@@ -269,7 +296,9 @@ def main():
         env.update({"SLIPWAY_UV": str(uv), "SLIPWAY_CACHE_DIR": str(tmp / "slipway-cache"),
                     "UV_CACHE_DIR": str(tmp / "uv-cache"), "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
                     "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"})
-        settings = {"PIP_FIND_LINKS": str(wheelhouse), "PIP_NO_INDEX": "1"}
+        # One gunicorn worker, as before slipway set WEB_CONCURRENCY from the cores: with five on two
+        # cores the proxy and wrk fight the app for CPU, and scenario 3 would measure that.
+        settings = {"PIP_FIND_LINKS": str(wheelhouse), "PIP_NO_INDEX": "1", "WEB_CONCURRENCY": "1"}
         server = Server(tmp, env)
         try:
             created = server.api("POST", "/apps", {"name": APP})
@@ -281,7 +310,7 @@ def main():
                 sys.exit(f"error: warm-up deployments: {deploys}")
             print(f"warm-up (untimed): first push (env created) {first:.2f}s; one code-only push")
             results = measure(server, work, args.repeat, env, settings, tmp)
-            pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks, memory = results
+            pushes, steps, builds, answers, failed_polls, proxy, switch, rollbacks, memory, wakes = results
         finally:
             server.stop()
 
@@ -332,6 +361,11 @@ def main():
     print(f"\n6. server memory (issue 12): RSS {fresh:.1f} MB once started, {after:.1f} MB after {pushed} pushes "
           f"({after / fresh:.1f}x)")
     verdicts.append((f"server RSS after {pushed} pushes <= 40 MB", after <= 40.0, f"{after:.1f} MB"))
+    wake, warm = med(wakes[0]), med(wakes[1])
+    print(f"\n7. scale to zero (issue 14), median of {args.repeat}: the request that wakes an idle app "
+          f"{wake:.3f}s (all: {every(wakes[0])}); a request to the running app {warm * 1000:.1f} ms "
+          f"({wake / warm:.0f}x)")
+    verdicts.append(("first request after idle < 1.5 s", wake < 1.5, f"{wake:.3f}s"))
     print("\n" + "\n".join(f"target {what}: {'met' if ok else 'NOT met'} ({value})" for what, ok, value in verdicts))
     print(f"\nbenchmark wall time: {time.perf_counter() - wall_start:.1f}s")
 
