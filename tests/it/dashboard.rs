@@ -351,12 +351,12 @@ fn the_app_page_shows_processes_cron_jobs_and_runs_and_runs_a_job_now() {
     let csrf = hidden_csrf(&page).unwrap();
     let ran = client.post("/apps/busy/cron/run", &[("csrf", &csrf), ("number", "1")]);
     assert_eq!(ran.status, 303, "{}", ran.body);
+    // The run, how it ended, and its output (escaped).
     crate::server_support::wait_until(std::time::Duration::from_secs(20), "the run to end", || {
         let page = client.get("/apps/busy").body;
-        page.contains("ran &#60;from&#62; the dashboard").then_some(())
+        let ended = page.contains(r#"data-run="1""#) && page.contains("exit status: 0");
+        (ended && page.contains("ran &#60;from&#62; the dashboard")).then_some(())
     });
-    let page = client.get("/apps/busy").body;
-    assert!(page.contains(r#"data-run="1""#) && page.contains("exit status: 0"), "the run and how it ended");
 }
 
 /// The whole dashboard in Debian's headless Chromium (Playwright), through `scripts/e2e.sh`.
