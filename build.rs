@@ -3,11 +3,14 @@
 //! - `skip_e2e`: `SLIPWAY_SKIP_E2E` is set (a quick local loop without Chromium).
 //! - `not_root`: the build does not run as root (tests of per-app Unix users and cgroups need it).
 //! - `have_python_3_9`: pyenv has a Python 3.9 (the end-of-life test deploys one).
+//! - `no_pebble`: Debian's `pebble` ACME test server is not installed (`./scripts/setup.sh` installs it).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(skip_e2e)");
     println!("cargo::rustc-check-cfg=cfg(not_root)");
     println!("cargo::rustc-check-cfg=cfg(have_python_3_9)");
+    println!("cargo::rustc-check-cfg=cfg(no_pebble)");
+    println!("cargo::rerun-if-changed=/usr/bin/pebble");
     println!("cargo::rerun-if-env-changed=SLIPWAY_SKIP_E2E");
     println!("cargo::rerun-if-changed=build.rs");
     if std::env::var_os("SLIPWAY_SKIP_E2E").is_some() {
@@ -18,6 +21,11 @@ fn main() {
     }
     if has_pyenv_minor("3.9") {
         println!("cargo::rustc-cfg=have_python_3_9");
+    }
+    if !std::path::Path::new("/usr/bin/pebble").exists()
+        || !std::path::Path::new("/usr/bin/pebble-challtestsrv").exists()
+    {
+        println!("cargo::rustc-cfg=no_pebble");
     }
 }
 

@@ -44,10 +44,11 @@ if ! command -v git >/dev/null 2>&1; then
 fi
 
 # The tests drive real clients: lftp (FTP), curl (the <app>.localhost proxy), and openssl makes
-# the self-signed certificates of the TLS tests. bubblewrap (bwrap) is the sandbox every app and
-# build runs in when slipway runs as root.
+# the self-signed certificates of the TLS tests; pebble is the ACME server the HTTPS tests get
+# certificates from. bubblewrap (bwrap) is the sandbox every app and build runs in when slipway
+# runs as root.
 missing=()
-for tool in lftp:lftp openssl:openssl curl:curl bwrap:bubblewrap; do
+for tool in lftp:lftp openssl:openssl curl:curl bwrap:bubblewrap pebble:pebble; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

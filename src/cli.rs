@@ -57,6 +57,8 @@ pub enum Command {
     Run(RunArgs),
     /// An app's cron jobs (app.json's `cron`), with their last and next runs; `cron APP run N` runs one now.
     Cron(CronArgs),
+    /// An app's domain names and their certificates: list, add, remove, or give one a certificate.
+    Domains(DomainsArgs),
     /// Run one build described as JSON on standard input (run by `slipway serve`, not by people).
     #[command(hide = true)]
     BuildJob,
@@ -100,6 +102,24 @@ pub struct ServeArgs {
     /// The uv executable [default: `uv` on PATH].
     #[arg(long, env = "SLIPWAY_UV", value_name = "PATH")]
     pub uv: Option<PathBuf>,
+    /// Give every app the name `<app>.DOMAIN` besides `<app>.localhost` (point `*.DOMAIN` here).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// A name the API, git and dashboard answer on, besides IP addresses and `localhost` (repeatable).
+    #[arg(long = "admin-host", value_name = "NAME")]
+    pub admin_hosts: Vec<String>,
+    /// Serve HTTPS here (e.g. `0.0.0.0:443`), each domain with its own certificate from ACME.
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<std::net::SocketAddr>,
+    /// The ACME directory certificates come from.
+    #[arg(long, value_name = "URL", default_value = slipway_server::certs::acme::LETS_ENCRYPT)]
+    pub acme_directory: String,
+    /// The contact address of the ACME account.
+    #[arg(long, value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+    /// Trust this root certificate (PEM) for the ACME server's own HTTPS (a test CA such as pebble).
+    #[arg(long, value_name = "FILE")]
+    pub acme_ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +359,40 @@ pub struct CronArgs {
     pub json: bool,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DomainsArgs {
+    #[command(subcommand)]
+    pub command: DomainsCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// The app's names (`<app>.localhost`, `<app>.<--domain>`, custom domains) and their certificates.
+    List {
+        app: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Route DOMAIN to the app (point its DNS at this server); with `serve --https` a certificate follows.
+    Add { app: String, domain: String },
+    /// Stop routing DOMAIN to the app, and forget its certificate.
+    Remove { app: String, domain: String },
+    /// Serve DOMAIN with your own certificate instead of one from ACME.
+    Cert {
+        app: String,
+        domain: String,
+        /// The certificate chain, PEM.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// Its private key, PEM.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod config;
 mod cron;
 mod deployment_script;
 mod deployments;
+mod domains;
 mod env;
 mod hook;
 mod processes;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ps(args) => processes::run(args),
         Command::Run(args) => runs::run(args),
         Command::Cron(args) => cron::run(args),
+        Command::Domains(args) => domains::run(args),
     }
 }
 

@@ -24,6 +24,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.pythons = args.python;
     config.uv = args.uv;
+    config.domain = args.domain;
+    config.admin_hosts = args.admin_hosts;
+    config.https = args.https;
+    config.acme = slipway_server::config::AcmeConfig {
+        directory: args.acme_directory,
+        email: args.acme_email,
+        ca_cert: args.acme_ca_cert,
+    };
     config.default_python = args
         .default_python
         .as_deref()

@@ -351,6 +351,13 @@ fn the_app_page_shows_processes_cron_jobs_and_runs_and_runs_a_job_now() {
     let csrf = hidden_csrf(&page).unwrap();
     let ran = client.post("/apps/busy/cron/run", &[("csrf", &csrf), ("number", "1")]);
     assert_eq!(ran.status, 303, "{}", ran.body);
+    // Domains from the page.
+    let added = client.post("/apps/busy/domains", &[("csrf", &csrf), ("domain", "Busy.Test")]);
+    assert_eq!(added.status, 303);
+    assert!(client.get("/apps/busy").body.contains(r#"data-domain="busy.test""#), "the domain is listed");
+    client.post("/apps/busy/domains", &[("csrf", &csrf), ("domain", "not a domain")]);
+    assert!(client.get("/apps/busy").body.contains("is not a domain name"), "the error is shown");
+
     // The run, how it ended, and its output (escaped).
     crate::server_support::wait_until(std::time::Duration::from_secs(20), "the run to end", || {
         let page = client.get("/apps/busy").body;

@@ -11,6 +11,7 @@ mod build;
 mod cli;
 mod custom_script;
 mod dashboard;
+mod domains;
 mod ftp;
 mod installers;
 mod isolation;

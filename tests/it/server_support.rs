@@ -32,6 +32,8 @@ pub struct TestServer {
     pub base: String,
     /// `127.0.0.1:PORT` of the FTP listener, from `<data-dir>/run/server.json`.
     pub ftp_addr: String,
+    /// `https://127.0.0.1:PORT` of the HTTPS listener, with `--https`.
+    pub https: Option<String>,
     child: Option<Child>,
     stderr_log: PathBuf,
 }
@@ -55,8 +57,11 @@ impl TestServer {
         let info_file = data_dir.join("run/server.json");
         // A restart on the same data dir: the old file is the killed server's.
         let _ = std::fs::remove_file(&info_file);
+        let http: &[&str] = if extra.contains(&"--http") { &[] } else { &["--http", "127.0.0.1:0"] };
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(["serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0", "--data-dir"])
+            .arg("serve")
+            .args(http)
+            .args(["--ftp", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .args(extra)
             .env("SLIPWAY_UV", uv())
@@ -86,7 +91,8 @@ impl TestServer {
         };
         let base = info["url"].as_str().unwrap().to_string();
         let ftp_addr = info["ftp"].as_str().unwrap().to_string();
-        TestServer { dir, base, ftp_addr, child: Some(child), stderr_log }
+        let https = info["https"].as_str().map(String::from);
+        TestServer { dir, base, ftp_addr, https, child: Some(child), stderr_log }
     }
 
     /// The server's pid.
@@ -425,21 +431,16 @@ fn push_outcome(output: Output) -> (bool, String) {
 
 /// A self-signed certificate for 127.0.0.1, made with openssl: `(cert.pem, key.pem)`.
 pub fn self_signed_cert(dir: &Path) -> (String, String) {
+    certificate_for(dir, "127.0.0.1", "IP:127.0.0.1", 2)
+}
+
+/// A self-signed certificate (`CN=cn`, subject alternative names `san`, valid `days`) in `dir`:
+/// `(cert.pem, key.pem)`.
+pub fn certificate_for(dir: &Path, cn: &str, san: &str, days: u32) -> (String, String) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", &days.to_string()])
+        .args(["-subj", &format!("/CN={cn}"), "-addext", &format!("subjectAltName={san}")])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

@@ -33,6 +33,25 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The `slipway` executable, which git's pre-receive hook runs.
     pub slipway_exe: PathBuf,
+    /// `--domain`: every app is also `<app>.<domain>`.
+    pub domain: Option<String>,
+    /// `--admin-host`: names the API, git and dashboard answer on, besides IPs and `localhost`.
+    pub admin_hosts: Vec<String>,
+    /// `--https`: an HTTPS listener presenting each domain's own certificate (SNI); certificates
+    /// come from ACME.
+    pub https: Option<SocketAddr>,
+    pub acme: AcmeConfig,
+}
+
+/// Where certificates come from.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    /// The ACME directory URL (Let's Encrypt by default).
+    pub directory: String,
+    /// The account's contact address.
+    pub email: Option<String>,
+    /// A root certificate to trust for the ACME server's own HTTPS (a test CA such as pebble).
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +73,10 @@ impl Config {
             uv: None,
             tls: None,
             slipway_exe,
+            domain: None,
+            admin_hosts: Vec::new(),
+            https: None,
+            acme: AcmeConfig { directory: crate::certs::acme::LETS_ENCRYPT.to_string(), email: None, ca_cert: None },
         }
     }
 

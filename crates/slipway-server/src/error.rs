@@ -23,6 +23,11 @@ pub enum Error {
     NoSuchRun { app: AppName, id: i64 },
     #[error("app `{app}` has no cron job {number} (its app.json lists them)")]
     NoSuchCronJob { app: AppName, number: usize },
+    #[error("app `{app}` has no domain `{domain}`")]
+    NoSuchDomain { app: AppName, domain: String },
+    /// It conflicts with what exists (a domain another app has).
+    #[error("{0}")]
+    Conflict(String),
     #[error("an app named `{0}` already exists")]
     AppExists(AppName),
     #[error(transparent)]
@@ -79,10 +84,11 @@ impl Error {
             | Error::NoSuchDeployment { .. }
             | Error::NoSuchSetting { .. }
             | Error::NoSuchRun { .. }
-            | Error::NoSuchCronJob { .. } => ErrorKind::NotFound,
+            | Error::NoSuchCronJob { .. }
+            | Error::NoSuchDomain { .. } => ErrorKind::NotFound,
             Error::InvalidAppName(_) | Error::InvalidSetting(_) | Error::Invalid(_) => ErrorKind::Invalid,
             Error::Forbidden(_) => ErrorKind::Forbidden,
-            Error::AppExists(_) | Error::NothingDeployed(_) => ErrorKind::Conflict,
+            Error::AppExists(_) | Error::NothingDeployed(_) | Error::Conflict(_) => ErrorKind::Conflict,
             Error::StartFailed(_) => ErrorKind::AppFailed,
             Error::Busy(_) => ErrorKind::Busy,
             Error::Git(_) | Error::Store(_) | Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,

@@ -45,6 +45,16 @@ impl DataDir {
         self.root.join("cache")
     }
 
+    /// The HTTPS listener's certificates, one folder per domain name.
+    pub fn certs(&self) -> PathBuf {
+        self.root.join("certs")
+    }
+
+    /// The ACME account's credentials.
+    pub fn acme(&self) -> PathBuf {
+        self.root.join("acme")
+    }
+
     pub fn run_dir(&self) -> PathBuf {
         self.root.join("run")
     }

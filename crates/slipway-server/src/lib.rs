@@ -19,12 +19,14 @@
 
 pub mod app_json;
 pub mod app_name;
+pub mod certs;
 pub mod cgroups;
 pub mod config;
 pub mod deployer;
 pub mod error;
 pub mod ftp;
 pub mod git;
+pub mod hosts;
 pub mod http;
 pub mod jobs;
 pub mod layout;

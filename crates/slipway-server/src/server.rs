@@ -21,7 +21,12 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use slipway_build::runtime::{Discovery, RuntimeCatalog};
 use tokio::net::TcpListener;
-use tokio_rustls::rustls;
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tokio_util::sync::CancellationToken;
+
+use crate::certs::acme::Acme;
+use crate::certs::Certificates;
+use crate::hosts::{DomainName, Hosts};
 
 use crate::app_name::AppName;
 use crate::cgroups::Cgroups;
@@ -106,22 +111,29 @@ fn lock_data_dir(data_dir: &DataDir) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-/// The sockets `serve` accepts connections on, and the TLS configuration of the HTTP one.
+/// The sockets `serve` accepts connections on, and the certificate of the HTTP one.
 pub struct Listeners {
     /// API, git, dashboard and the app proxy.
     pub http: TcpListener,
     pub ftp: TcpListener,
-    /// With `--tls-cert/--tls-key`: the HTTP port speaks HTTPS.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// With `--https`: the same, over TLS, each domain with its own certificate.
+    pub https: Option<TcpListener>,
+    /// With `--tls-cert/--tls-key`: the HTTP port speaks HTTPS with this certificate, which the
+    /// HTTPS listener also presents for names without their own.
+    pub tls: Option<Arc<CertifiedKey>>,
 }
 
 impl Listeners {
-    /// Binds both listeners; bad certificate files stop the start here, before anything listens.
+    /// Binds the listeners; bad certificate files stop the start here, before anything listens.
     pub async fn bind(config: &Config) -> anyhow::Result<Self> {
-        let tls = config.tls.as_ref().map(http::tls::server_config).transpose()?;
+        let tls = config.tls.as_ref().map(http::tls::certified_key).transpose()?;
         let http = TcpListener::bind(config.http).await.with_context(|| format!("listen on {}", config.http))?;
         let ftp = ftp::bind(config).await?;
-        Ok(Listeners { http, ftp, tls })
+        let https = match config.https {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} (--https)"))?),
+            None => None,
+        };
+        Ok(Listeners { http, ftp, https, tls })
     }
 }
 
@@ -133,6 +145,9 @@ pub struct ServerInfo {
     /// `http://127.0.0.1:8080` (or `https://…`).
     pub url: String,
     pub ftp: SocketAddr,
+    /// `https://127.0.0.1:8443`, with `--https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<String>,
     pub data_dir: PathBuf,
 }
 
@@ -175,8 +190,14 @@ pub async fn serve(
     let hook_listener =
         hook::bind(&hook_socket).with_context(|| format!("listen on the hook socket {}", hook_socket.display()))?;
 
+    let hosts = hosts(&config, &store)?;
+    let acme = config.https.map(|_| Acme::new(config.acme.clone(), data_dir.acme()));
+    let certs = Arc::new(Certificates::load(data_dir.certs(), listeners.tls.clone(), acme));
     let shared = Arc::new(Shared {
         http_addr: listeners.http.local_addr()?,
+        https_addr: listeners.https.as_ref().map(TcpListener::local_addr).transpose()?,
+        hosts,
+        certs: certs.clone(),
         ftp_addr: listeners.ftp.local_addr()?,
         supervisor: Supervisor::new(data_dir.clone(), isolation.clone(), cgroups.clone()),
         commands: Default::default(),
@@ -199,10 +220,29 @@ pub async fn serve(
     tokio::spawn(start_deployed_apps(service.clone()));
     let cron_task = tokio::spawn(run_cron_jobs(service.clone()));
     let idle_task = tokio::spawn(sleep_idle_apps(service.clone()));
-    http::serve(listeners.http, http::router(service), listeners.tls, shutdown).await?;
+    let renew_task = tokio::spawn(renew_certificates(service.clone()));
+    let stopping = CancellationToken::new();
+    let router = http::router(service);
+    let https_task = listeners.https.map(|listener| {
+        let config = http::tls::server_config(certs.resolver());
+        let (router, stopping) = (router.clone(), stopping.clone());
+        tokio::spawn(async move {
+            http::listen::serve(listener, router, Some(config?), stopping).await.map_err(anyhow::Error::from)
+        })
+    });
+    let http_tls =
+        listeners.tls.map(|key| http::tls::server_config(Arc::new(http::tls::SingleCert(key)))).transpose()?;
+    let http_task = tokio::spawn(http::listen::serve(listeners.http, router, http_tls, stopping.clone()));
+    shutdown.await;
+    stopping.cancel();
+    http_task.await??;
+    if let Some(task) = https_task {
+        task.await??;
+    }
 
     cron_task.abort();
     idle_task.abort();
+    renew_task.abort();
     ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");
     if !deployer.drain(SHUTDOWN_GRACE).await {
@@ -241,6 +281,7 @@ fn announce(shared: &Shared) -> anyhow::Result<()> {
         pid: std::process::id(),
         url: format!("{}://{}", shared.config.http_scheme(), shared.http_addr),
         ftp: shared.ftp_addr,
+        https: shared.https_addr.map(|addr| format!("https://{addr}")),
         data_dir: shared.data_dir.root().to_path_buf(),
     };
     let path = shared.data_dir.server_info();
@@ -250,6 +291,9 @@ fn announce(shared: &Shared) -> anyhow::Result<()> {
     file.persist(&path).with_context(|| format!("write {}", path.display()))?;
     println!("slipway ftp listening on ftp://{}", info.ftp);
     println!("slipway listening on {} (data dir {})", info.url, info.data_dir.display());
+    if let Some(https) = &info.https {
+        println!("slipway listening on {https} (each domain with its own certificate)");
+    }
     Ok(())
 }
 
@@ -296,6 +340,28 @@ async fn run_cron_jobs(service: Service) {
         tokio::time::sleep(wait).await;
         service.run_due_cron_jobs(next).await;
     }
+}
+
+/// How often certificates are checked for renewal (also once at start).
+const RENEWAL_CHECK: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+async fn renew_certificates(service: Service) {
+    loop {
+        service.renew_certificates().await;
+        tokio::time::sleep(RENEWAL_CHECK).await;
+    }
+}
+
+/// The host table: `--domain`, `--admin-host`, and the custom domains stored.
+fn hosts(config: &Config, store: &Store) -> anyhow::Result<Hosts> {
+    let base = config
+        .domain
+        .as_deref()
+        .map(|d| DomainName::parse(d).map_err(|e| anyhow::anyhow!("--domain: {e}")))
+        .transpose()?;
+    let hosts = Hosts::new(base, config.admin_hosts.clone());
+    hosts.set_domains(store.domains()?);
+    Ok(hosts)
 }
 
 /// How often apps are checked against their `IDLE_TIMEOUT`.

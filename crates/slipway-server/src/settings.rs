@@ -47,6 +47,8 @@ pub const WEB_CONCURRENCY: &str = "WEB_CONCURRENCY";
 /// next request starts them again.
 pub const IDLE_TIMEOUT: &str = "IDLE_TIMEOUT";
 pub use slipway_build::settings::SCM_OVERWRITE_RUNTIME_FILES;
+/// `true` redirects the app's plain-HTTP requests to HTTPS (with `serve --https`).
+pub const FORCE_HTTPS: &str = "FORCE_HTTPS";
 
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DEPLOYMENT_BRANCH: &str = "main";
@@ -199,6 +201,13 @@ impl AppSettings {
         check_healthcheck_path(path)?;
         let statuses = parse_statuses(self.get(HEALTHCHECK_STATUSES).unwrap_or(DEFAULT_HEALTHCHECK_STATUSES))?;
         Ok((path.to_string(), statuses))
+    }
+
+    /// A boolean setting (checked when set): `true/1/yes/on`.
+    pub fn flag(&self, key: &str) -> Result<Option<bool>, SettingError> {
+        let Some(value) = self.get(key) else { return Ok(None) };
+        let settings: slipway_build::Settings = [(key, value)].into_iter().collect();
+        settings.flag(key).map_err(|e| SettingError::new(key, strip_setting_prefix(&e.to_string(), key)))
     }
 
     pub fn web_concurrency(&self) -> Result<Option<u32>, SettingError> {
@@ -371,11 +380,7 @@ pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), Se
             None => Err(SettingError::new(key, format!("`{value}` {}", project::FOLDER_EXPECTED))),
         },
         _ if FLAGS.contains(&key) => {
-            let settings: slipway_build::Settings = [(key, value)].into_iter().collect();
-            settings
-                .flag(key)
-                .map(|_| ())
-                .map_err(|e| SettingError::new(key, strip_setting_prefix(&e.to_string(), key)))
+            AppSettings::new([(key.to_string(), value.to_string())].into()).flag(key).map(|_| ())
         }
         _ => Ok(()),
     }

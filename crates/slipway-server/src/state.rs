@@ -23,6 +23,13 @@ pub struct Shared {
     pub http_addr: SocketAddr,
     /// The address the FTP listener really got: the apps' FTP host.
     pub ftp_addr: SocketAddr,
+    /// The address the HTTPS listener got (`--https`), if there is one.
+    pub https_addr: Option<SocketAddr>,
+    /// Which app, or slipway itself, each Host names. Custom domains are written by the service
+    /// layer when they change; the proxy reads it on every request.
+    pub hosts: crate::hosts::Hosts,
+    /// The HTTPS listener's certificates (read on every handshake) and how they are obtained.
+    pub certs: std::sync::Arc<crate::certs::Certificates>,
     /// Given to git's hook through its environment; proves that a connection to the hook socket
     /// comes from a push this server started. Made anew at each start, never stored.
     pub hook_token: String,

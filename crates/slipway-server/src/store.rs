@@ -17,6 +17,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app_name::AppName;
+use crate::hosts::DomainName;
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -305,6 +306,7 @@ impl Store {
             M::up(include_str!("../migrations/001_init.sql")),
             M::up(include_str!("../migrations/002_releases.sql")),
             M::up(include_str!("../migrations/003_processes.sql")),
+            M::up(include_str!("../migrations/004_domains.sql")),
         ])
         .to_latest(&mut conn)
         .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
@@ -453,6 +455,47 @@ impl Store {
             )
             .during("store the scale")?;
         Ok(())
+    }
+
+    // ---- domains ----
+
+    /// Adds a custom domain to the app; `Err` names the app that has it already.
+    pub fn add_domain(&self, app: &AppName, domain: &DomainName) -> StoreResult<Result<(), AppName>> {
+        let conn = self.conn();
+        let owner: Option<String> = conn
+            .query_row("SELECT app FROM domains WHERE domain = ?1", [domain.as_str()], |r| r.get(0))
+            .optional()
+            .during("read a domain")?;
+        if let Some(owner) = owner.and_then(|o| AppName::parse(&o).ok()) {
+            return Ok(Err(owner));
+        }
+        conn.execute(
+            "INSERT INTO domains (domain, app, created_at) VALUES (?1, ?2, ?3)",
+            params![domain.as_str(), app.as_str(), now()],
+        )
+        .during("add a domain")?;
+        Ok(Ok(()))
+    }
+
+    pub fn remove_domain(&self, app: &AppName, domain: &DomainName) -> StoreResult<bool> {
+        let removed = self
+            .conn()
+            .execute("DELETE FROM domains WHERE app = ?1 AND domain = ?2", params![app.as_str(), domain.as_str()])
+            .during("remove a domain")?;
+        Ok(removed == 1)
+    }
+
+    /// Every custom domain and its app.
+    pub fn domains(&self) -> StoreResult<Vec<(DomainName, AppName)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT domain, app FROM domains ORDER BY domain").during("list domains")?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .during("list domains")?
+            .collect::<Result<_, _>>()
+            .during("list domains")?;
+        // Names were valid when stored; one that is not (a hand-edited database) is skipped.
+        Ok(rows.iter().filter_map(|(d, a)| Some((DomainName::parse(d).ok()?, AppName::parse(a).ok()?))).collect())
     }
 
     // ---- runs ----

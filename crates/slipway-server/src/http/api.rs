@@ -18,6 +18,7 @@ use super::{public_base, vfs, AppState};
 use crate::app_name::AppName;
 use crate::service::apps::AppSummary;
 use crate::service::cron::CronEntry;
+use crate::service::domains::DomainView;
 use crate::service::runs::RunEvent;
 use crate::service::settings::{Applied, Change};
 use crate::settings::AppSettings;
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/runs/{id}", get(show_run))
         .route("/apps/{app}/cron", get(list_cron))
         .route("/apps/{app}/cron/{number}/run", post(run_cron_now))
+        .route("/apps/{app}/domains", get(list_domains).post(add_domain))
+        .route("/apps/{app}/domains/{domain}", delete(remove_domain))
+        .route("/apps/{app}/domains/{domain}/certificate", axum::routing::put(put_certificate))
         .merge(vfs::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(axum::middleware::from_fn_with_state(state, super::auth::require_admin))
@@ -411,4 +415,56 @@ struct CronPath {
 async fn run_cron_now(State(state): State<AppState>, ApiPath(path): ApiPath<CronPath>) -> ApiResult<Response> {
     let run = state.service.run_cron_now(&path.app, path.number).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "run": run }))).into_response())
+}
+
+async fn list_domains(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+) -> ApiResult<Json<Vec<DomainView>>> {
+    Ok(Json(state.service.domains(&app)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainBody {
+    domain: String,
+}
+
+/// `{"domain": "www.example.com"}`; with `--https`, its certificate is being obtained (`pending`).
+async fn add_domain(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+    ApiJson(body): ApiJson<DomainBody>,
+) -> ApiResult<Response> {
+    let view = state.service.add_domain(&app, &body.domain)?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DomainPath {
+    app: AppName,
+    domain: String,
+}
+
+async fn remove_domain(State(state): State<AppState>, ApiPath(path): ApiPath<DomainPath>) -> ApiResult<Json<Value>> {
+    state.service.remove_domain(&path.app, &path.domain)?;
+    Ok(Json(json!({ "deleted": path.domain })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateBody {
+    /// The certificate chain, PEM.
+    certificate: String,
+    /// Its private key, PEM.
+    key: String,
+}
+
+/// The operator's own certificate for a domain of the app; ACME leaves it alone from then on.
+async fn put_certificate(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<DomainPath>,
+    ApiJson(body): ApiJson<CertificateBody>,
+) -> ApiResult<Json<DomainView>> {
+    Ok(Json(state.service.install_certificate(&path.app, &path.domain, &body.certificate, &body.key)?))
 }

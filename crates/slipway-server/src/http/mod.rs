@@ -9,19 +9,15 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod git;
+pub mod listen;
 pub mod proxy;
 pub mod tls;
 pub mod vfs;
-
-use std::future::Future;
-use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
 use axum::routing::any;
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio_rustls::rustls;
 
 use crate::service::Service;
 
@@ -47,29 +43,6 @@ pub fn router(service: Service) -> Router {
         .merge(dashboard::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), proxy::route_app_hosts))
         .with_state(state)
-}
-
-/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown`, then lets open
-/// requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    match tls {
-        Some(config) => tls::serve(listener, router, config, shutdown).await,
-        None => {
-            use axum::serve::ListenerExt;
-            // TCP_NODELAY: proxied responses otherwise stall ~40 ms on delayed ACKs.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    }
 }
 
 /// `http://host:port` as the client reached us (Host header), else the listening address.

@@ -1,6 +1,8 @@
-//! The reverse proxy: a request whose Host is `<app>.localhost` (any port) goes to that app's
-//! running release. Bodies stream both ways, hop-by-hop headers are dropped, `X-Forwarded-*` are
-//! set, and WebSocket upgrades are passed through. 404 for an unknown app, 502 when it is down.
+//! The reverse proxy: a request whose Host names an app (see [`crate::hosts`]: `<app>.localhost`,
+//! `<app>.<base>`, a custom domain) goes to one of its running web processes. Bodies stream both
+//! ways, hop-by-hop headers are dropped, `X-Forwarded-For/-Proto/-Host` are set (never passed on
+//! from the client), and WebSocket upgrades are passed through. 404 for an unknown host or app,
+//! 502 when it is down.
 
 use std::net::SocketAddr;
 
@@ -13,8 +15,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use super::listen::Scheme;
 use super::AppState;
 use crate::app_name::AppName;
+use crate::hosts::{host_name, Target};
+use crate::settings::FORCE_HTTPS;
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
@@ -38,13 +43,31 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-connection",
 ];
 
-/// Middleware in front of everything: app hosts are proxied, the rest goes on to slipway's routes.
+/// Where ACME servers ask for HTTP-01 challenge responses, on any host.
+const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
+
+/// Middleware in front of everything: ACME challenges are answered, app hosts are proxied, slipway's
+/// own hosts go on to its routes, and any other host gets a 404 page (never the dashboard).
 pub async fn route_app_hosts(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(label) = app_label(request.headers(), request.uri()) else {
-        return next.run(request).await;
+    let shared = state.service.shared();
+    if let Some(token) = request.uri().path().strip_prefix(ACME_CHALLENGE) {
+        if let Some(answer) = shared.certs.challenge_response(token) {
+            return ([(header::CONTENT_TYPE, "application/octet-stream")], answer).into_response();
+        }
+    }
+    let host = request_host(request.headers(), request.uri());
+    let label = match shared.hosts.target(&host) {
+        Target::Admin => return next.run(request).await,
+        Target::Unknown => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "No app here",
+                &format!("{} is not the name of an app on this slipway.", html_escape(&host_name(&host))),
+            )
+        }
+        Target::App(label) => label,
     };
     // A running app exists; the store is asked only when nothing runs under that name.
-    let shared = state.service.shared();
     let running = shared.supervisor.port(&label);
     let app = AppName::parse(&label).ok().filter(|app| running.is_some() || state.service.require_app(app).is_ok());
     let Some(app) = app else {
@@ -54,6 +77,9 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
             &format!("There is no app named {} on this slipway.", html_escape(&label)),
         );
     };
+    if let Some(redirect) = force_https(&state, &app, &request, &host) {
+        return redirect;
+    }
     // An app stopped for being idle starts now; the request waits for it.
     let running = match running {
         Some(port) => Some(port),
@@ -85,41 +111,68 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
     }
 }
 
-/// `hello` from `Host: hello.localhost:8080`; `None` for any other host (slipway's own pages).
-fn app_label(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.host())?;
-    let host = host
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map(|(h, _)| h)
-        .unwrap_or(host);
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    host.strip_suffix(".localhost").filter(|label| !label.is_empty()).map(String::from)
+/// The Host a request names (HTTP/1.1's header, or HTTP/2's authority).
+fn request_host(headers: &HeaderMap, uri: &Uri) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(String::from)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+/// With `FORCE_HTTPS=true` and an HTTPS listener: a permanent redirect of a plain-HTTP request to
+/// the same URL over HTTPS.
+fn force_https(state: &AppState, app: &AppName, request: &Request, host: &str) -> Option<Response> {
+    let shared = state.service.shared();
+    let https = shared.https_addr?;
+    if request.extensions().get::<Scheme>().is_some_and(|s| s.is_https()) {
+        return None;
+    }
+    let forced = state.service.settings(app).ok()?.flag(FORCE_HTTPS).ok().flatten() == Some(true);
+    if !forced {
+        return None;
+    }
+    let port = if https.port() == 443 { String::new() } else { format!(":{}", https.port()) };
+    let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let location = format!("https://{}{port}{path}", host_name(host));
+    Some((StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response())
 }
 
 async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -> Result<Response, String> {
     let client_addr = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let original_host = request.headers().get(header::HOST).cloned();
+    let scheme = request.extensions().get::<Scheme>().copied().unwrap_or(Scheme("http"));
+    let original_host = request
+        .headers()
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| request.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     let wants_upgrade = request.headers().contains_key(header::UPGRADE);
     let upgrade_value = request.headers().get(header::UPGRADE).cloned();
     let client_upgrade = wants_upgrade.then(|| hyper::upgrade::on(&mut request));
 
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let authority = request.uri().authority().map(|a| a.to_string());
     *request.uri_mut() = upstream_uri(port, &path)?;
+    // Apps speak HTTP/1.1 whatever the client spoke; an HTTP/2 client's host is its authority.
+    *request.version_mut() = axum::http::Version::HTTP_11;
+    if !request.headers().contains_key(header::HOST) {
+        if let Some(value) = authority.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
+            request.headers_mut().insert(header::HOST, value);
+        }
+    }
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
-    let forwarded_for = match (headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()), client_addr) {
-        (Some(prior), Some(ip)) => Some(format!("{prior}, {ip}")),
-        (None, Some(ip)) => Some(ip),
-        (prior, None) => prior.map(String::from),
+    // slipway is the edge: what clients say in these headers is not taken on trust, it is replaced.
+    match client_addr.and_then(|ip| HeaderValue::from_str(&ip).ok()) {
+        Some(ip) => headers.insert("x-forwarded-for", ip),
+        None => headers.remove("x-forwarded-for"),
     };
-    if let Some(value) = forwarded_for.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        headers.insert("x-forwarded-for", value);
-    }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(state.service.shared().config.http_scheme()));
-    if let Some(host) = original_host {
-        headers.insert("x-forwarded-host", host);
-    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(scheme.0));
+    match original_host {
+        Some(host) => headers.insert("x-forwarded-host", host),
+        None => headers.remove("x-forwarded-host"),
+    };
     if let Some(upgrade) = upgrade_value {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, upgrade);
@@ -259,21 +312,6 @@ pub fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn label(host: &str) -> Option<String> {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
-        app_label(&headers, &Uri::from_static("/"))
-    }
-
-    #[test]
-    fn app_hosts_are_recognised_with_any_port() {
-        assert_eq!(label("hello.localhost:8080").as_deref(), Some("hello"));
-        assert_eq!(label("Hello.LocalHost").as_deref(), Some("hello"));
-        assert_eq!(label("127.0.0.1:8080"), None);
-        assert_eq!(label("localhost:8080"), None);
-        assert_eq!(label("evil.com"), None);
-    }
 
     #[test]
     fn hop_by_hop_headers_go_including_those_named_in_connection() {

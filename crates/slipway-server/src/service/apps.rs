@@ -106,6 +106,7 @@ impl Service {
             return Err(Error::AppExists(name));
         }
         tracing::info!("created app {name}");
+        self.obtain_base_certificate(&name);
         Ok(CreatedApp { name, password })
     }
 
@@ -118,6 +119,8 @@ impl Service {
         let _no_deployments = self.deployer.lock_app(app).await;
         self.shared.supervisor.remove(app).await;
         self.shared.cgroups.remove(app);
+        let domains: Vec<_> =
+            self.shared.store.domains()?.into_iter().filter(|(_, owner)| owner == app).map(|(d, _)| d).collect();
         let name = app.clone();
         self.blocking(move |shared| {
             shared.store.delete_app(&name)?;
@@ -128,6 +131,7 @@ impl Service {
             }
         })
         .await?;
+        self.forget_domains(app, &domains);
         tracing::info!("deleted app {app}");
         Ok(())
     }

@@ -4,13 +4,15 @@
 //! the CLI command (which calls the API) cannot disagree.
 //!
 //! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`],
-//! [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`]. They all add methods
+//! [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`], [`domains`] (names
+//! and certificates). They all add methods
 //! to [`Service`].
 
 pub mod apps;
 pub mod credentials;
 pub mod cron;
 pub mod deployments;
+pub mod domains;
 pub mod env;
 pub mod processes;
 pub mod runs;

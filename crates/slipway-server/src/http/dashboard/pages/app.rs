@@ -47,6 +47,16 @@ struct CronView {
     next: String,
 }
 
+/// One of the app's names, with its certificate.
+struct DomainRow {
+    domain: String,
+    kind: &'static str,
+    url: String,
+    /// `issued by Pebble Intermediate CA, until 2027-02-24`, `pending`, or empty.
+    certificate: String,
+    error: String,
+}
+
 /// One recent run, with its output.
 struct RunView {
     id: i64,
@@ -89,6 +99,7 @@ struct AppPage {
     cron: Vec<CronView>,
     cron_problem: String,
     runs: Vec<RunView>,
+    domains: Vec<DomainRow>,
 }
 
 /// How many recent runs the page shows, with their output.
@@ -126,6 +137,7 @@ pub(super) async fn app_page(
         cron,
         cron_problem,
         runs: run_views(service, &app)?,
+        domains: service.domains(&app)?.into_iter().map(domain_row).collect(),
         chrome: Chrome::new(app.to_string(), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
         created: views::when(view.summary.created_at),
@@ -201,6 +213,46 @@ fn run_views(service: &crate::service::Service, app: &AppName) -> DashResult<Vec
             })
         })
         .collect()
+}
+
+fn domain_row(view: crate::service::domains::DomainView) -> DomainRow {
+    let certificate = match &view.certificate {
+        None => String::new(),
+        Some(c) => match (c.state, &c.issuer, c.not_after) {
+            ("issued", Some(issuer), Some(until)) => format!("issued by {issuer}, until {}", until.date()),
+            (state, _, _) => state.to_string(),
+        },
+    };
+    let error = view.certificate.as_ref().and_then(|c| c.last_error.clone()).unwrap_or_default();
+    DomainRow { domain: view.domain, kind: view.kind, url: view.url, certificate, error }
+}
+
+#[derive(Deserialize)]
+pub(super) struct DomainForm {
+    domain: String,
+}
+
+/// Adds a custom domain, as `slipway domains add` does.
+pub(super) async fn add_domain(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    DashPath(app): DashPath<AppName>,
+    Form(form): Form<DomainForm>,
+) -> DashResult<Response> {
+    let result = dash.app.service.add_domain(&app, &form.domain).map(|view| format!("Added {}.", view.domain));
+    let flash = settled(result)?;
+    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#domains")))
+}
+
+pub(super) async fn remove_domain(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    DashPath(app): DashPath<AppName>,
+    Form(form): Form<DomainForm>,
+) -> DashResult<Response> {
+    let result = dash.app.service.remove_domain(&app, &form.domain).map(|_| format!("Removed {}.", form.domain));
+    let flash = settled(result)?;
+    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#domains")))
 }
 
 #[derive(Deserialize)]
@@ -379,7 +431,14 @@ fn settled(result: crate::error::Result<String>) -> DashResult<Flash> {
     match result {
         Ok(done) => Ok(Flash::Notice(done)),
         Err(Error::NoSuchApp(app)) => Err(DashError::from(Error::NoSuchApp(app))),
-        Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::NotFound) => Ok(Flash::Error(e.to_string())),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::AppFailed
+            ) =>
+        {
+            Ok(Flash::Error(e.to_string()))
+        }
         Err(e) => Err(DashError::from(e)),
     }
 }

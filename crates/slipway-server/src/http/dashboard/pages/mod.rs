@@ -39,6 +39,8 @@ pub fn protected_routes() -> Router<DashState> {
         .route("/apps/{app}/deployments/{id}/cancel", post(deployment::cancel))
         .route("/apps/{app}/rollback", post(app::rollback))
         .route("/apps/{app}/cron/run", post(app::run_cron_now))
+        .route("/apps/{app}/domains", post(app::add_domain))
+        .route("/apps/{app}/domains/remove", post(app::remove_domain))
 }
 
 /// A flash as the page shows it. For a new password: the clone URL with the credentials in it and
