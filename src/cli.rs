@@ -415,14 +415,15 @@ pub struct AppTableArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     pub app: String,
-    /// The deployment [default: the newest].
-    pub id: Option<i64>,
+    /// The deployment [default: the newest], as its number: `v3` or `3`.
+    #[arg(value_name = "VERSION", value_parser = parse_version)]
+    pub number: Option<i64>,
     /// Follow a running deployment's log until it has finished (with --app: follow the app's
     /// output until interrupted).
     #[arg(short, long)]
     pub follow: bool,
     /// Show the running app's output (LogFiles/app.log) instead of a deployment log.
-    #[arg(long = "app", id = "app_output", conflicts_with = "id")]
+    #[arg(long = "app", id = "app_output", conflicts_with = "number")]
     pub app_output: bool,
     #[command(flatten)]
     pub client: ClientArgs,
@@ -431,8 +432,9 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct RedeployArgs {
     pub app: String,
-    /// The deployment whose commit to deploy again [default: the active deployment].
-    pub id: Option<i64>,
+    /// The deployment whose commit to deploy again [default: the active deployment], as its number: `v3` or `3`.
+    #[arg(value_name = "VERSION", value_parser = parse_version)]
+    pub number: Option<i64>,
     /// Delete env and create it afresh for this deployment.
     #[arg(long)]
     pub clean_env: bool,
@@ -443,8 +445,9 @@ pub struct RedeployArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     pub app: String,
-    /// The deployment whose release goes live [default: the newest kept release older than the live one].
-    pub id: Option<i64>,
+    /// The deployment whose release goes live [default: the newest kept release older than the live one], as its number: `v3` or `3`.
+    #[arg(value_name = "VERSION", value_parser = parse_version)]
+    pub number: Option<i64>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -452,8 +455,9 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     pub app: String,
-    /// The deployment to cancel [default: the one that is running or waiting].
-    pub id: Option<i64>,
+    /// The deployment to cancel [default: the one that is running or waiting], as its number: `v3` or `3`.
+    #[arg(value_name = "VERSION", value_parser = parse_version)]
+    pub number: Option<i64>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -477,4 +481,14 @@ pub enum EnvCommand {
     },
     /// Delete env and redeploy the active commit with a fresh env; follows the deployment's log.
     Reset { app: String },
+}
+
+/// A deployment's number among its app's, as `slipway deployments` shows it: `v3`, or `3`.
+fn parse_version(text: &str) -> Result<i64, String> {
+    text.strip_prefix('v')
+        .unwrap_or(text)
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("expected a deployment number such as `v3`, not `{text}`"))
 }

@@ -210,13 +210,13 @@ impl Client {
 
     /// Prints the log of a deployment as it grows, until the deployment has finished; returns its
     /// final record.
-    pub fn follow(&self, app: &str, id: i64) -> anyhow::Result<Value> {
+    pub fn follow(&self, app: &str, number: i64) -> anyhow::Result<Value> {
         let mut offset = 0usize;
         let mut stdout = std::io::stdout();
         loop {
             // Status first: once it says finished, the log read after it is complete.
-            let deployment = self.get(&deployment_path(app, id))?;
-            let chunk = self.get_bytes(&format!("{}/log?offset={offset}", deployment_path(app, id)))?;
+            let deployment = self.get(&deployment_path(app, number))?;
+            let chunk = self.get_bytes(&format!("{}/log?offset={offset}", deployment_path(app, number)))?;
             offset += chunk.len();
             stdout.write_all(&chunk).context("writing to stdout")?;
             stdout.flush().context("writing to stdout")?;
@@ -275,8 +275,9 @@ pub fn app_path(app: &str) -> String {
     format!("/api/apps/{}", seg(app))
 }
 
-pub fn deployment_path(app: &str, id: i64) -> String {
-    format!("{}/deployments/{id}", app_path(app))
+/// A deployment by its number among the app's (`v3`), the name the CLI shows.
+pub fn deployment_path(app: &str, number: i64) -> String {
+    format!("{}/deployments/v{number}", app_path(app))
 }
 
 pub fn is_finished(deployment: &Value) -> bool {

@@ -74,7 +74,7 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
             if active.is_object() {
                 println!(
                     "Active:      deployment {} ({}), commit {} \"{}\", deployed at {}",
-                    active["id"],
+                    super::deployments::version(active),
                     text(&active["status"]),
                     short_commit(&active["commit"]),
                     crate::client::truncate(active["message"].as_str().unwrap_or(""), 60),

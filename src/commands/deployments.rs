@@ -1,5 +1,6 @@
-//! `slipway deployments APP`, `slipway logs APP [ID] [-f]`, `slipway redeploy APP [ID] [--clean-env]`,
-//! `slipway cancel APP [ID]`.
+//! `slipway deployments APP`, `slipway logs APP [VERSION] [-f]`, `slipway redeploy APP [VERSION]
+//! [--clean-env]`, `slipway cancel APP [VERSION]`. Deployments are named by their number among the
+//! app's: `v3`.
 
 use std::io::Write;
 
@@ -29,7 +30,7 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
         .iter()
         .map(|d| {
             vec![
-                d["id"].to_string(),
+                version(d),
                 d["status"].as_str().unwrap_or("-").to_string(),
                 if d["active"] == true { "*".into() } else { String::new() },
                 short_commit(&d["commit"]),
@@ -40,7 +41,7 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["ID", "STATUS", "ACTIVE", "COMMIT", "TRIGGER", "STARTED", "DURATION", "MESSAGE"], &rows);
+    print_table(&["VERSION", "STATUS", "ACTIVE", "COMMIT", "TRIGGER", "STARTED", "DURATION", "MESSAGE"], &rows);
     Ok(())
 }
 
@@ -49,16 +50,16 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     if args.app_output {
         return app_output(&client, &args.app, args.follow);
     }
-    let id = match args.id {
-        Some(id) => id,
+    let number = match args.number {
+        Some(number) => number,
         None => newest(&client, &args.app)?,
     };
     if args.follow {
-        let deployment = client.follow(&args.app, id)?;
+        let deployment = client.follow(&args.app, number)?;
         eprintln!("{}", summary(&deployment));
         return Ok(());
     }
-    let log = client.get_bytes(&format!("{}/log", deployment_path(&args.app, id)))?;
+    let log = client.get_bytes(&format!("{}/log", deployment_path(&args.app, number)))?;
     let mut stdout = std::io::stdout();
     stdout.write_all(&log).context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;
@@ -67,57 +68,58 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
 
 pub fn redeploy(args: RedeployArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let id = match args.id {
-        Some(id) => id,
+    let number = match args.number {
+        Some(number) => number,
         None => {
             let app = client.get(&app_path(&args.app))?;
-            app["active_deployment"]["id"].as_i64().ok_or_else(|| {
-                anyhow!("app `{}` has no active deployment to redeploy: pass a deployment ID (see `slipway deployments {}`)", args.app, args.app)
+            app["active_deployment"]["number"].as_i64().ok_or_else(|| {
+                anyhow!("app `{}` has no active deployment to redeploy: pass a deployment such as `v3` (see `slipway deployments {}`)", args.app, args.app)
             })?
         }
     };
-    let started = client
-        .post(&format!("{}/redeploy", deployment_path(&args.app, id)), Some(json!({ "clean_env": args.clean_env })))?;
-    let new_id =
-        started["id"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment id: {started}"))?;
+    let started = client.post(
+        &format!("{}/redeploy", deployment_path(&args.app, number)),
+        Some(json!({ "clean_env": args.clean_env })),
+    )?;
+    let new = number_of(&started)?;
     eprintln!(
-        "Redeploying commit {} of deployment {id} as deployment {new_id}{}.",
+        "Redeploying commit {} of v{number} as v{new}{}.",
         short_commit(&started["commit"]),
         if args.clean_env { " with a fresh env" } else { "" }
     );
-    follow_to_end(&client, &args.app, new_id)
+    follow_to_end(&client, &args.app, new)
 }
 
 pub fn cancel(args: CancelArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let id = match args.id {
-        Some(id) => id,
+    let number = match args.number {
+        Some(number) => number,
         None => {
             let deployments = client.get(&format!("{}/deployments", app_path(&args.app)))?;
             let running = deployments.as_array().and_then(|list| {
                 list.iter()
                     .find(|d| !matches!(d["status"].as_str(), Some("success" | "failed")))
-                    .and_then(|d| d["id"].as_i64())
+                    .and_then(|d| d["number"].as_i64())
             });
             running.ok_or_else(|| anyhow!("app `{}` has no running deployment to cancel", args.app))?
         }
     };
-    client.post(&format!("{}/cancel", deployment_path(&args.app, id)), None)?;
-    let deployment = client.follow(&args.app, id)?;
+    client.post(&format!("{}/cancel", deployment_path(&args.app, number)), None)?;
+    let deployment = client.follow(&args.app, number)?;
     eprintln!("{}", summary(&deployment));
     Ok(())
 }
 
 /// Follows a deployment the command started: fails when the deployment fails.
-pub fn follow_to_end(client: &Client, app: &str, id: i64) -> anyhow::Result<()> {
-    let deployment = client.follow(app, id)?;
+pub fn follow_to_end(client: &Client, app: &str, number: i64) -> anyhow::Result<()> {
+    let deployment = client.follow(app, number)?;
     if deployment["status"] == "success" {
         eprintln!("{}", summary(&deployment));
         return Ok(());
     }
     match deployment["reason"].as_str() {
-        Some(reason) => bail!("deployment {id} of `{app}` failed: {reason}"),
-        None => bail!("deployment {id} of `{app}` failed (see `slipway logs {app} {id}`)"),
+        Some(reason) => bail!("deployment v{number} of `{app}` failed: {reason}"),
+        None => bail!("deployment v{number} of `{app}` failed (see `slipway logs {app} v{number}`)"),
     }
 }
 
@@ -126,20 +128,30 @@ fn newest(client: &Client, app: &str) -> anyhow::Result<i64> {
     deployments
         .as_array()
         .and_then(|list| list.first())
-        .and_then(|d| d["id"].as_i64())
+        .and_then(|d| d["number"].as_i64())
         .ok_or_else(|| anyhow!("app `{app}` has no deployments yet"))
 }
 
+/// The number of a deployment the server answered with.
+pub fn number_of(deployment: &Value) -> anyhow::Result<i64> {
+    deployment["number"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment number: {deployment}"))
+}
+
+/// `v3`, as tables show a deployment.
+pub fn version(deployment: &Value) -> String {
+    format!("v{}", deployment["number"])
+}
+
 fn summary(deployment: &Value) -> String {
-    let id = &deployment["id"];
+    let v = version(deployment);
     match deployment["status"].as_str() {
-        Some("success") => format!("Deployment {id} succeeded in {}.", duration(deployment)),
+        Some("success") => format!("Deployment {v} succeeded in {}.", duration(deployment)),
         Some("failed") => match deployment["reason"].as_str() {
-            Some(reason) => format!("Deployment {id} failed: {reason}"),
-            None => format!("Deployment {id} failed."),
+            Some(reason) => format!("Deployment {v} failed: {reason}"),
+            None => format!("Deployment {v} failed."),
         },
-        Some(status) => format!("Deployment {id} is {status}."),
-        None => format!("Deployment {id}."),
+        Some(status) => format!("Deployment {v} is {status}."),
+        None => format!("Deployment {v}."),
     }
 }
 

@@ -1,6 +1,5 @@
 //! `slipway env show|reset APP`.
 
-use anyhow::anyhow;
 use serde_json::Value;
 
 use crate::cli::{EnvArgs, EnvCommand};
@@ -24,14 +23,12 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
                 println!("{}", answer["message"].as_str().unwrap_or("env deleted"));
                 return Ok(());
             }
-            let id = deployment["id"]
-                .as_i64()
-                .ok_or_else(|| anyhow!("the server's answer has no deployment id: {answer}"))?;
+            let number = super::deployments::number_of(deployment)?;
             eprintln!(
-                "Resetting env of `{app}`: redeploying commit {} with a fresh env as deployment {id}.",
+                "Resetting env of `{app}`: redeploying commit {} with a fresh env as v{number}.",
                 short_commit(&deployment["commit"])
             );
-            super::deployments::follow_to_end(&client, &app, id)
+            super::deployments::follow_to_end(&client, &app, number)
         }
     }
 }

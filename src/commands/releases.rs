@@ -1,7 +1,8 @@
-//! `slipway releases APP` and `slipway rollback APP [ID]`.
+//! `slipway releases APP` and `slipway rollback APP [VERSION]`.
 
 use serde_json::json;
 
+use super::deployments::version;
 use crate::cli::{AppTableArgs, RollbackArgs};
 use crate::client::{app_path, print_json, print_table, short_commit, short_time, truncate, Client};
 
@@ -20,7 +21,7 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
         .iter()
         .map(|r| {
             vec![
-                r["id"].to_string(),
+                version(r),
                 if r["active"] == true { "*".into() } else { String::new() },
                 short_commit(&r["commit"]),
                 r["python_version"].as_str().unwrap_or("-").to_string(),
@@ -29,18 +30,18 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["ID", "LIVE", "COMMIT", "PYTHON", "DEPLOYED AT", "MESSAGE"], &rows);
+    print_table(&["VERSION", "LIVE", "COMMIT", "PYTHON", "DEPLOYED AT", "MESSAGE"], &rows);
     Ok(())
 }
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let body = args.id.map(|id| json!({ "deployment": id }));
+    let body = args.number.map(|number| json!({ "deployment": format!("v{number}") }));
     let live = client.post(&format!("{}/rollback", app_path(&args.app)), body)?;
     println!(
         "`{}` now runs release {} (commit {}, \"{}\").",
         args.app,
-        live["id"],
+        version(&live),
         short_commit(&live["commit"]),
         truncate(live["message"].as_str().unwrap_or(""), 60)
     );

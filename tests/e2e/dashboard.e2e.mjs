@@ -317,8 +317,8 @@ async function main() {
     const push = pushInBackground(repo, gitUrl);
     await waitForDeploymentOnAppPage(base, 1);
     await page.click("li[data-deployment] .deploy-title");
-    await page.waitForURL(/\/deployments\/\d+$/);
-    const firstId = Number(page.url().split("/").pop());
+    await page.waitForURL(/\/deployments\/v\d+$/);
+    const firstId = Number(page.url().split("/").pop().slice(1));
     const followedLive = (await page.locator("#log[data-follow]").count()) > 0;
     if (followedLive) {
       const before = await page.locator("#log .line").count();
@@ -335,7 +335,7 @@ async function main() {
     const pushed = await push.done;
     check(pushed.code === 0, `git push succeeded${followedLive ? " while the page followed the log live" : ""}`);
     const logText = await text("#log");
-    check(logText.includes(`Deployment ${firstId} succeeded.`), "the page shows the deployment's log, ending in success");
+    check(logText.includes(`Deployment v${firstId} succeeded.`), "the page shows the deployment's log, ending in success");
     const stepNames = await page.locator("#steps tbody tr td:first-child").allTextContents();
     check(stepNames.includes("total") && stepNames.length >= 3, `the page shows per-step timings (${stepNames.join(", ")})`);
     check((await text("#deployment-message")) === SCRIPT_MESSAGE, "a commit message with <script> renders as text");
@@ -348,7 +348,7 @@ async function main() {
 
     // The app page: the deployment, active, with env and the app's output.
     await page.goto(`${base}/apps/${APP}`);
-    const row = page.locator(`li[data-deployment="${firstId}"]`);
+    const row = page.locator(`li[data-deployment="v${firstId}"]`);
     check((await row.locator(".deploy-message").textContent()) === SCRIPT_MESSAGE && (await row.locator(".pill-active").count()) === 1, "the app page lists the deployment with its message as text and the active marker");
     check((await text("#env-python")).includes(python), `env is on Python ${python}`);
     check((await page.locator("#packages td", { hasText: /^six$/ }).count()) === 1, "env lists its packages with versions (six)");
@@ -360,8 +360,8 @@ async function main() {
     await page.click("#reset-env");
     await page.waitForURL(`${base}/apps/${APP}/env/reset`);
     await shot("09-reset-confirm");
-    await Promise.all([page.waitForURL(/\/deployments\/\d+$/), page.click("#confirm-reset")]);
-    const resetId = Number(page.url().split("/").pop());
+    await Promise.all([page.waitForURL(/\/deployments\/v\d+$/), page.click("#confirm-reset")]);
+    const resetId = Number(page.url().split("/").pop().slice(1));
     check(resetId > firstId, `the reset started a new deployment (#${resetId})`);
     check((await page.locator("#clean-env-marker").count()) === 1, "the new deployment is marked clean env");
     await waitForSuccess(`reset deployment ${resetId}`);
@@ -379,7 +379,7 @@ async function main() {
     // A phone-sized window: nothing wider than the screen.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, storageState: await context.storageState() });
     const phonePage = await phone.newPage();
-    for (const [name, url] of [["13-phone-apps", "/"], ["14-phone-app", `/apps/${APP}`], ["15-phone-deployment", `/apps/${APP}/deployments/${resetId}`]]) {
+    for (const [name, url] of [["13-phone-apps", "/"], ["14-phone-app", `/apps/${APP}`], ["15-phone-deployment", `/apps/${APP}/deployments/v${resetId}`]]) {
       await phonePage.goto(`${base}${url}`);
       const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(overflow <= 1, `${url} fits a 390px-wide screen (overflow ${overflow}px)`);
@@ -401,9 +401,9 @@ async function main() {
     await plainPage.fill("#new-value", "works");
     await Promise.all([plainPage.waitForLoadState("load"), plainPage.click("#add-setting button[type=submit]")]);
     check((await plainPage.locator('form.setting-row[data-key="NO_JS"]').count()) === 1, "without JavaScript the settings form works");
-    await plainPage.goto(`${base}/apps/${APP}/deployments/${resetId}`);
-    await Promise.all([plainPage.waitForURL(/\/deployments\/\d+$/), plainPage.click("#redeploy")]);
-    const plainId = Number(plainPage.url().split("/").pop());
+    await plainPage.goto(`${base}/apps/${APP}/deployments/v${resetId}`);
+    await Promise.all([plainPage.waitForURL(/\/deployments\/v\d+$/), plainPage.click("#redeploy")]);
+    const plainId = Number(plainPage.url().split("/").pop().slice(1));
     const deadline = Date.now() + DEPLOY_TIMEOUT;
     while ((await plainPage.locator("#deployment-status").getAttribute("data-status").catch(() => null)) !== "succeeded") {
       if (Date.now() > deadline) throw new Error(`redeploy ${plainId} did not show success without JavaScript`);

@@ -89,7 +89,7 @@ fn bad_input_gets_json_errors_with_fitting_statuses() {
     assert!(server.api("GET", "/api/apps/real/settings", None).1.get("OTHER").is_none());
     let (status, body) = server.api("GET", "/api/apps/real/deployments/abc", None);
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"], "invalid deployment id `abc`: expected a number");
+    assert_eq!(body["error"], "invalid deployment `abc`: expected a number such as `v3` or an id");
     assert_eq!(server.api("GET", "/api/apps/real/deployments/99", None).0, 404);
     assert_eq!(server.api("GET", "/api/nope", None).0, 404);
 }
@@ -124,7 +124,7 @@ fn git_credentials_work_for_their_own_app_only_and_never_reach_a_log() {
     assert!(!repo.push(&crossed, &["main"]).0, "another app's password with this app's name");
 
     let out = repo.push_ok(&server.git_url("mine", &mine), &["main"]);
-    assert!(out.contains("Deployment 1 succeeded"));
+    assert!(out.contains("Deployment v1 succeeded"));
     // An unauthenticated request gets a challenge.
     let (status, _) = server.request("GET", "/git/mine.git/info/refs?service=git-upload-pack", None, None);
     assert_eq!(status, 401);
@@ -160,7 +160,7 @@ fn pushes_of_other_branches_are_stored_and_deleting_the_deployment_branch_is_ref
     server.set_settings("branches", json!({ "DEPLOYMENT_BRANCH": "feature" }));
     repo.commit("deploy me");
     let out = repo.push_ok(&url, &["feature"]);
-    assert!(out.contains("Deployment 2 succeeded"), "{out}");
+    assert!(out.contains("Deployment v2 succeeded"), "{out}");
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn https_with_a_self_signed_certificate_serves_the_api_and_git() {
     let out = push.env("GIT_SSL_CAINFO", &cert).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("remote: Deployment 1 succeeded."), "{text}");
+    assert!(text.contains("remote: Deployment v1 succeeded."), "{text}");
 
     // Plain HTTP on the TLS port gets nowhere.
     let plain = server.base.replace("https://", "http://");

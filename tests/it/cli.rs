@@ -168,10 +168,10 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
 
     let deployments = cli(&server, &["deployments", "web"]).ok();
     let header: Vec<&str> = deployments.stdout.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["ID", "STATUS", "ACTIVE", "COMMIT", "TRIGGER", "STARTED", "DURATION", "MESSAGE"]);
+    assert_eq!(header, ["VERSION", "STATUS", "ACTIVE", "COMMIT", "TRIGGER", "STARTED", "DURATION", "MESSAGE"]);
     let rows = table(&deployments.stdout);
     assert_eq!(rows.len(), 1, "{}", deployments.stdout);
-    assert_eq!(rows[0][..5], ["1", "success", "*", &commit[..7], "push"]);
+    assert_eq!(rows[0][..5], ["v1", "success", "*", &commit[..7], "push"]);
     assert_eq!(rows[0].last().unwrap(), "first commit");
     assert!(rows[0][6].ends_with('s'), "a duration: {:?}", rows[0]);
     let listed = cli(&server, &["deployments", "web", "--json"]).ok().json();
@@ -180,11 +180,15 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     let logs = cli(&server, &["logs", "web"]).ok();
     assert!(logs.stdout.contains("--> install") && logs.stdout.contains("Step timings:"), "{}", logs.stdout);
     assert_eq!(cli(&server, &["logs", "web", "1"]).ok().stdout, logs.stdout);
+    assert_eq!(cli(&server, &["logs", "web", "v1"]).ok().stdout, logs.stdout, "`v1` and `1` are the same");
+    let bad = cli(&server, &["logs", "web", "latest"]);
+    assert_eq!(bad.code, Some(2), "a usage error: {}", bad.stderr);
+    assert!(bad.stderr.contains("expected a deployment number such as `v3`, not `latest`"), "{}", bad.stderr);
     let followed = cli(&server, &["logs", "web", "--follow"]).ok();
     assert_eq!(followed.stdout, logs.stdout, "following a finished deployment prints its whole log");
-    assert!(followed.stderr.contains("Deployment 1 succeeded"), "{}", followed.stderr);
+    assert!(followed.stderr.contains("Deployment v1 succeeded"), "{}", followed.stderr);
     let no_such = cli(&server, &["logs", "web", "99"]);
-    assert_eq!(no_such.error_line(), "error: app `web` has no deployment 99");
+    assert_eq!(no_such.error_line(), "error: app `web` has no deployment v99");
 
     let env = cli(&server, &["env", "show", "web"]).ok();
     assert!(env.stdout.contains("Python:      CPython 3.12."), "{}", env.stdout);
@@ -197,7 +201,7 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     // redeploy --clean-env follows the new deployment's log to the end.
     let redeploy = cli(&server, &["redeploy", "web", "--clean-env"]).ok();
     assert!(redeploy.stdout.contains("Step timings:"), "the log is followed:\n{}", redeploy.stdout);
-    assert!(redeploy.stderr.contains("Deployment 2 succeeded"), "{}", redeploy.stderr);
+    assert!(redeploy.stderr.contains("Deployment v2 succeeded"), "{}", redeploy.stderr);
     let second = server.wait_for("web", 2);
     assert_eq!(
         (second["status"].as_str(), second["clean_env"].as_bool(), second["trigger"].as_str()),
@@ -220,7 +224,7 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     assert_ne!(server.marker("web")["created_at"], created_after);
     let rows = table(&cli(&server, &["deployments", "web"]).ok().stdout);
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(ids, ["3", "2", "1"], "newest first");
+    assert_eq!(ids, ["v3", "v2", "v1"], "newest first");
     assert_eq!(rows[0][2], "*");
     assert!(rows[1..].iter().all(|r| r[2] != "*"), "one active deployment: {rows:?}");
 
@@ -239,7 +243,7 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     let failed = cli(&server, &["redeploy", "web", "1"]);
     assert_eq!(failed.code, Some(1), "{}\n{}", failed.stdout, failed.stderr);
     let last = failed.stderr.lines().last().unwrap();
-    assert!(last.starts_with("error: deployment 4 of `web` failed"), "{}", failed.stderr);
+    assert!(last.starts_with("error: deployment v4 of `web` failed"), "{}", failed.stderr);
     assert!(!failed.stdout.is_empty(), "the failed deployment's log is shown");
     assert_eq!(server.wait_for("web", 4)["status"], "failed");
     assert_eq!(server.active("web").unwrap()["id"], 3, "the previous deployment stays active");

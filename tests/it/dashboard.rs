@@ -308,7 +308,10 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
     assert_eq!(follow.status, 200);
     let followed: serde_json::Value = serde_json::from_str(&follow.body).unwrap();
     assert_eq!(followed["finished"], true);
-    assert!(followed["text"].as_str().unwrap().contains(&format!("Deployment {id} succeeded.")));
+    let number = deployment["number"].as_i64().unwrap();
+    assert!(followed["text"].as_str().unwrap().contains(&format!("Deployment v{number} succeeded.")));
+    let by_number = client.get(&format!("/apps/escapes/deployments/v{number}"));
+    assert_eq!((by_number.status, by_number.body.contains(&format!("Deployment v{number}"))), (200, true));
     assert_eq!(Client::new(&server).get(&format!("/apps/escapes/deployments/{id}/follow")).status, 303);
 
     // Reset Python environment: a confirmation page, then the reset as the API does it.
@@ -318,9 +321,8 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
     let reset = client.post("/apps/escapes/env/reset", &[("csrf", &csrf)]);
     assert_eq!(reset.status, 303);
     let location = reset.header("location").unwrap().to_string();
-    let reset_id: i64 =
-        location.strip_prefix("/apps/escapes/deployments/").expect("sent to the new deployment").parse().unwrap();
-    assert!(reset_id > id);
+    let reset_id = location.strip_prefix("/apps/escapes/deployments/").expect("sent to the new deployment");
+    assert!(reset_id.strip_prefix('v').unwrap().parse::<i64>().unwrap() > number, "{location}");
     let record = server.wait_for("escapes", reset_id);
     assert_eq!(record["status"], "success", "{}", server.deployment_log("escapes", reset_id));
     assert_eq!(record["clean_env"], true);
@@ -328,8 +330,9 @@ fn user_content_is_escaped_and_env_reset_works_from_the_dashboard() {
 
     let redeploy = client.post(&format!("/apps/escapes/deployments/{id}/redeploy"), &[("csrf", &csrf)]);
     assert_eq!(redeploy.status, 303);
-    let redeploy_id: i64 = redeploy.header("location").unwrap().rsplit('/').next().unwrap().parse().unwrap();
-    let record = server.wait_for("escapes", redeploy_id);
+    let redeploy_id = redeploy.header("location").unwrap().rsplit('/').next().unwrap().to_string();
+    assert!(redeploy_id.starts_with('v'), "the dashboard names deployments by number: {redeploy_id}");
+    let record = server.wait_for("escapes", &redeploy_id);
     assert_eq!((record["status"].as_str(), record["clean_env"].as_bool()), (Some("success"), Some(false)));
 }
 

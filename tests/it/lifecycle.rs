@@ -116,7 +116,7 @@ fn the_release_command_runs_before_the_switch_and_a_failing_one_keeps_the_old_re
     assert!(!ok, "{out}");
     assert!(out.contains("remote:     no database"), "{out}");
     assert!(out.contains("failed (exit status: 3)"), "{out}");
-    assert!(out.contains("The live release (deployment 1) was never left"), "{out}");
+    assert!(out.contains("The live release (v1) was never left"), "{out}");
     assert!(server.get_app("blog", "/").1.starts_with("v1 "), "the old code keeps serving");
 }
 

@@ -117,12 +117,12 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
     assert_eq!(status, 201, "{body}");
 
     let releases = cli(&server, &["releases", "back"]).ok().stdout;
-    assert!(releases.lines().nth(1).unwrap().starts_with(&second.to_string()), "newest first:\n{releases}");
+    assert!(releases.lines().nth(1).unwrap().starts_with(&format!("v{second}")), "newest first:\n{releases}");
     let deployments_before = server.deployments("back").len();
     let started = Instant::now();
     let out = cli(&server, &["rollback", "back"]).ok();
     let took = started.elapsed();
-    assert!(out.stdout.contains(&format!("now runs release {first}")), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("now runs release v{first}")), "{}", out.stdout);
     assert!(server.get_app("back", "/").1.starts_with("v1"), "the old code answers");
     assert!(took < Duration::from_secs(10), "a rollback starts a process, it builds nothing: {took:?}");
     assert_eq!(server.deployments("back").len(), deployments_before, "no build, no new deployment");
@@ -141,7 +141,16 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
     let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": 99 })));
     assert_eq!(status, 404, "{body}");
     let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": second })));
-    assert_eq!((status, body["error"].as_str().unwrap()), (400, "deployment 2 is already the live release of `back`"));
+    assert_eq!((status, body["error"].as_str().unwrap()), (400, "deployment v2 is already the live release of `back`"));
+    // By number, as the CLI and dashboard name deployments.
+    let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": "v99" })));
+    assert_eq!((status, body["error"].as_str().unwrap()), (404, "app `back` has no deployment v99"));
+    let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": "latest" })));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("invalid deployment `latest`"), "{body}");
+    let out = cli(&server, &["rollback", "back", "v1"]).ok();
+    assert!(out.stdout.contains("now runs release v1"), "{}", out.stdout);
+    assert!(server.get_app("back", "/").1.starts_with("v1"));
 }
 
 #[test]

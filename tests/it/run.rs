@@ -83,7 +83,7 @@ fn plain_python_app_redeploys_and_a_broken_release_keeps_the_old_one_answering()
     assert!(!ok, "{out}");
     assert!(out.contains("web.1 did not start: it exited"), "{out}");
     assert!(out.contains("broken release: missing configuration"), "the app's output is in the push: {out}");
-    assert!(out.contains("The live release (deployment 2) was never left"), "{out}");
+    assert!(out.contains("The live release (v2) was never left"), "{out}");
     assert!(get(&server, "plain", "/").1.starts_with("v2 "), "the previous release still answers");
     assert!(std::fs::read_to_string(server.wwwroot("plain").join("app.py")).unwrap().contains("VERSION = \"v2\""));
 }

@@ -21,7 +21,7 @@ fn push_deploys_streams_remote_lines_and_records_the_deployment() {
         "remote: --> install",
         "remote:     Installed",
         "remote: Step timings:",
-        "remote: Deployment 1 succeeded.",
+        "remote: Deployment v1 succeeded.",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in\n{out}");
     }
@@ -92,7 +92,7 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
     let (ok, out) = repo.push(&url, &["main"]);
     assert!(!ok, "{out}");
     assert!(out.contains("pre-receive hook declined"), "{out}");
-    assert!(out.contains("remote: Deployment 2 failed"), "{out}");
+    assert!(out.contains("remote: Deployment v2 failed"), "{out}");
     let remote_head = String::from_utf8(repo.git(&["ls-remote", &url, "refs/heads/main"]).stdout).unwrap();
     assert!(remote_head.starts_with(&good), "the branch did not move: {remote_head}");
     assert_eq!(server.active("keep").unwrap()["commit"], good);
@@ -110,7 +110,7 @@ fn failed_build_rejects_the_push_and_keeps_the_previous_deployment() {
     let (ok, out) = repo.push(&url, &["main"]);
     assert!(!ok, "{out}");
     assert!(out.contains("collectstatic exploded"), "{out}");
-    assert!(out.contains("remote: The live release (deployment 1) was never left: it keeps serving."), "{out}");
+    assert!(out.contains("remote: The live release (v1) was never left: it keeps serving."), "{out}");
     assert!(!server.app_home("keep").join("site/releases/3").exists(), "the failed release is removed");
     assert_eq!(std::fs::read_to_string(server.wwwroot("keep").join("app.py")).unwrap(), PLAIN_APP);
     assert!(!server.wwwroot("keep").join("manage.py").exists(), "files of the failed release are gone");

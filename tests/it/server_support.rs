@@ -247,7 +247,8 @@ impl TestServer {
     }
 
     /// Polls until the deployment has finished; returns its record.
-    pub fn wait_for(&self, app: &str, id: i64) -> Value {
+    /// Waits for a deployment, named by id (`17`) or number (`"v3"`), to finish.
+    pub fn wait_for(&self, app: &str, id: impl std::fmt::Display) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let (_, d) = self.api("GET", &format!("/api/apps/{app}/deployments/{id}"), None);
@@ -296,7 +297,7 @@ impl TestServer {
         })
     }
 
-    pub fn deployment_log(&self, app: &str, id: i64) -> String {
+    pub fn deployment_log(&self, app: &str, id: impl std::fmt::Display) -> String {
         let (status, body) = self.api("GET", &format!("/api/apps/{app}/deployments/{id}/log"), None);
         assert_eq!(status, 200);
         body["text"].as_str().map(String::from).unwrap_or_else(|| body.to_string())

@@ -251,15 +251,15 @@ impl Deployer {
         let outcome = match &turn {
             None => {
                 let reason = cancel.reason().unwrap_or_else(|| CANCELLED_BY_OPERATOR.to_string());
-                log.info(format!("Deployment {} did not start: {reason}.", record.id));
+                log.info(format!("Deployment v{} did not start: {reason}.", record.number));
                 Err(DeployError::Build(slipway_build::BuildError::Cancelled(reason)))
             }
             Some(_) => {
                 let _ = store.set_status(record.id, Status::Building);
                 let outcome = self.deploy(&record, &request, &log).await;
                 match &outcome {
-                    Ok(_) => log.info(format!("Deployment {} succeeded.", record.id)),
-                    Err(e) => log.info(format!("Deployment {} failed: {e}", record.id)),
+                    Ok(_) => log.info(format!("Deployment v{} succeeded.", record.number)),
+                    Err(e) => log.info(format!("Deployment v{} failed: {e}", record.number)),
                 }
                 log.write_summary();
                 outcome
@@ -324,8 +324,8 @@ impl Deployer {
         log: &BuildLog,
     ) -> Result<Built, DeployError> {
         log.info(format!(
-            "Deployment {} of {}: commit {} by {}: {}",
-            record.id,
+            "Deployment v{} of {}: commit {} by {}: {}",
+            record.number,
             record.app,
             record.short_commit(),
             record.author,
@@ -342,8 +342,9 @@ impl Deployer {
         let released = self.build_and_start(record, request, &paths, &settings, log).await;
         if released.is_err() {
             releases::remove(&paths, record.id);
-            if let Some((live, _)) = releases::live(&paths).filter(|(id, _)| *id > 0) {
-                log.info(format!("The live release (deployment {live}) was never left: it keeps serving."));
+            let live = releases::live(&paths).filter(|(id, _)| *id > 0);
+            if let Some(live) = live.and_then(|(id, _)| self.shared.store.deployment(&record.app, id).ok().flatten()) {
+                log.info(format!("The live release (v{}) was never left: it keeps serving.", live.number));
             }
         }
         released

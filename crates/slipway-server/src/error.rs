@@ -17,6 +17,8 @@ pub enum Error {
     NoSuchApp(String),
     #[error("app `{app}` has no deployment {id}")]
     NoSuchDeployment { app: AppName, id: i64 },
+    #[error("app `{app}` has no deployment v{number}")]
+    NoSuchDeploymentNumber { app: AppName, number: i64 },
     #[error("app `{app}` has no setting `{key}`")]
     NoSuchSetting { app: AppName, key: String },
     #[error("app `{app}` has no run {id}")]
@@ -82,6 +84,7 @@ impl Error {
         match self {
             Error::NoSuchApp(_)
             | Error::NoSuchDeployment { .. }
+            | Error::NoSuchDeploymentNumber { .. }
             | Error::NoSuchSetting { .. }
             | Error::NoSuchRun { .. }
             | Error::NoSuchCronJob { .. }

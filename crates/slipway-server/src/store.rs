@@ -172,6 +172,8 @@ impl FromSql for Stamp {
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
     pub id: i64,
+    /// Its number among the app's deployments: `v3` is the third.
+    pub number: i64,
     pub app: AppName,
     pub commit: String,
     pub author: String,
@@ -243,7 +245,7 @@ pub struct NewDeployment<'a> {
 }
 
 const DEPLOYMENT_COLUMNS: &str = "id, app, commit_sha, author, message, status, started_at, ended_at, active, \
-     clean_env, trigger, reason, steps, python_version, activated_at";
+     clean_env, trigger, reason, steps, python_version, activated_at, number";
 
 fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
     let app: String = row.get(1)?;
@@ -264,6 +266,7 @@ fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
         steps: row.get::<_, Option<String>>(12)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
         python_version: row.get(13)?,
         activated_at: row.get::<_, Option<Stamp>>(14)?.map(|s| s.0),
+        number: row.get::<_, Option<i64>>(15)?.unwrap_or_default(),
     })
 }
 
@@ -307,6 +310,7 @@ impl Store {
             M::up(include_str!("../migrations/002_releases.sql")),
             M::up(include_str!("../migrations/003_processes.sql")),
             M::up(include_str!("../migrations/004_domains.sql")),
+            M::up(include_str!("../migrations/005_deployment_numbers.sql")),
         ])
         .to_latest(&mut conn)
         .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
@@ -580,14 +584,24 @@ impl Store {
     pub fn insert_deployment(&self, new: &NewDeployment) -> StoreResult<Deployment> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO deployments (app, commit_sha, author, message, status, started_at, clean_env, trigger)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
+            "INSERT INTO deployments (app, commit_sha, author, message, status, started_at, clean_env, trigger, number)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7,
+                     (SELECT COALESCE(MAX(number), 0) + 1 FROM deployments WHERE app = ?1))",
             params![new.app.as_str(), new.commit, new.author, new.message, now(), new.clean_env, new.trigger],
         )
         .during("record a deployment")?;
         let id = conn.last_insert_rowid();
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?1");
         conn.query_row(&sql, [id], deployment_from_row).during("read the deployment just recorded")
+    }
+
+    /// The app's deployment `v{number}`.
+    pub fn deployment_by_number(&self, app: &AppName, number: i64) -> StoreResult<Option<Deployment>> {
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND number = ?2");
+        self.conn()
+            .query_row(&sql, params![app.as_str(), number], deployment_from_row)
+            .optional()
+            .during("read a deployment")
     }
 
     pub fn deployment(&self, app: &AppName, id: i64) -> StoreResult<Option<Deployment>> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, DeploymentPath};
+use super::extract::{ApiJson, ApiPath, DeploymentId, DeploymentPath};
 use super::{public_base, vfs, AppState};
 use crate::app_name::AppName;
 use crate::service::apps::AppSummary;
@@ -202,7 +202,7 @@ async fn show_deployment(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<DeploymentPath>,
 ) -> ApiResult<Json<Deployment>> {
-    Ok(Json(state.service.deployment(&path.app, path.id.0)?))
+    Ok(Json(state.service.deployment(&path.app, path.id(&state.service)?)?))
 }
 
 #[derive(Deserialize)]
@@ -218,7 +218,8 @@ async fn deployment_log(
     Query(query): Query<LogQuery>,
 ) -> ApiResult<Response> {
     // Streamed from the file: a log is never read whole into memory.
-    let body = match state.service.deployment_log_from(&path.app, path.id.0, query.offset).await? {
+    let id = path.id(&state.service)?;
+    let body = match state.service.deployment_log_from(&path.app, id, query.offset).await? {
         Some(file) => axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
         None => axum::body::Body::empty(),
     };
@@ -239,13 +240,13 @@ async fn redeploy(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let clean_env = optional_json::<RedeployBody>(&body)?.clean_env;
-    let started = state.service.redeploy(&path.app, path.id.0, clean_env).await?;
+    let started = state.service.redeploy(&path.app, path.id(&state.service)?, clean_env).await?;
     Ok((StatusCode::ACCEPTED, Json(started)).into_response())
 }
 
 /// Stops a deployment that has not ended; it ends `failed`, "cancelled by the operator".
 async fn cancel(State(state): State<AppState>, ApiPath(path): ApiPath<DeploymentPath>) -> ApiResult<Response> {
-    let deployment = state.service.cancel(&path.app, Some(path.id.0))?;
+    let deployment = state.service.cancel(&path.app, Some(path.id(&state.service)?))?;
     Ok((StatusCode::ACCEPTED, Json(deployment)).into_response())
 }
 
@@ -259,17 +260,18 @@ async fn list_releases(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RollbackBody {
-    deployment: Option<i64>,
+    deployment: Option<DeploymentId>,
 }
 
-/// Switches to a kept release (`{"deployment": ID}`, or by default the one before the live one);
+/// Switches to a kept release (`{"deployment": ID}` or `{"deployment": "v3"}`, or by default the one before the live one);
 /// answers with the deployment now live once it serves.
 async fn rollback(
     State(state): State<AppState>,
     ApiPath(app): ApiPath<AppName>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Deployment>> {
-    let target = optional_json::<RollbackBody>(&body)?.deployment;
+    let target =
+        optional_json::<RollbackBody>(&body)?.deployment.map(|d| d.resolve(&state.service, &app)).transpose()?;
     Ok(Json(state.service.rollback(&app, target).await?))
 }
 

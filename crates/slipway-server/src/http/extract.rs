@@ -85,15 +85,50 @@ pub struct DeploymentPath {
     pub id: DeploymentId,
 }
 
-/// A deployment id from a URL: a number, or a 400 that says so.
+/// A deployment as a URL names it: its id (`17`), or its number among the app's (`v3`); or a
+/// 400 that says what was expected.
 #[derive(Debug, Clone, Copy)]
-pub struct DeploymentId(pub i64);
+pub enum DeploymentId {
+    Id(i64),
+    Number(i64),
+}
 
 impl<'de> Deserialize<'de> for DeploymentId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse()
-            .map(DeploymentId)
-            .map_err(|_| serde::de::Error::custom(format!("invalid deployment id `{text}`: expected a number")))
+        /// JSON bodies may name a deployment by its id as a number; URLs always give text.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Id(i64),
+            Text(String),
+        }
+        let text = match Given::deserialize(deserializer)? {
+            Given::Id(id) => return Ok(DeploymentId::Id(id)),
+            Given::Text(text) => text,
+        };
+        let parsed = match text.strip_prefix('v') {
+            Some(number) => number.parse().map(DeploymentId::Number),
+            None => text.parse().map(DeploymentId::Id),
+        };
+        parsed.map_err(|_| {
+            serde::de::Error::custom(format!("invalid deployment `{text}`: expected a number such as `v3` or an id"))
+        })
+    }
+}
+
+impl DeploymentId {
+    /// The deployment's id.
+    pub fn resolve(self, service: &crate::service::Service, app: &AppName) -> crate::error::Result<i64> {
+        match self {
+            DeploymentId::Id(id) => Ok(id),
+            DeploymentId::Number(number) => service.deployment_by_number(app, number).map(|d| d.id),
+        }
+    }
+}
+
+impl DeploymentPath {
+    /// The deployment's id.
+    pub fn id(&self, service: &crate::service::Service) -> crate::error::Result<i64> {
+        self.id.resolve(service, &self.app)
     }
 }

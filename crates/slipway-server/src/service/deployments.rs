@@ -18,6 +18,14 @@ impl Service {
         Ok(self.shared.store.deployments(app)?)
     }
 
+    pub fn deployment_by_number(&self, app: &AppName, number: i64) -> Result<Deployment> {
+        self.require_app(app)?;
+        self.shared
+            .store
+            .deployment_by_number(app, number)?
+            .ok_or_else(|| Error::NoSuchDeploymentNumber { app: app.clone(), number })
+    }
+
     pub fn deployment(&self, app: &AppName, id: i64) -> Result<Deployment> {
         self.require_app(app)?;
         self.shared.store.deployment(app, id)?.ok_or_else(|| Error::NoSuchDeployment { app: app.clone(), id })
@@ -86,11 +94,11 @@ impl Service {
         };
         if deployment.status.is_finished() || !self.deployer.cancel(app, deployment.id, CANCELLED_BY_OPERATOR) {
             return Err(Error::Invalid(format!(
-                "deployment {} of `{app}` has ended ({}): there is nothing to cancel",
-                deployment.id, deployment.status
+                "deployment v{} of `{app}` has ended ({}): there is nothing to cancel",
+                deployment.number, deployment.status
             )));
         }
-        tracing::info!("{app}: deployment {} cancelled by the operator", deployment.id);
+        tracing::info!("{app}: deployment v{} cancelled by the operator", deployment.number);
         Ok(deployment)
     }
 
@@ -113,11 +121,12 @@ impl Service {
             Some(id) => {
                 releases.iter().find(|d| d.id == id).cloned().ok_or_else(|| match self.deployment(app, id) {
                     Ok(d) if d.status != Status::Success => Error::Invalid(format!(
-                        "deployment {id} of `{app}` {}: there is no release to roll back to",
-                        d.status
+                        "deployment v{} of `{app}` {}: there is no release to roll back to",
+                        d.number, d.status
                     )),
-                    Ok(_) => Error::Invalid(format!(
-                        "the release of deployment {id} of `{app}` is no longer kept (SCM_MAX_DEPLOYMENTS)"
+                    Ok(d) => Error::Invalid(format!(
+                        "the release of deployment v{} of `{app}` is no longer kept (SCM_MAX_DEPLOYMENTS)",
+                        d.number
                     )),
                     Err(e) => e,
                 })?
@@ -127,10 +136,13 @@ impl Service {
             })?,
         };
         if Some(target.id) == live {
-            return Err(Error::Invalid(format!("deployment {} is already the live release of `{app}`", target.id)));
+            return Err(Error::Invalid(format!(
+                "deployment v{} is already the live release of `{app}`",
+                target.number
+            )));
         }
         self.deployer.roll_back(app, &target).await?;
-        tracing::info!("{app}: rolled back to deployment {}", target.id);
+        tracing::info!("{app}: rolled back to deployment v{}", target.number);
         self.deployment(app, target.id)
     }
 

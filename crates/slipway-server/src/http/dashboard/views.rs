@@ -116,6 +116,8 @@ pub fn human_size(bytes: u64) -> String {
 #[derive(Debug, Clone)]
 pub struct DeploymentRow {
     pub id: i64,
+    /// `v{number}`: its number among the app's deployments.
+    pub number: i64,
     pub commit: String,
     pub short_commit: String,
     /// The commit's subject line.
@@ -138,6 +140,7 @@ impl DeploymentRow {
     pub fn new(d: &Deployment) -> Self {
         DeploymentRow {
             id: d.id,
+            number: d.number,
             commit: d.commit.clone(),
             short_commit: d.commit.chars().take(10).collect(),
             message: d.message.clone(),

@@ -383,7 +383,7 @@ pub(super) async fn rollback(
 ) -> DashResult<Response> {
     let result = dash.app.service.rollback(&app, Some(form.deployment)).await;
     let flash = match result {
-        Ok(live) => Flash::Notice(format!("Rolled back: deployment {} is live again (no rebuild).", live.id)),
+        Ok(live) => Flash::Notice(format!("Rolled back: deployment v{} is live again (no rebuild).", live.number)),
         Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::AppFailed) => Flash::Error(e.to_string()),
         Err(e) => return Err(e.into()),
     };

@@ -32,14 +32,15 @@ pub(super) async fn deployment_page(
     State(dash): State<DashState>,
     Extension(session): Extension<CurrentSession>,
     headers: HeaderMap,
-    DashPath(DeploymentPath { app, id }): DashPath<DeploymentPath>,
+    DashPath(path): DashPath<DeploymentPath>,
 ) -> DashResult<Response> {
     let service = &dash.app.service;
-    let deployment = service.deployment(&app, id.0)?;
-    let log = service.deployment_log(&app, id.0, 0).await?;
+    let (id, app) = (path.id(service)?, path.app);
+    let deployment = service.deployment(&app, id)?;
+    let log = service.deployment_log(&app, id, 0).await?;
     let text = String::from_utf8_lossy(&log);
     let page = DeploymentPage {
-        chrome: Chrome::new(format!("Deployment {} of {app}", deployment.id), Some(&session.csrf)),
+        chrome: Chrome::new(format!("Deployment v{} of {app}", deployment.number), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
         d: DeploymentRow {
             kept: service.releases(&app)?.iter().any(|r| r.id == deployment.id),
@@ -63,12 +64,13 @@ pub(super) struct FollowQuery {
 /// deployment (the session's twin of `GET /api/apps/{app}/deployments/{id}/log?offset=N`).
 pub(super) async fn follow_log(
     State(dash): State<DashState>,
-    DashPath(DeploymentPath { app, id }): DashPath<DeploymentPath>,
+    DashPath(path): DashPath<DeploymentPath>,
     Query(query): Query<FollowQuery>,
 ) -> DashResult<Response> {
     let service = &dash.app.service;
-    let deployment = service.deployment(&app, id.0)?;
-    let bytes = service.deployment_log(&app, id.0, query.offset).await?;
+    let (id, app) = (path.id(service)?, path.app);
+    let deployment = service.deployment(&app, id)?;
+    let bytes = service.deployment_log(&app, id, query.offset).await?;
     // Only whole lines, so a multi-byte character is never cut in two.
     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let badge = views::deployment_badge(deployment.status);
@@ -93,25 +95,29 @@ pub(super) struct RedeployForm {
 pub(super) async fn cancel(
     State(dash): State<DashState>,
     Extension(session): Extension<CurrentSession>,
-    DashPath(DeploymentPath { app, id }): DashPath<DeploymentPath>,
+    DashPath(path): DashPath<DeploymentPath>,
 ) -> DashResult<Response> {
-    let flash = match dash.app.service.cancel(&app, Some(id.0)) {
-        Ok(d) => Flash::Notice(format!("Cancelling deployment {}: its build is stopped.", d.id)),
+    let (id, app) = (path.id(&dash.app.service)?, path.app);
+    let flash = match dash.app.service.cancel(&app, Some(id)) {
+        Ok(d) => Flash::Notice(format!("Cancelling deployment v{}: its build is stopped.", d.number)),
         Err(e) if e.kind() == ErrorKind::Invalid => Flash::Error(e.to_string()),
         Err(e) => return Err(e.into()),
     };
-    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}/deployments/{}", id.0)))
+    let number = dash.app.service.deployment(&app, id)?.number;
+    Ok(back_to(&dash, &session, flash, &format!("/apps/{app}/deployments/v{number}")))
 }
 
 pub(super) async fn redeploy(
     State(dash): State<DashState>,
     Extension(session): Extension<CurrentSession>,
-    DashPath(DeploymentPath { app, id }): DashPath<DeploymentPath>,
+    DashPath(path): DashPath<DeploymentPath>,
     Form(form): Form<RedeployForm>,
 ) -> DashResult<Response> {
     let clean_env = matches!(form.clean_env.as_str(), "1" | "true" | "on");
-    let started = dash.app.service.redeploy(&app, id.0, clean_env).await?;
+    let (id, app) = (path.id(&dash.app.service)?, path.app);
+    let from = dash.app.service.deployment(&app, id)?;
+    let started = dash.app.service.redeploy(&app, id, clean_env).await?;
     let how = if clean_env { " with a clean env" } else { "" };
-    let notice = format!("Redeploying deployment {}'s commit{how}: deployment {}.", id.0, started.id);
-    Ok(back_to(&dash, &session, Flash::Notice(notice), &format!("/apps/{app}/deployments/{}", started.id)))
+    let notice = format!("Redeploying v{}'s commit{how}: deployment v{}.", from.number, started.number);
+    Ok(back_to(&dash, &session, Flash::Notice(notice), &format!("/apps/{app}/deployments/v{}", started.number)))
 }

@@ -46,10 +46,10 @@ pub(super) async fn reset_env(
     Ok(match dash.app.service.reset_env(&app).await? {
         Some(started) => {
             let notice = format!(
-                "Resetting the Python environment: deployment {} deletes env and builds it afresh.",
-                started.id
+                "Resetting the Python environment: deployment v{} deletes env and builds it afresh.",
+                started.number
             );
-            back_to(&dash, &session, Flash::Notice(notice), &format!("/apps/{app}/deployments/{}", started.id))
+            back_to(&dash, &session, Flash::Notice(notice), &format!("/apps/{app}/deployments/v{}", started.number))
         }
         None => {
             let notice = "env deleted. There is no active deployment to rebuild: the next push creates a fresh env.";

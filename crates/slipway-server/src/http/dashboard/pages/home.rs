@@ -19,7 +19,8 @@ struct AppRow {
     name: AppName,
     last: Option<DeploymentRow>,
     /// The active deployment's id.
-    live: Option<i64>,
+    /// The live deployment's id and number.
+    live: Option<(i64, i64)>,
     process: Badge,
     python: String,
     url: String,
@@ -59,7 +60,7 @@ fn home_with(
         let summary = service.app(&name)?;
         apps.push(AppRow {
             last: deployments.first().map(DeploymentRow::new),
-            live: deployments.iter().find(|d| d.active).map(|d| d.id),
+            live: deployments.iter().find(|d| d.active).map(|d| (d.id, d.number)),
             process: views::process_badge(&summary.process),
             python: service.python_version_of(&name)?,
             url: summary.url,
