@@ -32,27 +32,8 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                 println!("No apps yet: create one with `slipway apps create NAME`.");
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = apps
-                .iter()
-                .map(|app| {
-                    let active = &app["active_deployment"];
-                    if active.is_object() {
-                        vec![
-                            text(&app["name"]),
-                            text(&active["status"]),
-                            short_commit(&active["commit"]),
-                            short_time(if active["ended_at"].is_string() {
-                                &active["ended_at"]
-                            } else {
-                                &active["started_at"]
-                            }),
-                        ]
-                    } else {
-                        vec![text(&app["name"]), "not deployed".into(), "-".into(), "-".into()]
-                    }
-                })
-                .collect();
-            print_table(&["NAME", "STATUS", "COMMIT", "DEPLOYED AT"], &rows);
+            let rows: Vec<Vec<String>> = apps.iter().map(list_row).collect();
+            print_table(&["NAME", "STATUS", "LIVE", "COMMIT", "DEPLOYED AT"], &rows);
             Ok(())
         }
         AppsCommand::Show { name, json } => {
@@ -84,6 +65,10 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                         &active["started_at"]
                     }),
                 );
+                let last = &app["last_deployment"];
+                if last["id"] != active["id"] {
+                    println!("Last:        {}", last_deployment(last));
+                }
                 let branch = text(&app["branch"]);
                 if app["live_is_branch_head"] == true {
                     println!("Live:        the head of `{branch}`");
@@ -93,6 +78,8 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                         short_commit(&app["branch_head"])
                     );
                 }
+            } else if app["last_deployment"].is_object() {
+                println!("Active:      none: {}", last_deployment(&app["last_deployment"]));
             } else {
                 println!("Active:      none yet (push to deploy)");
             }
@@ -160,5 +147,37 @@ fn text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "-".to_string(),
         other => other.to_string(),
+    }
+}
+
+/// `NAME STATUS LIVE COMMIT DEPLOYED-AT`. STATUS is the newest deployment's fate: `failed` while an
+/// older release still serves is what a user needs to see first; `rolled-back` when the live
+/// release is not the branch's head.
+fn list_row(app: &Value) -> Vec<String> {
+    let (active, last) = (&app["active_deployment"], &app["last_deployment"]);
+    let status = match last["status"].as_str() {
+        None => "not deployed".to_string(),
+        Some("success") if app["live_is_branch_head"] == false => "rolled-back".to_string(),
+        Some("success") => "deployed".to_string(),
+        Some(other) => other.to_string(),
+    };
+    if !active.is_object() {
+        return vec![text(&app["name"]), status, "-".into(), "-".into(), "-".into()];
+    }
+    vec![
+        text(&app["name"]),
+        status,
+        super::deployments::version(active),
+        short_commit(&active["commit"]),
+        short_time(if active["ended_at"].is_string() { &active["ended_at"] } else { &active["started_at"] }),
+    ]
+}
+
+/// `v4 failed: <reason>` — what became of the newest deployment.
+fn last_deployment(last: &Value) -> String {
+    let fate = format!("{} {}", super::deployments::version(last), text(&last["status"]));
+    match last["reason"].as_str() {
+        Some(reason) => format!("{fate}: {}", crate::client::truncate(reason, 80)),
+        None => fate,
     }
 }

@@ -96,8 +96,8 @@ fn apps_create_list_show_reset_password_and_delete() {
     let list = cli(&server, &["apps", "list"]).ok();
     let header: Vec<&str> =
         list.stdout.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
-    assert_eq!(header, ["NAME", "STATUS", "COMMIT", "DEPLOYED AT"]);
-    assert_eq!(table(&list.stdout), [["shop", "not deployed", "-", "-"]]);
+    assert_eq!(header, ["NAME", "STATUS", "LIVE", "COMMIT", "DEPLOYED AT"]);
+    assert_eq!(table(&list.stdout), [["shop", "not deployed", "-", "-", "-"]]);
     let listed = cli(&server, &["apps", "list", "--json"]).ok().json();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["name"], "shop");
@@ -247,6 +247,11 @@ fn deployments_logs_redeploy_and_env_after_a_push() {
     assert!(!failed.stdout.is_empty(), "the failed deployment's log is shown");
     assert_eq!(server.wait_for("web", 4)["status"], "failed");
     assert_eq!(server.active("web").unwrap()["id"], 3, "the previous deployment stays active");
+    let listed = table(&cli(&server, &["apps", "list"]).ok().stdout);
+    assert_eq!(listed[0][..3], ["web", "failed", "v3"], "the failure shows, and what still serves");
+    let shown = cli(&server, &["apps", "show", "web"]).ok().stdout;
+    assert!(shown.contains("Active:      deployment v3 (success)"), "{shown}");
+    assert!(shown.contains("Last:        v4 failed: "), "{shown}");
 }
 
 #[test]

@@ -133,6 +133,8 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
     assert_eq!(app["live_is_branch_head"], false, "a rollback is not the branch head: {app}");
     let shown = cli(&server, &["apps", "show", "back"]).ok().stdout;
     assert!(shown.contains("Live:        not the head of `main` (a rollback or a redeploy)"), "{shown}");
+    let listed = cli(&server, &["apps", "list"]).ok().stdout;
+    assert!(listed.lines().any(|l| l.split_whitespace().take(3).eq(["back", "rolled-back", "v1"])), "{listed}");
 
     // Forward again by id, through the API; a deployment that has no release is refused.
     let (status, body) = server.api("POST", "/api/apps/back/rollback", Some(json!({ "deployment": second })));

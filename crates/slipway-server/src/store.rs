@@ -625,6 +625,12 @@ impl Store {
         Ok(rows)
     }
 
+    /// The app's newest deployment, whatever its status.
+    pub fn newest_deployment(&self, app: &AppName) -> StoreResult<Option<Deployment>> {
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT 1");
+        self.conn().query_row(&sql, [app.as_str()], deployment_from_row).optional().during("read the newest deployment")
+    }
+
     pub fn active_deployment(&self, app: &AppName) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND active = 1");
         self.conn().query_row(&sql, [app.as_str()], deployment_from_row).optional().during("read the active deployment")

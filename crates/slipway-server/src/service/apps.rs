@@ -23,6 +23,9 @@ pub struct AppSummary {
     pub ftp_host: String,
     pub ftp_user: String,
     pub active_deployment: Option<Deployment>,
+    /// The newest deployment, whatever became of it: a failed one here while another is live
+    /// means the last push did not go live.
+    pub last_deployment: Option<Deployment>,
     pub process: ProcessInfo,
     /// Where the running app answers: `http://<app>.localhost:<port>/`.
     pub url: String,
@@ -64,6 +67,7 @@ impl Service {
             ftp_user: app.to_string(),
             live_is_branch_head: active.as_ref().map(|d| Some(&d.commit) == branch_head.as_ref()),
             active_deployment: active,
+            last_deployment: shared.store.newest_deployment(app)?,
             process: shared.supervisor.info(app),
             url: format!("http://{app}.localhost:{}/", shared.http_addr.port()),
             branch,

@@ -18,7 +18,6 @@ use crate::http::error::status_of;
 struct AppRow {
     name: AppName,
     last: Option<DeploymentRow>,
-    /// The active deployment's id.
     /// The live deployment's id and number.
     live: Option<(i64, i64)>,
     process: Badge,
