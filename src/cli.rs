@@ -3,20 +3,27 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use slipway_server::config::{
-    parse_port_range, DEFAULT_DATA_DIR, DEFAULT_FTP, DEFAULT_FTP_PASSIVE, DEFAULT_HTTP, DEFAULT_SERVER_URL,
-};
+use slipway_server::config::{parse_port_range, DEFAULT_DATA_DIR, DEFAULT_FTP, DEFAULT_FTP_PASSIVE, DEFAULT_HTTP};
+
+use crate::app_arg::AppArg;
 
 /// git push a Python web app; slipway builds and runs it.
+///
+/// Exit status: 0 on success, 1 on an error (one line on stderr saying what was wrong), 2 on a
+/// usage error; `slipway run` exits with its command's status.
 #[derive(Debug, Parser)]
-#[command(name = "slipway", version, about)]
+#[command(name = "slipway", version, about, long_about)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where `build` and `runtimes` cache what they learn about interpreters.
+#[derive(Debug, Args, Clone)]
+pub struct CacheArgs {
     /// Where probed runtimes are cached [default: $XDG_CACHE_HOME/slipway or ~/.cache/slipway].
     #[arg(long, global = true, env = "SLIPWAY_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,13 +40,19 @@ pub enum Command {
     DeploymentScript,
     /// Run the service in one process: REST API, git smart HTTP, FTP, dashboard, deployments, the apps and the `<app>.localhost` proxy.
     Serve(ServeArgs),
+    /// Remember a slipway server and its admin token, so client commands work from any directory.
+    Login(LoginArgs),
+    /// Forget the server `slipway login` remembered.
+    Logout,
+    /// Open an app's URL in a browser ($BROWSER, else xdg-open), or print it when there is none.
+    Open(OpenArgs),
     /// Create, list, show and delete apps; reset an app's deployment password; restart, stop or start its process.
     Apps(AppsArgs),
     /// An app's settings: environment variables for its builds and the running app.
     Config(ConfigArgs),
     /// An app's deployment history, newest first.
     Deployments(AppTableArgs),
-    /// Print a deployment's log (default: the newest deployment).
+    /// An app's logs: its processes' output and a line per request, merged; or a deployment's build log.
     Logs(LogsArgs),
     /// Deploy a commit again (default: the active deployment's) and follow its log.
     Redeploy(RedeployArgs),
@@ -68,6 +81,14 @@ pub enum Command {
         #[arg(value_parser = ["pre-receive"])]
         name: String,
     },
+}
+
+impl Command {
+    /// `serve` and what slipway runs itself (builds, git hooks): these handle a closed pipe as
+    /// an error rather than dying of it.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::BuildJob | Command::Hook { .. })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +151,9 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub full: FullBuildArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +235,8 @@ pub struct RuntimesArgs {
     /// Also consider this interpreter (repeatable).
     #[arg(long, value_name = "PATH")]
     pub python: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -219,12 +245,35 @@ pub struct RuntimesArgs {
 /// Where the server is and where to find the admin token; shared by the client commands.
 #[derive(Debug, Args, Clone)]
 pub struct ClientArgs {
-    /// The slipway server's address.
-    #[arg(long, global = true, env = "SLIPWAY_SERVER", default_value = DEFAULT_SERVER_URL, value_name = "URL")]
+    /// The slipway server's address [default: the one `slipway login` stored, else http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "SLIPWAY_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The server's data dir, to read `<data-dir>/admin-token` [default: the token `slipway login`
+    /// stored, else ./slipway-data] (env SLIPWAY_TOKEN takes precedence).
+    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server's address, e.g. http://127.0.0.1:8080.
+    #[arg(value_name = "URL")]
     pub server: String,
-    /// The server's data dir, to read `<data-dir>/admin-token` (env SLIPWAY_TOKEN takes precedence).
-    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
-    pub data_dir: PathBuf,
+    /// The admin token [default: env SLIPWAY_TOKEN, else `<--data-dir>/admin-token` when given,
+    /// else read from standard input].
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Read the token from this server data dir's admin-token file.
+    #[arg(long, value_name = "DIR", conflicts_with = "token")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +288,7 @@ pub struct AppsArgs {
 pub enum AppsCommand {
     /// Create an app; prints its git URL, FTP host and user, and its password (shown once).
     Create {
+        /// 3 to 40 lowercase letters, digits and `-`, starting with a letter.
         name: String,
         /// Print the API's JSON answer (with the password) instead of text.
         #[arg(long)]
@@ -250,33 +300,45 @@ pub enum AppsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show an app: git URL, FTP host and user, active deployment.
+    /// Show an app: git URL, FTP host and user, the live and the last deployment.
     Show {
-        name: String,
+        #[command(flatten)]
+        name: AppArg,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Delete an app with its repository, code, env and logs.
     Delete {
-        name: String,
+        #[command(flatten)]
+        name: AppArg,
         /// Really delete it.
         #[arg(long)]
         yes: bool,
     },
     /// Make a new deployment password for an app (the old one stops working).
     ResetPassword {
-        name: String,
+        #[command(flatten)]
+        name: AppArg,
         /// Print the API's JSON answer (with the password) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Start the active deployment again (a new process; the old one stops once it answers).
-    Restart { name: String },
+    Restart {
+        #[command(flatten)]
+        name: AppArg,
+    },
     /// Stop the app's process (SIGTERM to its process group, SIGKILL after 10 s).
-    Stop { name: String },
+    Stop {
+        #[command(flatten)]
+        name: AppArg,
+    },
     /// Start the app's active deployment.
-    Start { name: String },
+    Start {
+        #[command(flatten)]
+        name: AppArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -291,25 +353,28 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// List an app's settings as KEY=VALUE lines.
     List {
-        app: String,
+        #[command(flatten)]
+        app: AppArg,
         /// Print JSON instead of KEY=VALUE lines.
         #[arg(long)]
         json: bool,
     },
     /// Set one or more settings; the app's processes restart with them (no failed request).
     Set {
-        app: String,
-        #[arg(required = true, value_name = "KEY=VALUE")]
-        pairs: Vec<String>,
+        /// `[APP] KEY=VALUE…`: the app is inferred from the git remote `slipway` when the first
+        /// argument is a pair.
+        #[arg(required = true, value_name = "[APP] KEY=VALUE")]
+        args: Vec<String>,
         /// Store them only: they apply at the next restart or deployment.
         #[arg(long)]
         no_restart: bool,
     },
     /// Remove one or more settings; the app's processes restart without them.
     Unset {
-        app: String,
-        #[arg(required = true, value_name = "KEY")]
-        keys: Vec<String>,
+        /// `[APP] KEY…`: with one argument it is the KEY, and the app is inferred from the git
+        /// remote `slipway`.
+        #[arg(required = true, value_name = "[APP] KEY")]
+        args: Vec<String>,
         /// Remove them only: it applies at the next restart or deployment.
         #[arg(long)]
         no_restart: bool,
@@ -320,8 +385,8 @@ pub enum ConfigCommand {
 pub struct PsArgs {
     #[command(subcommand)]
     pub command: Option<PsCommand>,
-    /// The app whose processes to list.
-    pub app: Option<String>,
+    #[command(flatten)]
+    pub app: AppArg,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -333,15 +398,16 @@ pub struct PsArgs {
 pub enum PsCommand {
     /// Set how many processes of each type run: `slipway ps scale APP web=2 worker=1`.
     Scale {
-        app: String,
-        #[arg(required = true, value_name = "TYPE=COUNT")]
-        counts: Vec<String>,
+        /// `[APP] TYPE=COUNT…`, e.g. `web=2 worker=1`.
+        #[arg(required = true, value_name = "[APP] TYPE=COUNT")]
+        args: Vec<String>,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     /// The command and its arguments, after `--`: `slipway run APP -- python manage.py migrate`.
     #[arg(required = true, last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -351,7 +417,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct CronArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     #[command(subcommand)]
     pub command: Option<CronCommand>,
     /// Print JSON instead of a table.
@@ -373,19 +440,29 @@ pub struct DomainsArgs {
 pub enum DomainsCommand {
     /// The app's names (`<app>.localhost`, `<app>.<--domain>`, custom domains) and their certificates.
     List {
-        app: String,
+        #[command(flatten)]
+        app: AppArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Route DOMAIN to the app (point its DNS at this server); with `serve --https` a certificate follows.
-    Add { app: String, domain: String },
+    Add {
+        /// `[APP] DOMAIN`.
+        #[arg(required = true, num_args = 1..=2, value_name = "[APP] DOMAIN")]
+        args: Vec<String>,
+    },
     /// Stop routing DOMAIN to the app, and forget its certificate.
-    Remove { app: String, domain: String },
+    Remove {
+        /// `[APP] DOMAIN`.
+        #[arg(required = true, num_args = 1..=2, value_name = "[APP] DOMAIN")]
+        args: Vec<String>,
+    },
     /// Serve DOMAIN with your own certificate instead of one from ACME.
     Cert {
-        app: String,
-        domain: String,
+        /// `[APP] DOMAIN`.
+        #[arg(required = true, num_args = 1..=2, value_name = "[APP] DOMAIN")]
+        args: Vec<String>,
         /// The certificate chain, PEM.
         #[arg(long, value_name = "FILE")]
         cert: PathBuf,
@@ -398,13 +475,17 @@ pub enum DomainsCommand {
 #[derive(Debug, Subcommand)]
 pub enum CronCommand {
     /// Run job N (as `slipway cron APP` numbers them) now.
-    Run { number: usize },
+    Run {
+        /// The job's number in `slipway cron APP`.
+        number: usize,
+    },
 }
 
 /// A command that prints one app's table: `deployments`, `releases`.
 #[derive(Debug, Args)]
 pub struct AppTableArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -414,7 +495,8 @@ pub struct AppTableArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     /// The deployment [default: the newest], as its number: `v3` or `3`.
     #[arg(value_name = "VERSION", value_parser = parse_version)]
     pub number: Option<i64>,
@@ -431,7 +513,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct RedeployArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     /// The deployment whose commit to deploy again [default: the active deployment], as its number: `v3` or `3`.
     #[arg(value_name = "VERSION", value_parser = parse_version)]
     pub number: Option<i64>,
@@ -444,7 +527,8 @@ pub struct RedeployArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     /// The deployment whose release goes live [default: the newest kept release older than the live one], as its number: `v3` or `3`.
     #[arg(value_name = "VERSION", value_parser = parse_version)]
     pub number: Option<i64>,
@@ -454,7 +538,8 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
-    pub app: String,
+    #[command(flatten)]
+    pub app: AppArg,
     /// The deployment to cancel [default: the one that is running or waiting], as its number: `v3` or `3`.
     #[arg(value_name = "VERSION", value_parser = parse_version)]
     pub number: Option<i64>,
@@ -474,17 +559,21 @@ pub struct EnvArgs {
 pub enum EnvCommand {
     /// Show env: Python version, when it was created, installer, size and packages.
     Show {
-        app: String,
+        #[command(flatten)]
+        app: AppArg,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Delete env and redeploy the active commit with a fresh env; follows the deployment's log.
-    Reset { app: String },
+    Reset {
+        #[command(flatten)]
+        app: AppArg,
+    },
 }
 
 /// A deployment's number among its app's, as `slipway deployments` shows it: `v3`, or `3`.
-fn parse_version(text: &str) -> Result<i64, String> {
+pub fn parse_version(text: &str) -> Result<i64, String> {
     text.strip_prefix('v')
         .unwrap_or(text)
         .parse::<i64>()

@@ -11,7 +11,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
 
+use slipway_server::config::{DEFAULT_DATA_DIR, DEFAULT_SERVER_URL};
+
 use crate::cli::ClientArgs;
+use crate::saved_login::SavedLogin;
 
 /// How often a followed deployment is polled.
 const POLL_INTERVAL: Duration = Duration::from_millis(400);
@@ -26,29 +29,30 @@ pub struct Client {
 }
 
 impl Client {
-    /// Finds the server and the admin token (env `SLIPWAY_TOKEN` first, then `<data-dir>/admin-token`).
+    /// Finds the server (`--server`/SLIPWAY_SERVER, else the saved login's, else the default)
+    /// and the admin token (see [`find_token`]).
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let given = args.server.trim();
-        let base = given.trim_end_matches('/').to_string();
-        if base.starts_with("https://") {
-            bail!("--server {given}: this client speaks plain http:// only; use the server's http:// address");
-        }
-        let valid = base.strip_prefix("http://").is_some_and(|rest| !rest.is_empty())
-            && base.parse::<ureq::http::Uri>().is_ok();
-        if !valid {
-            bail!(
-                "invalid --server URL `{given}`: expected http://HOST:PORT, e.g. {}",
-                slipway_server::config::DEFAULT_SERVER_URL
-            );
-        }
-        let (token, token_source) = find_token(&args.data_dir)?;
+        let saved = SavedLogin::load()?;
+        let given = match (&args.server, &saved) {
+            (Some(server), _) => server.trim().to_string(),
+            (None, Some(saved)) => saved.server.clone(),
+            (None, None) => DEFAULT_SERVER_URL.to_string(),
+        };
+        let base = server_base(&given)?;
+        let saved = saved.filter(|saved| saved.server == base);
+        let (token, token_source) = find_token(args.data_dir.as_deref(), saved)?;
+        Ok(Self::with_token(base, token, token_source))
+    }
+
+    /// A client for `base` with this token, checked by nothing yet.
+    pub fn with_token(base: String, token: String, token_source: String) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .user_agent(concat!("slipway-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Ok(Client { agent, base, token, token_source })
+        Client { agent, base, token, token_source }
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -228,22 +232,47 @@ impl Client {
     }
 }
 
-/// `(token, where it came from)`.
-fn find_token(data_dir: &Path) -> anyhow::Result<(String, String)> {
+/// `http://host:port` without a trailing slash, or an error naming what was expected.
+pub fn server_base(given: &str) -> anyhow::Result<String> {
+    let base = given.trim_end_matches('/').to_string();
+    if base.starts_with("https://") {
+        bail!("--server {given}: this client speaks plain http:// only; use the server's http:// address");
+    }
+    let valid =
+        base.strip_prefix("http://").is_some_and(|rest| !rest.is_empty()) && base.parse::<ureq::http::Uri>().is_ok();
+    if !valid {
+        bail!("invalid --server URL `{given}`: expected http://HOST:PORT, e.g. {DEFAULT_SERVER_URL}");
+    }
+    Ok(base)
+}
+
+/// `(token, where it came from)`: env SLIPWAY_TOKEN, else `--data-dir`'s admin-token, else the
+/// saved login's (for the same server), else `./slipway-data/admin-token`.
+fn find_token(data_dir: Option<&Path>, saved: Option<SavedLogin>) -> anyhow::Result<(String, String)> {
     if let Ok(token) = std::env::var("SLIPWAY_TOKEN") {
         let token = token.trim().to_string();
         if !token.is_empty() {
             return Ok((token, "SLIPWAY_TOKEN".to_string()));
         }
     }
+    if let (None, Some(saved)) = (data_dir, saved) {
+        let source = SavedLogin::path().map(|p| p.display().to_string()).unwrap_or_else(|| "the saved login".into());
+        return Ok((saved.token, source));
+    }
+    token_in_data_dir(data_dir.unwrap_or(Path::new(DEFAULT_DATA_DIR)))
+}
+
+/// The admin token a server keeps in its data dir.
+pub fn token_in_data_dir(data_dir: &Path) -> anyhow::Result<(String, String)> {
     let path: PathBuf = data_dir.join(slipway_server::layout::ADMIN_TOKEN_FILE);
+    let hint = "run `slipway login URL`, set SLIPWAY_TOKEN or pass --data-dir";
     match std::fs::read_to_string(&path) {
         Ok(token) if !token.trim().is_empty() => Ok((token.trim().to_string(), path.display().to_string())),
-        Ok(_) => bail!("no admin token: {} is empty; set SLIPWAY_TOKEN or pass --data-dir", path.display()),
+        Ok(_) => bail!("no admin token: {} is empty; {hint}", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for {})", path.display())
+            bail!("no admin token: {hint} (looked for {})", path.display())
         }
-        Err(e) => bail!("no admin token: cannot read {}: {e}; set SLIPWAY_TOKEN or pass --data-dir", path.display()),
+        Err(e) => bail!("no admin token: cannot read {}: {e}; {hint}", path.display()),
     }
 }
 

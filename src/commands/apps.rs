@@ -3,12 +3,13 @@
 use anyhow::bail;
 use serde_json::{json, Value};
 
-use crate::cli::{AppsArgs, AppsCommand};
+use crate::cli::{AppsArgs, AppsCommand, OpenArgs};
 use crate::client::{app_path, print_json, print_table, short_commit, short_time, Client};
 
 pub fn run(args: AppsArgs) -> anyhow::Result<()> {
     // Refuse before asking anything of the server.
     if let AppsCommand::Delete { name, yes: false } = &args.command {
+        let name = name.clone().resolve()?;
         bail!("deleting app `{name}` removes its repository, code, env and logs for good: run `slipway apps delete {name} --yes`");
     }
     let client = Client::new(&args.client)?;
@@ -37,7 +38,7 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         AppsCommand::Show { name, json } => {
-            let app = client.get(&app_path(&name))?;
+            let app = client.get(&app_path(&name.resolve()?))?;
             if json {
                 return print_json(&app);
             }
@@ -86,22 +87,23 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         AppsCommand::Delete { name, .. } => {
+            let name = name.resolve()?;
             client.delete(&app_path(&name))?;
             println!("Deleted app `{name}`.");
             Ok(())
         }
         AppsCommand::Restart { name } | AppsCommand::Start { name } => {
-            let app = client.post(&format!("{}/restart", app_path(&name)), None)?;
+            let app = client.post(&format!("{}/restart", app_path(&name.resolve()?)), None)?;
             print_process(&app);
             Ok(())
         }
         AppsCommand::Stop { name } => {
-            let app = client.post(&format!("{}/stop", app_path(&name)), None)?;
+            let app = client.post(&format!("{}/stop", app_path(&name.resolve()?)), None)?;
             print_process(&app);
             Ok(())
         }
         AppsCommand::ResetPassword { name, json } => {
-            let app = client.post(&format!("{}/credentials/reset", app_path(&name)), None)?;
+            let app = client.post(&format!("{}/credentials/reset", app_path(&name.resolve()?)), None)?;
             if json {
                 return print_json(&app);
             }
@@ -112,7 +114,35 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Git URL, FTP host and user, the password (once) and the git remote line to paste.
+/// `slipway open [APP]`: the app's most specific URL (a custom domain, else the base domain's
+/// name, else `<app>.localhost`), in a browser when there is one.
+pub fn open(args: OpenArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let app = args.app.resolve()?;
+    let domains = client.get(&format!("{}/domains", app_path(&app)))?;
+    let url = domains
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["url"].as_str())
+        .next_back()
+        .map(str::to_string)
+        .unwrap_or(text(&client.get(&app_path(&app))?["url"]));
+    println!("{url}");
+    let browser = std::env::var("BROWSER").ok().filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "xdg-open".into());
+    let opened = std::process::Command::new(&browser)
+        .arg(&url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !opened.is_ok_and(|status| status.success()) {
+        eprintln!("(no browser opened it: set BROWSER, or open the URL yourself)");
+    }
+    Ok(())
+}
+
+/// The process line after restart, start or stop.
 fn print_process(app: &Value) {
     let process = &app["process"];
     match (process["state"].as_str(), process["port"].as_u64(), process["pid"].as_u64()) {

@@ -8,17 +8,20 @@ use serde_json::Value;
 use crate::cli::{ConfigArgs, ConfigCommand};
 use slipway_server::service::settings::Applied;
 
+use crate::app_arg;
 use crate::client::{app_path, print_json, seg, Client};
+use slipway_server::app_name::AppName;
 
 pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
     // Check the arguments before asking anything of the server.
     let pairs = match &args.command {
-        ConfigCommand::Set { pairs, .. } => parse_pairs(pairs)?,
+        ConfigCommand::Set { args, .. } => parse_pairs(args.iter().skip_while(|a| app_arg::unless_pair(a, 0)))?,
         _ => BTreeMap::new(),
     };
     let client = Client::new(&args.client)?;
     match args.command {
         ConfigCommand::List { app, json } => {
+            let app = app.resolve()?;
             let settings = client.get(&format!("{}/settings", app_path(&app)))?;
             if json {
                 return print_json(&settings);
@@ -32,7 +35,8 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ConfigCommand::Set { app, no_restart, .. } => {
+        ConfigCommand::Set { args, no_restart } => {
+            let (app, _) = app_arg::split_leading_app(args, app_arg::unless_pair)?;
             let body = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
             let path = format!("{}/settings{}", app_path(&app), restart_query(no_restart));
             let (_, applied) = client.send_reading_header("PUT", &path, Some(body), APPLIED_HEADER)?;
@@ -40,7 +44,10 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             println!("Set {} on `{app}`: {}.", keys.join(", "), describe_applied(applied.as_deref()));
             Ok(())
         }
-        ConfigCommand::Unset { app, keys, no_restart } => {
+        ConfigCommand::Unset { args, no_restart } => {
+            // A lone argument is the key; before keys, an app name (lowercase, unlike keys).
+            let leading_app = |first: &str, count: usize| count > 1 && AppName::parse(first).is_ok();
+            let (app, keys) = app_arg::split_leading_app(args, leading_app)?;
             // Check all keys first so that a typo removes nothing.
             let settings = client.get(&format!("{}/settings", app_path(&app)))?;
             if let Some(missing) = keys.iter().find(|k| settings.get(k.as_str()).is_none()) {
@@ -76,7 +83,7 @@ fn describe_applied(applied: Option<&str>) -> &'static str {
 }
 
 /// `KEY=VALUE` arguments; the value may be empty and may contain `=`.
-fn parse_pairs(args: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+fn parse_pairs<'a>(args: impl IntoIterator<Item = &'a String>) -> anyhow::Result<BTreeMap<String, String>> {
     let mut pairs = BTreeMap::new();
     for arg in args {
         match arg.split_once('=') {
@@ -96,11 +103,12 @@ mod tests {
 
     #[test]
     fn pairs_need_an_equals_sign_and_a_key() {
-        let ok = parse_pairs(&["A=1".into(), "B=x=y".into(), "C=".into()]).unwrap();
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let ok = parse_pairs(&args(&["A=1", "B=x=y", "C="])).unwrap();
         assert_eq!(ok["B"], "x=y");
         assert_eq!(ok["C"], "");
-        let error = parse_pairs(&["A=1".into(), "OOPS".into()]).unwrap_err().to_string();
+        let error = parse_pairs(&args(&["A=1", "OOPS"])).unwrap_err().to_string();
         assert_eq!(error, "invalid argument `OOPS`: expected KEY=VALUE");
-        assert!(parse_pairs(&["=v".into()]).unwrap_err().to_string().contains("`=v`"));
+        assert!(parse_pairs(&args(&["=v"])).unwrap_err().to_string().contains("`=v`"));
     }
 }

@@ -7,26 +7,27 @@ use crate::client::{app_path, print_json, print_table, short_time, Client};
 
 pub fn run(args: CronArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
+    let app = args.app.resolve()?;
     if let Some(CronCommand::Run { number }) = args.command {
-        let answer = client.post(&format!("{}/cron/{number}/run", app_path(&args.app)), None)?;
+        let answer = client.post(&format!("{}/cron/{number}/run", app_path(&app)), None)?;
         if args.json {
             return print_json(&answer);
         }
         match answer["run"]["id"].as_i64() {
-            Some(id) => println!("Cron job {number} of `{}` started as run {id}.", args.app),
+            Some(id) => println!("Cron job {number} of `{}` started as run {id}.", app),
             None => {
-                println!("Cron job {number} of `{}` was skipped: its previous run has not ended (forbid).", args.app)
+                println!("Cron job {number} of `{}` was skipped: its previous run has not ended (forbid).", app)
             }
         }
         return Ok(());
     }
-    let jobs = client.get(&format!("{}/cron", app_path(&args.app)))?;
+    let jobs = client.get(&format!("{}/cron", app_path(&app)))?;
     if args.json {
         return print_json(&jobs);
     }
     let jobs = jobs.as_array().cloned().unwrap_or_default();
     if jobs.is_empty() {
-        eprintln!("app `{}` has no cron jobs (app.json's `cron` lists them)", args.app);
+        eprintln!("app `{}` has no cron jobs (app.json's `cron` lists them)", app);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = jobs.iter().map(row).collect();

@@ -14,7 +14,8 @@ use crate::client::{
 
 pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let deployments = client.get(&format!("{}/deployments", app_path(&args.app)))?;
+    let app = args.app.resolve()?;
+    let deployments = client.get(&format!("{}/deployments", app_path(&app)))?;
     if args.json {
         return print_json(&deployments);
     }
@@ -22,7 +23,7 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
     if deployments.is_empty() {
         println!(
             "App `{}` has no deployments yet: push to it with git (`slipway apps show {}` has the URL).",
-            args.app, args.app
+            app, app
         );
         return Ok(());
     }
@@ -47,19 +48,20 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
+    let (app, number) = args.app.resolve_with_version(args.number)?;
     if args.app_output {
-        return app_output(&client, &args.app, args.follow);
+        return app_output(&client, &app, args.follow);
     }
-    let number = match args.number {
+    let number = match number {
         Some(number) => number,
-        None => newest(&client, &args.app)?,
+        None => newest(&client, &app)?,
     };
     if args.follow {
-        let deployment = client.follow(&args.app, number)?;
+        let deployment = client.follow(&app, number)?;
         eprintln!("{}", summary(&deployment));
         return Ok(());
     }
-    let log = client.get_bytes(&format!("{}/log", deployment_path(&args.app, number)))?;
+    let log = client.get_bytes(&format!("{}/log", deployment_path(&app, number)))?;
     let mut stdout = std::io::stdout();
     stdout.write_all(&log).context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;
@@ -68,44 +70,44 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
 
 pub fn redeploy(args: RedeployArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let number = match args.number {
+    let (app, number) = args.app.resolve_with_version(args.number)?;
+    let number = match number {
         Some(number) => number,
         None => {
-            let app = client.get(&app_path(&args.app))?;
-            app["active_deployment"]["number"].as_i64().ok_or_else(|| {
-                anyhow!("app `{}` has no active deployment to redeploy: pass a deployment such as `v3` (see `slipway deployments {}`)", args.app, args.app)
+            let summary = client.get(&app_path(&app))?;
+            summary["active_deployment"]["number"].as_i64().ok_or_else(|| {
+                anyhow!("app `{app}` has no active deployment to redeploy: pass a deployment such as `v3` (see `slipway deployments {app}`)")
             })?
         }
     };
-    let started = client.post(
-        &format!("{}/redeploy", deployment_path(&args.app, number)),
-        Some(json!({ "clean_env": args.clean_env })),
-    )?;
+    let started = client
+        .post(&format!("{}/redeploy", deployment_path(&app, number)), Some(json!({ "clean_env": args.clean_env })))?;
     let new = number_of(&started)?;
     eprintln!(
         "Redeploying commit {} of v{number} as v{new}{}.",
         short_commit(&started["commit"]),
         if args.clean_env { " with a fresh env" } else { "" }
     );
-    follow_to_end(&client, &args.app, new)
+    follow_to_end(&client, &app, new)
 }
 
 pub fn cancel(args: CancelArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let number = match args.number {
+    let (app, number) = args.app.resolve_with_version(args.number)?;
+    let number = match number {
         Some(number) => number,
         None => {
-            let deployments = client.get(&format!("{}/deployments", app_path(&args.app)))?;
+            let deployments = client.get(&format!("{}/deployments", app_path(&app)))?;
             let running = deployments.as_array().and_then(|list| {
                 list.iter()
                     .find(|d| !matches!(d["status"].as_str(), Some("success" | "failed")))
                     .and_then(|d| d["number"].as_i64())
             });
-            running.ok_or_else(|| anyhow!("app `{}` has no running deployment to cancel", args.app))?
+            running.ok_or_else(|| anyhow!("app `{}` has no running deployment to cancel", app))?
         }
     };
-    client.post(&format!("{}/cancel", deployment_path(&args.app, number)), None)?;
-    let deployment = client.follow(&args.app, number)?;
+    client.post(&format!("{}/cancel", deployment_path(&app, number)), None)?;
+    let deployment = client.follow(&app, number)?;
     eprintln!("{}", summary(&deployment));
     Ok(())
 }

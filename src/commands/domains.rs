@@ -3,6 +3,7 @@
 use anyhow::Context;
 use serde_json::{json, Value};
 
+use crate::app_arg;
 use crate::cli::{DomainsArgs, DomainsCommand};
 use crate::client::{app_path, print_json, print_table, seg, short_time, Client};
 
@@ -10,6 +11,7 @@ pub fn run(args: DomainsArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     match args.command {
         DomainsCommand::List { app, json } => {
+            let app = app.resolve()?;
             let domains = client.get(&format!("{}/domains", app_path(&app)))?;
             if json {
                 return print_json(&domains);
@@ -26,7 +28,8 @@ pub fn run(args: DomainsArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        DomainsCommand::Add { app, domain } => {
+        DomainsCommand::Add { args } => {
+            let (app, domain) = app_and_domain(args)?;
             let added = client.post(&format!("{}/domains", app_path(&app)), Some(json!({ "domain": domain })))?;
             println!("`{app}` answers on {} now.", added["url"].as_str().unwrap_or(&domain));
             if added["certificate"]["state"] == "pending" {
@@ -34,12 +37,14 @@ pub fn run(args: DomainsArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        DomainsCommand::Remove { app, domain } => {
+        DomainsCommand::Remove { args } => {
+            let (app, domain) = app_and_domain(args)?;
             client.delete(&format!("{}/domains/{}", app_path(&app), seg(&domain)))?;
             println!("{domain} no longer leads to `{app}`.");
             Ok(())
         }
-        DomainsCommand::Cert { app, domain, cert, key } => {
+        DomainsCommand::Cert { args, cert, key } => {
+            let (app, domain) = app_and_domain(args)?;
             let read = |path: &std::path::Path| {
                 std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
             };
@@ -55,6 +60,12 @@ pub fn run(args: DomainsArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `[APP] DOMAIN`: with one argument, the app comes from the git remote.
+fn app_and_domain(args: Vec<String>) -> anyhow::Result<(String, String)> {
+    let (app, mut rest) = app_arg::split_leading_app(args, |_, count| count == 2)?;
+    Ok((app, rest.pop().unwrap_or_default()))
 }
 
 fn row(domain: &Value) -> Vec<String> {

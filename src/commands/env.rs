@@ -9,6 +9,7 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     match args.command {
         EnvCommand::Show { app, json } => {
+            let app = app.resolve()?;
             let env = client.get(&format!("{}/env", app_path(&app)))?;
             if json {
                 return print_json(&env);
@@ -17,6 +18,7 @@ pub fn run(args: EnvArgs) -> anyhow::Result<()> {
             Ok(())
         }
         EnvCommand::Reset { app } => {
+            let app = app.resolve()?;
             let answer = client.post(&format!("{}/env/reset", app_path(&app)), None)?;
             let deployment = &answer["deployment"];
             if deployment.is_null() {

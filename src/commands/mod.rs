@@ -9,6 +9,7 @@ mod deployments;
 mod domains;
 mod env;
 mod hook;
+mod login;
 mod processes;
 mod releases;
 mod runs;
@@ -17,16 +18,24 @@ mod serve;
 
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{CacheArgs, Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let cache_dir = cli.cache_dir.or_else(default_cache_dir);
     match cli.command {
-        Command::Build(args) => build::run(args, cache_dir),
+        Command::Build(args) => {
+            let cache_dir = cache_dir(&args.cache);
+            build::run(args, cache_dir)
+        }
         Command::BuildJob => build::job(),
-        Command::Runtimes(args) => runtimes::run(args, cache_dir),
+        Command::Runtimes(args) => {
+            let cache_dir = cache_dir(&args.cache);
+            runtimes::run(args, cache_dir)
+        }
         Command::DeploymentScript => deployment_script::run(),
         Command::Serve(args) => serve::run(args),
+        Command::Login(args) => login::login(args),
+        Command::Logout => login::logout(),
+        Command::Open(args) => apps::open(args),
         Command::Hook { .. } => hook::run(),
         Command::Apps(args) => apps::run(args),
         Command::Config(args) => config::run(args),
@@ -42,6 +51,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cron(args) => cron::run(args),
         Command::Domains(args) => domains::run(args),
     }
+}
+
+fn cache_dir(args: &CacheArgs) -> Option<PathBuf> {
+    args.cache_dir.clone().or_else(default_cache_dir)
 }
 
 fn default_cache_dir() -> Option<PathBuf> {

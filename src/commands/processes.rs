@@ -5,19 +5,21 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use serde_json::Value;
 
+use crate::app_arg;
 use crate::cli::{PsArgs, PsCommand};
 use crate::client::{app_path, print_json, print_table, Client};
 
 pub fn run(args: PsArgs) -> anyhow::Result<()> {
     let (app, answer) = match args.command {
-        Some(PsCommand::Scale { app, counts }) => {
+        Some(PsCommand::Scale { args: given }) => {
+            let (app, counts) = app_arg::split_leading_app(given, app_arg::unless_pair)?;
             let counts = parse_counts(&counts)?;
             let client = Client::new(&args.client)?;
             let answer = client.post(&format!("{}/ps/scale", app_path(&app)), Some(serde_json::to_value(&counts)?))?;
             (app, answer)
         }
         None => {
-            let Some(app) = args.app else { bail!("which app? `slipway ps APP`, or `slipway ps scale APP web=2`") };
+            let app = args.app.resolve()?;
             let client = Client::new(&args.client)?;
             let answer = client.get(&format!("{}/ps", app_path(&app)))?;
             (app, answer)

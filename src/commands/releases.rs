@@ -8,13 +8,14 @@ use crate::client::{app_path, print_json, print_table, short_commit, short_time,
 
 pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let releases = client.get(&format!("{}/releases", app_path(&args.app)))?;
+    let app = args.app.resolve()?;
+    let releases = client.get(&format!("{}/releases", app_path(&app)))?;
     if args.json {
         return print_json(&releases);
     }
     let releases = releases.as_array().cloned().unwrap_or_default();
     if releases.is_empty() {
-        println!("App `{}` has no releases yet: a successful deployment makes one.", args.app);
+        println!("App `{}` has no releases yet: a successful deployment makes one.", app);
         return Ok(());
     }
     let rows: Vec<Vec<String>> = releases
@@ -36,11 +37,12 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let body = args.number.map(|number| json!({ "deployment": format!("v{number}") }));
-    let live = client.post(&format!("{}/rollback", app_path(&args.app)), body)?;
+    let (app, number) = args.app.resolve_with_version(args.number)?;
+    let body = number.map(|number| json!({ "deployment": format!("v{number}") }));
+    let live = client.post(&format!("{}/rollback", app_path(&app)), body)?;
     println!(
         "`{}` now runs release {} (commit {}, \"{}\").",
-        args.app,
+        app,
         version(&live),
         short_commit(&live["commit"]),
         truncate(live["message"].as_str().unwrap_or(""), 60)

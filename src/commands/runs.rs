@@ -8,14 +8,15 @@ use crate::client::{app_path, Client};
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
+    let app = args.app.resolve()?;
     let command = shell_words::join(&args.command);
     let mut exit_code = None;
     let mut outcome = String::new();
-    client.stream_json_lines(&format!("{}/run", app_path(&args.app)), json!({ "command": command }), |event| {
+    client.stream_json_lines(&format!("{}/run", app_path(&app)), json!({ "command": command }), |event| {
         if let Some(line) = event["line"].as_str() {
             println!("{line}");
         } else if let Some(id) = event["run"].as_i64() {
-            eprintln!("Running `{command}` in `{}` (run {id})…", args.app);
+            eprintln!("Running `{command}` in `{app}` (run {id})…");
         } else if event.get("outcome").is_some() {
             exit_code = Some(event["exit_code"].as_i64());
             outcome = event["outcome"].as_str().unwrap_or_default().to_string();

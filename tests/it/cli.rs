@@ -38,6 +38,8 @@ impl Out {
 fn bare(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
     command.args(args).env_remove("SLIPWAY_TOKEN").env_remove("SLIPWAY_SERVER").env_remove("SLIPWAY_DATA_DIR");
+    // Never the login of whoever runs the tests.
+    command.env("XDG_CONFIG_HOME", "/nonexistent/slipway-tests");
     command
 }
 
@@ -295,7 +297,7 @@ fn errors_are_one_line_and_say_what_is_wrong() {
     command.current_dir(cwd.path());
     assert_eq!(
         run(command).error_line(),
-        "error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for ./slipway-data/admin-token)"
+        "error: no admin token: run `slipway login URL`, set SLIPWAY_TOKEN or pass --data-dir (looked for ./slipway-data/admin-token)"
     );
     let elsewhere = cwd.path().join("data");
     let mut command = bare(&["deployments", "web", "--server", &server.base, "--data-dir"]);
@@ -303,7 +305,7 @@ fn errors_are_one_line_and_say_what_is_wrong() {
     assert_eq!(
         run(command).error_line(),
         format!(
-            "error: no admin token: set SLIPWAY_TOKEN or pass --data-dir (looked for {})",
+            "error: no admin token: run `slipway login URL`, set SLIPWAY_TOKEN or pass --data-dir (looked for {})",
             Path::new(&elsewhere).join("admin-token").display()
         )
     );
@@ -317,4 +319,121 @@ fn errors_are_one_line_and_say_what_is_wrong() {
         run(command).error_line(),
         format!("error: cannot reach the slipway server at {url}: connection refused (start it with `slipway serve`)")
     );
+}
+
+#[test]
+fn inside_an_apps_checkout_the_app_comes_from_the_git_remote() {
+    let server = TestServer::start();
+    let password = server.create_app("inferred");
+    server.create_app("other-app");
+    let repo = Repo::app("3.12", "six\n");
+    repo.git(&["remote", "add", "slipway", &server.git_url("inferred", &password)]);
+    repo.push_ok("slipway", &["main"]);
+    let in_repo = |args: &[&str]| {
+        let mut command = bare(&args[..1]);
+        command.arg("--server").arg(&server.base).arg("--data-dir").arg(server.data_dir()).args(&args[1..]);
+        command.current_dir(repo.path());
+        run(command)
+    };
+    let shown = in_repo(&["apps", "show"]).ok().stdout;
+    assert!(shown.starts_with("Name:        inferred"), "{shown}");
+    assert!(!in_repo(&["deployments"]).ok().stdout.is_empty());
+    assert!(in_repo(&["logs", "v1"]).ok().stdout.contains("Step timings:"), "a lone v1 is the version");
+    let set = in_repo(&["config", "set", "GREETING=hi", "OTHER=1"]).ok().stdout;
+    assert!(set.starts_with("Set GREETING, OTHER on `inferred`"), "{set}");
+    in_repo(&["config", "unset", "OTHER"]).ok();
+    let listed = in_repo(&["config", "list"]).ok().stdout;
+    assert!(listed.contains("GREETING=") && !listed.contains("OTHER="), "{listed}");
+    // A named app still wins.
+    let other = in_repo(&["config", "set", "other-app", "X=1"]).ok().stdout;
+    assert!(other.contains("on `other-app`"), "{other}");
+    let unset = in_repo(&["config", "unset", "other-app", "X"]).ok().stdout;
+    assert!(unset.contains("Unset X on `other-app`"), "{unset}");
+
+    // Outside a repository, the error says what to do.
+    let outside = tempfile::tempdir().unwrap();
+    let mut command = bare(&["logs", "--server", &server.base, "--data-dir"]);
+    command.arg(server.data_dir()).current_dir(outside.path());
+    let line = run(command).error_line();
+    assert!(
+        line.starts_with(
+            "error: no APP given, and the current directory is not a git repository with a remote `slipway`"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn login_remembers_the_server_and_token_for_every_directory() {
+    let server = TestServer::start();
+    server.create_app("remembered");
+    let config = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let with_config = |args: &[&str]| {
+        let mut command = bare(args);
+        command.env("XDG_CONFIG_HOME", config.path()).current_dir(elsewhere.path());
+        command
+    };
+    let refused = run(with_config(&["login", &server.base, "--token", "wrong"]));
+    assert_eq!(refused.error_line(), "error: the server refused the admin token from --token: invalid admin token");
+    let saved = config.path().join("slipway/login.json");
+    assert!(!saved.exists(), "a refused token is not saved");
+
+    let mut login = with_config(&["login", &format!("{}/", server.base)]);
+    login.stdin(std::process::Stdio::piped());
+    let mut child = login.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write as _;
+    writeln!(child.stdin.take().unwrap(), "{}", server.token()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777, 0o600, "the token is private");
+
+    let listed = run(with_config(&["apps", "list", "--json"])).ok().json();
+    assert_eq!(listed[0]["name"], "remembered", "no --server, no --data-dir, another directory");
+    // BROWSER gets the app's URL.
+    let opened = elsewhere.path().join("opened");
+    let browser = elsewhere.path().join("browser");
+    std::fs::write(&browser, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display())).unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut open = with_config(&["open", "remembered"]);
+    open.env("BROWSER", &browser);
+    let url = run(open).ok().stdout;
+    assert!(url.trim().starts_with("http://remembered."), "{url}");
+    assert_eq!(std::fs::read_to_string(&opened).unwrap(), url);
+
+    assert!(run(with_config(&["logout"])).ok().stdout.starts_with("Logged out"));
+    assert!(!saved.exists());
+    let after = run(with_config(&["apps", "list"])).error_line();
+    assert!(after.starts_with("error: no admin token: run `slipway login URL`"), "forgotten: {after}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly_and_usage_errors_exit_2_with_a_suggestion() {
+    let server = TestServer::start();
+    for n in 0..3 {
+        server.create_app(&format!("pipe-app-{n}"));
+    }
+    let mut command = bare(&["apps", "list", "--server", &server.base, "--data-dir"]);
+    command.arg(server.data_dir());
+    let mut child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "no panic on a closed pipe: {stderr}");
+    use std::os::unix::process::ExitStatusExt as _;
+    assert!(output.status.success() || output.status.signal() == Some(libc_sigpipe()), "{:?}", output.status);
+
+    let typo = run(bare(&["deploymnts", "web"]));
+    assert_eq!(typo.code, Some(2), "{}", typo.stderr);
+    assert!(typo.stderr.contains("'deployments'"), "the closest command is suggested: {}", typo.stderr);
+    let help = run(bare(&["--help"])).ok().stdout;
+    assert!(help.contains("1 on an error") && help.contains("2 on a usage error"), "{help}");
+    let no_cache = run(bare(&["apps", "list", "--help"])).ok().stdout;
+    assert!(!no_cache.contains("--cache-dir"), "{no_cache}");
+}
+
+/// SIGPIPE on Linux.
+fn libc_sigpipe() -> i32 {
+    13
 }
