@@ -55,9 +55,10 @@ pub fn split_leading_app(
     }
 }
 
-/// `… KEY=VALUE…`, `… TYPE=COUNT…`: the first argument is the app unless it is a pair.
-pub fn unless_pair(first: &str, _count: usize) -> bool {
-    !first.contains('=')
+/// `… KEY=VALUE…`, `… TYPE=COUNT…`: the first of several arguments is the app unless it is a
+/// pair; a lone argument is a (perhaps malformed) pair, so its error names it.
+pub fn unless_pair(first: &str, count: usize) -> bool {
+    count > 1 && !first.contains('=')
 }
 
 /// The app the current repository's remote `slipway` pushes to: the last segment of its URL,

@@ -15,7 +15,10 @@ use slipway_server::app_name::AppName;
 pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
     // Check the arguments before asking anything of the server.
     let pairs = match &args.command {
-        ConfigCommand::Set { args, .. } => parse_pairs(args.iter().skip_while(|a| app_arg::unless_pair(a, 0)))?,
+        ConfigCommand::Set { args, .. } => {
+            let leading_app = args.first().is_some_and(|first| app_arg::unless_pair(first, args.len()));
+            parse_pairs(&args[usize::from(leading_app)..])?
+        }
         _ => BTreeMap::new(),
     };
     let client = Client::new(&args.client)?;

@@ -12,6 +12,10 @@ fn redacted(run: impl FnOnce()) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(repo_root().join("tests/it/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
+    // The checkout and the wheelhouse live wherever CI cloned them, so their own paths go first.
+    for known in [wheelhouse(), repo_root()] {
+        settings.add_filter(&literal_pattern(&known.display().to_string()), "[PATH]");
+    }
     for (pattern, replacement) in [
         (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
         (r"\b[0-9a-f]{7}\b", "[SHORT]"),
@@ -26,6 +30,16 @@ fn redacted(run: impl FnOnce()) {
         settings.add_filter(pattern, replacement);
     }
     settings.bind(run);
+}
+
+/// A regex that matches `text` literally.
+fn literal_pattern(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape = r"\.+*?()|[]{}^$".contains(c).then_some('\\');
+            escape.into_iter().chain([c])
+        })
+        .collect()
 }
 
 /// A table with its columns separated by two spaces: the padding depends on the width of values
