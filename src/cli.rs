@@ -351,13 +351,20 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// List an app's settings as KEY=VALUE lines.
+    /// List an app's settings as KEY=VALUE lines (secret values masked), then the server-wide
+    /// ones it does not override.
     List {
         #[command(flatten)]
         app: AppArg,
         /// Print JSON instead of KEY=VALUE lines.
         #[arg(long)]
         json: bool,
+        /// Show the values in clear.
+        #[arg(long)]
+        reveal: bool,
+        /// List the server-wide settings instead of an app's.
+        #[arg(long, conflicts_with = "app")]
+        global: bool,
     },
     /// Set one or more settings; the app's processes restart with them (no failed request).
     Set {
@@ -368,6 +375,10 @@ pub enum ConfigCommand {
         /// Store them only: they apply at the next restart or deployment.
         #[arg(long)]
         no_restart: bool,
+        /// Set server-wide settings (`KEY=VALUE…`, no APP): every app that does not set the key
+        /// itself gets them at its next deployment or restart.
+        #[arg(long, conflicts_with = "no_restart")]
+        global: bool,
     },
     /// Remove one or more settings; the app's processes restart without them.
     Unset {
@@ -378,6 +389,9 @@ pub enum ConfigCommand {
         /// Remove them only: it applies at the next restart or deployment.
         #[arg(long)]
         no_restart: bool,
+        /// Remove server-wide settings (`KEY…`, no APP).
+        #[arg(long, conflicts_with = "no_restart")]
+        global: bool,
     },
 }
 

@@ -67,6 +67,10 @@ impl Client {
         json(self.send("POST", path, body)?)
     }
 
+    pub fn put(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        json(self.send("PUT", path, Some(body))?)
+    }
+
     pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
         json(self.send("DELETE", path, None)?)
     }

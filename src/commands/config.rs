@@ -15,6 +15,7 @@ use slipway_server::app_name::AppName;
 pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
     // Check the arguments before asking anything of the server.
     let pairs = match &args.command {
+        ConfigCommand::Set { args, global: true, .. } => parse_pairs(args)?,
         ConfigCommand::Set { args, .. } => {
             let leading_app = args.first().is_some_and(|first| app_arg::unless_pair(first, args.len()));
             parse_pairs(&args[usize::from(leading_app)..])?
@@ -23,31 +24,65 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
     };
     let client = Client::new(&args.client)?;
     match args.command {
-        ConfigCommand::List { app, json } => {
-            let app = app.resolve()?;
-            let settings = client.get(&format!("{}/settings", app_path(&app)))?;
+        ConfigCommand::List { global: true, json, reveal, .. } => {
+            let settings = client.get(&format!("/api/settings{}", reveal_query(reveal)))?;
             if json {
                 return print_json(&settings);
             }
-            let settings = settings.as_object().cloned().unwrap_or_default();
-            if settings.is_empty() {
-                eprintln!("app `{app}` has no settings");
+            if as_map(&settings).is_empty() {
+                eprintln!("no server-wide settings");
             }
-            for (key, value) in &settings {
-                println!("{key}={}", value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()));
+            print_settings(&as_map(&settings));
+            Ok(())
+        }
+        ConfigCommand::List { app, json, reveal, .. } => {
+            let app = app.resolve()?;
+            let own = client.get(&format!("{}/settings{}", app_path(&app), reveal_query(reveal)))?;
+            if json {
+                return print_json(&own);
+            }
+            let own = as_map(&own);
+            let mut inherited = as_map(&client.get(&format!("/api/settings{}", reveal_query(reveal)))?);
+            inherited.retain(|key, _| !own.contains_key(key));
+            if own.is_empty() {
+                eprintln!("app `{app}` has no settings of its own");
+            }
+            print_settings(&own);
+            if !inherited.is_empty() {
+                println!("# server-wide, not set on the app:");
+                print_settings(&inherited);
             }
             Ok(())
         }
-        ConfigCommand::Set { args, no_restart } => {
+        ConfigCommand::Set { global: true, .. } => {
+            client.put("/api/settings", pairs_body(&pairs))?;
+            let keys: Vec<&str> = pairs.keys().map(String::as_str).collect();
+            println!(
+                "Set {} server-wide: every app that does not set it gets it at its next deployment or restart.",
+                keys.join(", ")
+            );
+            Ok(())
+        }
+        ConfigCommand::Set { args, no_restart, .. } => {
             let (app, _) = app_arg::split_leading_app(args, app_arg::unless_pair)?;
-            let body = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
             let path = format!("{}/settings{}", app_path(&app), restart_query(no_restart));
-            let (_, applied) = client.send_reading_header("PUT", &path, Some(body), APPLIED_HEADER)?;
+            let (_, applied) = client.send_reading_header("PUT", &path, Some(pairs_body(&pairs)), APPLIED_HEADER)?;
             let keys: Vec<&str> = pairs.keys().map(String::as_str).collect();
             println!("Set {} on `{app}`: {}.", keys.join(", "), describe_applied(applied.as_deref()));
             Ok(())
         }
-        ConfigCommand::Unset { args, no_restart } => {
+        ConfigCommand::Unset { args: keys, global: true, .. } => {
+            let settings = client.get("/api/settings")?;
+            if let Some(missing) = keys.iter().find(|k| settings.get(k.as_str()).is_none()) {
+                bail!("no server-wide setting `{missing}`");
+            }
+            for key in &keys {
+                client.delete(&format!("/api/settings/{}", seg(key)))?;
+            }
+            println!("Unset {} server-wide.", keys.join(", "));
+            Ok(())
+        }
+        ConfigCommand::Unset { args, no_restart, .. } => {
             // A lone argument is the key; before keys, an app name (lowercase, unlike keys).
             let leading_app = |first: &str, count: usize| count > 1 && AppName::parse(first).is_ok();
             let (app, keys) = app_arg::split_leading_app(args, leading_app)?;
@@ -66,6 +101,28 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             println!("Unset {} on `{app}`: {}.", keys.join(", "), describe_applied(applied.as_deref()));
             Ok(())
         }
+    }
+}
+
+fn as_map(settings: &Value) -> serde_json::Map<String, Value> {
+    settings.as_object().cloned().unwrap_or_default()
+}
+
+fn print_settings(settings: &serde_json::Map<String, Value>) {
+    for (key, value) in settings {
+        println!("{key}={}", value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()));
+    }
+}
+
+fn pairs_body(pairs: &BTreeMap<String, String>) -> Value {
+    Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+}
+
+fn reveal_query(reveal: bool) -> &'static str {
+    if reveal {
+        "?reveal=true"
+    } else {
+        ""
     }
 }
 

@@ -295,6 +295,11 @@ async function main() {
       await Promise.all([page.waitForLoadState("load"), page.click("#add-setting button[type=submit]")]);
       await page.waitForSelector(`form.setting-row[data-key="${key}"]`);
     }
+    const masked = await page.locator('form.setting-row[data-key="ODD_VALUE"] .setting-value').textContent();
+    check(masked.trim() === "••••••••" && (await page.locator('form.setting-row[data-key="ODD_VALUE"] input[name=value]').count()) === 0,
+      "a secret value is masked until revealed, with no input that would save the mask");
+    check((await page.locator('form.setting-row[data-key="PIP_NO_INDEX"] input[name=value]').inputValue()) === "1", "slipway's own settings are shown as they are");
+    await Promise.all([page.waitForLoadState("load"), page.click("#reveal-values")]);
     const storedOdd = await page.locator('form.setting-row[data-key="ODD_VALUE"] input[name=value]').inputValue();
     check(storedOdd === ODD_VALUE && (await page.locator("#settings-list b").count()) === 0, "a setting value with <b>\"'& is shown as typed, not as HTML");
     const options = await page.locator("#python-version option").evaluateAll((os) => os.map((o) => o.value));

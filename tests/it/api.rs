@@ -22,9 +22,15 @@ fn apps_settings_and_credentials_through_the_api() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     let (status, settings) =
-        server.api("PUT", "/api/apps/shop/settings", Some(json!({ "A_KEY": "1", "B": 2, "C": true })));
+        server.api("PUT", "/api/apps/shop/settings?reveal=true", Some(json!({ "A_KEY": "1", "B": 2, "C": true })));
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings, json!({ "A_KEY": "1", "B": "2", "C": "true" }));
+    let (_, masked) = server.api("GET", "/api/apps/shop/settings", None);
+    assert_eq!(
+        masked,
+        json!({ "A_KEY": "••••••••", "B": "••••••••", "C": "••••••••" }),
+        "values are masked, keys shown"
+    );
     let (status, settings) = server.api("DELETE", "/api/apps/shop/settings/B", None);
     assert_eq!((status, settings.get("B")), (200, None));
     assert_eq!(server.api("DELETE", "/api/apps/shop/settings/B", None).0, 404);

@@ -136,11 +136,48 @@ fn apps_create_list_show_reset_password_and_delete() {
 }
 
 #[test]
+fn server_wide_settings_reach_every_app_that_does_not_set_the_key() {
+    let server = TestServer::start();
+    let wheels = format!("PIP_FIND_LINKS={}", crate::support::wheelhouse().canonicalize().unwrap().display());
+    let set = cli(&server, &["config", "set", "--global", &wheels, "PIP_NO_INDEX=1", "GREETING=server", "SHARED=yes"]);
+    assert!(set.ok().stdout.starts_with("Set GREETING, PIP_FIND_LINKS, PIP_NO_INDEX, SHARED server-wide"));
+    let reserved = cli(&server, &["config", "set", "--global", "PORT=80"]);
+    assert!(reserved.error_line().contains("PORT"), "a reserved name is refused: {}", reserved.stderr);
+
+    // An app with no settings of its own builds offline from the server-wide wheelhouse.
+    let (status, created) = server.api("POST", "/api/apps", Some(serde_json::json!({ "name": "inherits" })));
+    assert_eq!(status, 201);
+    let password = created["password"].as_str().unwrap();
+    cli(&server, &["config", "set", "inherits", "GREETING=own", "--no-restart"]).ok();
+    let listed = cli(&server, &["config", "list", "inherits"]).ok().stdout;
+    assert!(
+        listed.starts_with("GREETING=••••••••\n# server-wide, not set on the app:\n")
+            && listed.contains("PIP_NO_INDEX=1\nSHARED=••••••••"),
+        "{listed}"
+    );
+    Repo::app("3.12", "flask\n").push_ok(&server.git_url("inherits", password), &["main"]);
+    let env = cli(&server, &["run", "inherits", "--", "sh", "-c", "echo $GREETING $SHARED $PIP_NO_INDEX"]).ok().stdout;
+    assert_eq!(env.trim(), "own yes 1", "the app's own value wins over the server-wide one");
+
+    let global = cli(&server, &["config", "list", "--global", "--reveal"]).ok().stdout;
+    assert!(global.contains("GREETING=server\n") && global.contains("SHARED=yes\n"), "{global}");
+    let missing = cli(&server, &["config", "unset", "--global", "SHARED", "NOPE"]);
+    assert_eq!(missing.error_line(), "error: no server-wide setting `NOPE`");
+    cli(&server, &["config", "unset", "--global", "SHARED"]).ok();
+    let global = cli(&server, &["config", "list", "--global"]).ok().stdout;
+    assert!(!global.contains("SHARED") && global.contains("GREETING=••••••••"), "{global}");
+    let (status, revealed) = server.api("GET", "/api/settings?reveal=true", None);
+    assert_eq!((status, revealed["GREETING"].as_str()), (200, Some("server")));
+}
+
+#[test]
 fn config_set_list_and_unset() {
     let server = TestServer::start();
     cli(&server, &["apps", "create", "conf"]).ok();
     cli(&server, &["config", "set", "conf", "A_KEY=1", "EXPR=x=y", "EMPTY="]).ok();
     let list = cli(&server, &["config", "list", "conf"]).ok();
+    assert_eq!(list.stdout, "A_KEY=••••••••\nEMPTY=••••••••\nEXPR=••••••••\n", "masked unless revealed");
+    let list = cli(&server, &["config", "list", "conf", "--reveal"]).ok();
     assert_eq!(list.stdout, "A_KEY=1\nEMPTY=\nEXPR=x=y\n");
 
     // A bad argument is refused before anything is sent.
@@ -148,14 +185,18 @@ fn config_set_list_and_unset() {
     assert_eq!(bad.error_line(), "error: invalid argument `OOPS`: expected KEY=VALUE");
     let invalid = cli(&server, &["config", "set", "conf", "bad key=1"]);
     assert!(invalid.error_line().contains("invalid setting name `bad key`"), "{}", invalid.stderr);
-    let settings = cli(&server, &["config", "list", "conf", "--json"]).ok().json();
+    let settings = cli(&server, &["config", "list", "conf", "--json", "--reveal"]).ok().json();
     assert_eq!(settings, serde_json::json!({ "A_KEY": "1", "EMPTY": "", "EXPR": "x=y" }));
 
     cli(&server, &["config", "unset", "conf", "A_KEY", "EMPTY"]).ok();
-    assert_eq!(cli(&server, &["config", "list", "conf"]).ok().stdout, "EXPR=x=y\n");
+    assert_eq!(cli(&server, &["config", "list", "conf", "--reveal"]).ok().stdout, "EXPR=x=y\n");
     let missing = cli(&server, &["config", "unset", "conf", "EXPR", "NOPE"]);
     assert_eq!(missing.error_line(), "error: app `conf` has no setting `NOPE`");
-    assert_eq!(cli(&server, &["config", "list", "conf"]).ok().stdout, "EXPR=x=y\n", "a typo removes nothing");
+    assert_eq!(
+        cli(&server, &["config", "list", "conf", "--reveal"]).ok().stdout,
+        "EXPR=x=y\n",
+        "a typo removes nothing"
+    );
     let ghost = cli(&server, &["config", "set", "ghost", "A=1"]);
     assert_eq!(ghost.error_line(), "error: no app `ghost`");
 }

@@ -21,6 +21,8 @@ pub enum Error {
     NoSuchDeploymentNumber { app: AppName, number: i64 },
     #[error("app `{app}` has no setting `{key}`")]
     NoSuchSetting { app: AppName, key: String },
+    #[error("no server-wide setting `{0}`")]
+    NoSuchGlobalSetting(String),
     #[error("app `{app}` has no run {id}")]
     NoSuchRun { app: AppName, id: i64 },
     #[error("app `{app}` has no cron job {number} (its app.json lists them)")]
@@ -86,6 +88,7 @@ impl Error {
             | Error::NoSuchDeployment { .. }
             | Error::NoSuchDeploymentNumber { .. }
             | Error::NoSuchSetting { .. }
+            | Error::NoSuchGlobalSetting(_)
             | Error::NoSuchRun { .. }
             | Error::NoSuchCronJob { .. }
             | Error::NoSuchDomain { .. } => ErrorKind::NotFound,

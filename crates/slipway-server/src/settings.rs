@@ -99,6 +99,76 @@ const FLAGS: &[&str] = &[
     SCM_OVERWRITE_RUNTIME_FILES,
 ];
 
+/// slipway's own settings whose values are not secrets: shown as they are. Every other value
+/// (the app's own variables: `SECRET_KEY`, `DATABASE_URL`, …) is masked unless asked for.
+const PLAIN: &[&str] = &[
+    PYTHON_VERSION,
+    PYTHON_INSTALLER,
+    PYTHON_PACKAGE_MANAGER,
+    PROJECT,
+    STARTUP_COMMAND,
+    STARTUP_TIMEOUT,
+    DEPLOYMENT_BRANCH,
+    SCM_MAX_DEPLOYMENTS,
+    SCM_COMMAND_IDLE_TIMEOUT,
+    BUILD_TIMEOUT,
+    WAIT_TO_RETIRE,
+    MEMORY_LIMIT,
+    CPU_LIMIT,
+    PROCESS_LIMIT,
+    RELEASE_COMMAND,
+    HEALTHCHECK_PATH,
+    HEALTHCHECK_STATUSES,
+    WEB_CONCURRENCY,
+    IDLE_TIMEOUT,
+    FORCE_HTTPS,
+];
+/// Settings that are URLs: shown with their password masked (`https://user:••••••••@host/simple`).
+const URLS: &[&str] = &[PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS];
+/// What a masked value shows instead.
+pub const MASK: &str = "••••••••";
+
+/// The value as it may be shown without asking: slipway's own plain settings and flags as they
+/// are, URLs without their password, anything else masked.
+pub fn masked(key: &str, value: &str) -> String {
+    if PLAIN.contains(&key) || FLAGS.contains(&key) {
+        value.to_string()
+    } else if URLS.contains(&key) {
+        value.split_whitespace().map(mask_url_password).collect::<Vec<_>>().join(" ")
+    } else {
+        MASK.to_string()
+    }
+}
+
+/// Whether [`masked`] hides this setting's value entirely.
+pub fn is_secret(key: &str) -> bool {
+    !(PLAIN.contains(&key) || FLAGS.contains(&key) || URLS.contains(&key))
+}
+
+/// Every value through [`masked`].
+pub fn mask_all(values: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = masked(&key, &value);
+            (key, shown)
+        })
+        .collect()
+}
+
+fn mask_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let authority_end = url[scheme_end..].find('/').map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        // `user:password@` keeps the user; a lone `token@` is all secret.
+        Some(at) => match url[scheme_end..scheme_end + at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:{MASK}{}", &url[..scheme_end], &url[scheme_end + at..]),
+            None => format!("{}{MASK}{}", &url[..scheme_end], &url[scheme_end + at..]),
+        },
+        None => url.to_string(),
+    }
+}
+
 /// A setting that slipway cannot use, named with what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingError {
@@ -449,6 +519,25 @@ mod tests {
         assert!(refused.starts_with("setting PYTHONHOME: cannot be set: it makes Python look"), "{refused}");
         assert!(check("SLIPWAY_OWNER", "x", &runtimes).is_err());
         assert!(check("PORT", "80", &runtimes).is_err());
+    }
+
+    #[test]
+    fn secrets_are_masked_and_slipways_own_settings_are_not() {
+        assert_eq!(masked("SECRET_KEY", "hunter2"), MASK);
+        assert_eq!(masked("DATABASE_URL", "postgres://u:p@h/db"), MASK, "any other variable is masked whole");
+        assert_eq!(masked(PYTHON_VERSION, "3.12"), "3.12");
+        assert_eq!(masked(PIP_NO_INDEX, "true"), "true");
+        assert_eq!(
+            masked(PIP_INDEX_URL, "https://me:s3cret@pypi.example/simple"),
+            format!("https://me:{MASK}@pypi.example/simple")
+        );
+        assert_eq!(masked(PIP_EXTRA_INDEX_URL, "https://pypi.org/simple"), "https://pypi.org/simple");
+        assert_eq!(
+            masked(PIP_FIND_LINKS, "/wheels https://t@x.example/w"),
+            format!("/wheels https://{MASK}@x.example/w"),
+            "a token alone as the user is masked"
+        );
+        assert!(is_secret("API_TOKEN") && !is_secret(STARTUP_COMMAND));
     }
 
     #[test]

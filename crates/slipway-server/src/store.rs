@@ -311,6 +311,7 @@ impl Store {
             M::up(include_str!("../migrations/003_processes.sql")),
             M::up(include_str!("../migrations/004_domains.sql")),
             M::up(include_str!("../migrations/005_deployment_numbers.sql")),
+            M::up(include_str!("../migrations/006_global_settings.sql")),
         ])
         .to_latest(&mut conn)
         .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
@@ -402,37 +403,63 @@ impl Store {
 
     // ---- settings ----
 
+    /// What the app runs with: the server-wide settings, and the app's own over them.
     pub fn settings(&self, app: &AppName) -> StoreResult<BTreeMap<String, String>> {
+        let mut settings = self.global_settings()?;
+        settings.extend(self.own_settings(app)?);
+        Ok(settings)
+    }
+
+    /// The settings set on the app itself.
+    pub fn own_settings(&self, app: &AppName) -> StoreResult<BTreeMap<String, String>> {
+        self.key_values("SELECT key, value FROM settings WHERE app = ?1 ORDER BY key", [app.as_str()])
+    }
+
+    pub fn global_settings(&self) -> StoreResult<BTreeMap<String, String>> {
+        self.key_values("SELECT key, value FROM global_settings ORDER BY key", [])
+    }
+
+    fn key_values(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<BTreeMap<String, String>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT key, value FROM settings WHERE app = ?1 ORDER BY key").during("read settings")?;
+        let mut stmt = conn.prepare(sql).during("read settings")?;
         let rows = stmt
-            .query_map([app.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))
             .during("read settings")?
             .collect::<Result<_, _>>()
             .during("read settings")?;
         Ok(rows)
     }
 
-    pub fn set_settings(&self, app: &AppName, values: &BTreeMap<String, String>) -> StoreResult<()> {
+    /// Stores the values on the app, or server-wide with `app` `None`: all or none.
+    pub fn set_settings(&self, app: Option<&AppName>, values: &BTreeMap<String, String>) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().during("store settings")?;
         for (key, value) in values {
-            tx.execute(
-                "INSERT INTO settings (app, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(app, key) DO UPDATE SET value = excluded.value",
-                params![app.as_str(), key, value],
-            )
+            match app {
+                Some(app) => tx.execute(
+                    "INSERT INTO settings (app, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(app, key) DO UPDATE SET value = excluded.value",
+                    params![app.as_str(), key, value],
+                ),
+                None => tx.execute(
+                    "INSERT INTO global_settings (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                ),
+            }
             .during("store settings")?;
         }
         tx.commit().during("store settings")
     }
 
-    pub fn delete_setting(&self, app: &AppName, key: &str) -> StoreResult<bool> {
-        let deleted = self
-            .conn()
-            .execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", params![app.as_str(), key])
-            .during("delete a setting")?;
+    /// Deletes a setting of the app, or a server-wide one with `app` `None`; `false` if there was none.
+    pub fn delete_setting(&self, app: Option<&AppName>, key: &str) -> StoreResult<bool> {
+        let conn = self.conn();
+        let deleted = match app {
+            Some(app) => conn.execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", params![app.as_str(), key]),
+            None => conn.execute("DELETE FROM global_settings WHERE key = ?1", params![key]),
+        }
+        .during("delete a setting")?;
         Ok(deleted == 1)
     }
 
@@ -806,7 +833,7 @@ mod tests {
     fn deleting_an_app_deletes_its_settings_and_deployments() {
         let (_dir, store) = store();
         store.create_app(&app(), "h").unwrap();
-        store.set_settings(&app(), &[("K".to_string(), "v".to_string())].into()).unwrap();
+        store.set_settings(Some(&app()), &[("K".to_string(), "v".to_string())].into()).unwrap();
         deploy(&store, &app());
         assert!(store.delete_app(&app()).unwrap());
         store.create_app(&app(), "h").unwrap();

@@ -21,7 +21,7 @@ use crate::service::cron::CronEntry;
 use crate::service::domains::DomainView;
 use crate::service::runs::RunEvent;
 use crate::service::settings::{Applied, Change};
-use crate::settings::AppSettings;
+use crate::settings;
 use crate::store::{Deployment, Run, RunTrigger};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -30,6 +30,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps", get(list_apps).post(create_app))
         .route("/apps/{app}", get(show_app).delete(delete_app))
         .route("/apps/{app}/credentials/reset", post(reset_credentials))
+        .route("/settings", get(get_global_settings).put(put_global_settings))
+        .route("/settings/{key}", delete(delete_global_setting))
         .route("/apps/{app}/settings", get(get_settings).put(put_settings))
         .route("/apps/{app}/settings/{key}", delete(delete_setting))
         .route("/apps/{app}/deployments", get(list_deployments))
@@ -131,39 +133,43 @@ async fn reset_credentials(
     Ok(Json(app_view(&state, &headers, &app, Some(password))?))
 }
 
-async fn get_settings(
-    State(state): State<AppState>,
-    ApiPath(app): ApiPath<AppName>,
-) -> ApiResult<Json<BTreeMap<String, String>>> {
-    Ok(Json(state.service.settings(&app)?.into_values()))
-}
-
 #[derive(Deserialize)]
-struct RestartQuery {
+struct SettingsQuery {
     /// `false` stores the settings without restarting the app's processes.
     #[serde(default = "restart_by_default")]
     restart: bool,
+    /// `true` answers with the values in clear; by default secrets are masked.
+    #[serde(default)]
+    reveal: bool,
 }
 
 fn restart_by_default() -> bool {
     true
 }
 
-/// The settings, with what their change did to the app's processes in `X-Slipway-Applied`
-/// (`restarted`, `not_running`, `deferred`).
-fn settings_changed((settings, applied): (AppSettings, Applied)) -> Response {
-    let applied = serde_json::to_value(applied).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    ([(HeaderName::from_static("x-slipway-applied"), applied)], Json(settings.into_values())).into_response()
+/// Settings as an answer: masked unless `?reveal=true`.
+fn shown_settings(settings: BTreeMap<String, String>, query: &SettingsQuery) -> Json<BTreeMap<String, String>> {
+    Json(if query.reveal { settings } else { settings::mask_all(settings) })
 }
 
-/// Values may be JSON strings, numbers or booleans; they are stored as text. The app's processes
-/// restart with them unless `?restart=false`.
-async fn put_settings(
+/// The app's own settings (the server-wide ones are at `/api/settings`).
+async fn get_settings(
     State(state): State<AppState>,
     ApiPath(app): ApiPath<AppName>,
-    Query(query): Query<RestartQuery>,
-    ApiJson(body): ApiJson<BTreeMap<String, Value>>,
-) -> ApiResult<Response> {
+    Query(query): Query<SettingsQuery>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
+    Ok(shown_settings(state.service.own_settings(&app)?, &query))
+}
+
+/// The settings, with what their change did to the app's processes in `X-Slipway-Applied`
+/// (`restarted`, `not_running`, `deferred`).
+fn settings_changed((settings, applied): (BTreeMap<String, String>, Applied), query: &SettingsQuery) -> Response {
+    let applied = serde_json::to_value(applied).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    ([(HeaderName::from_static("x-slipway-applied"), applied)], shown_settings(settings, query)).into_response()
+}
+
+/// Values may be JSON strings, numbers or booleans; they are stored as text.
+fn setting_values(body: BTreeMap<String, Value>) -> ApiResult<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     for (key, value) in body {
         let value = match value {
@@ -174,7 +180,19 @@ async fn put_settings(
         };
         values.insert(key, value);
     }
-    Ok(settings_changed(state.service.change_settings(&app, Change::Set(&values), query.restart).await?))
+    Ok(values)
+}
+
+/// The app's processes restart with the new settings unless `?restart=false`.
+async fn put_settings(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+    Query(query): Query<SettingsQuery>,
+    ApiJson(body): ApiJson<BTreeMap<String, Value>>,
+) -> ApiResult<Response> {
+    let values = setting_values(body)?;
+    let changed = state.service.change_settings(&app, Change::Set(&values), query.restart).await?;
+    Ok(settings_changed(changed, &query))
 }
 
 #[derive(Deserialize)]
@@ -186,9 +204,35 @@ struct SettingPath {
 async fn delete_setting(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<SettingPath>,
-    Query(query): Query<RestartQuery>,
+    Query(query): Query<SettingsQuery>,
 ) -> ApiResult<Response> {
-    Ok(settings_changed(state.service.change_settings(&path.app, Change::Unset(&path.key), query.restart).await?))
+    let changed = state.service.change_settings(&path.app, Change::Unset(&path.key), query.restart).await?;
+    Ok(settings_changed(changed, &query))
+}
+
+async fn get_global_settings(
+    State(state): State<AppState>,
+    Query(query): Query<SettingsQuery>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
+    Ok(shown_settings(state.service.global_settings()?, &query))
+}
+
+/// Server-wide settings apply to every app without the key at its next deployment or restart.
+async fn put_global_settings(
+    State(state): State<AppState>,
+    Query(query): Query<SettingsQuery>,
+    ApiJson(body): ApiJson<BTreeMap<String, Value>>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
+    let values = setting_values(body)?;
+    Ok(shown_settings(state.service.change_global_settings(Change::Set(&values))?, &query))
+}
+
+async fn delete_global_setting(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    Query(query): Query<SettingsQuery>,
+) -> ApiResult<Json<BTreeMap<String, String>>> {
+    Ok(shown_settings(state.service.change_global_settings(Change::Unset(&key))?, &query))
 }
 
 async fn list_deployments(

@@ -41,34 +41,34 @@ pub enum Change<'a> {
 }
 
 impl Service {
+    /// What the app runs with: the server-wide settings, with the app's own over them.
     pub fn settings(&self, app: &AppName) -> Result<AppSettings> {
         self.require_app(app)?;
         Ok(AppSettings::new(self.shared.store.settings(app)?))
     }
 
+    /// The settings set on the app itself.
+    pub fn own_settings(&self, app: &AppName) -> Result<BTreeMap<String, String>> {
+        self.require_app(app)?;
+        Ok(self.shared.store.own_settings(app)?)
+    }
+
+    /// The server-wide settings: every app gets them unless it sets the key itself.
+    pub fn global_settings(&self) -> Result<BTreeMap<String, String>> {
+        Ok(self.shared.store.global_settings()?)
+    }
+
     /// Checks every key and value, stores them all (or none), and restarts the app's processes
-    /// with them when `restart` (and something runs); returns all the settings. A restart that
-    /// fails keeps the processes that ran, and says so; the settings stay stored.
+    /// with them when `restart` (and something runs); returns the app's own settings. A restart
+    /// that fails keeps the processes that ran, and says so; the settings stay stored.
     pub async fn change_settings(
         &self,
         app: &AppName,
         change: Change<'_>,
         restart: bool,
-    ) -> Result<(AppSettings, Applied)> {
+    ) -> Result<(BTreeMap<String, String>, Applied)> {
         self.require_app(app)?;
-        match change {
-            Change::Set(values) => {
-                for (key, value) in values {
-                    settings::check(key, value, &self.shared.runtimes)?;
-                }
-                self.shared.store.set_settings(app, values)?;
-            }
-            Change::Unset(key) => {
-                if !self.shared.store.delete_setting(app, key)? {
-                    return Err(Error::NoSuchSetting { app: app.clone(), key: key.to_string() });
-                }
-            }
-        }
+        self.store_change(Some(app), change)?;
         let applied = if !restart {
             Applied::Deferred
         } else if self.shared.supervisor.has_processes(app) {
@@ -81,6 +81,35 @@ impl Service {
         } else {
             Applied::NotRunning
         };
-        Ok((self.settings(app)?, applied))
+        Ok((self.own_settings(app)?, applied))
+    }
+
+    /// Changes the server-wide settings; returns them. No app restarts: each takes them at its
+    /// next deployment or restart, as one change must not restart every app on the server.
+    pub fn change_global_settings(&self, change: Change<'_>) -> Result<BTreeMap<String, String>> {
+        self.store_change(None, change)?;
+        tracing::info!("server-wide settings changed");
+        self.global_settings()
+    }
+
+    /// Checks and stores a change of the app's settings, or the server-wide ones.
+    fn store_change(&self, app: Option<&AppName>, change: Change<'_>) -> Result<()> {
+        match change {
+            Change::Set(values) => {
+                for (key, value) in values {
+                    settings::check(key, value, &self.shared.runtimes)?;
+                }
+                self.shared.store.set_settings(app, values)?;
+            }
+            Change::Unset(key) => {
+                if !self.shared.store.delete_setting(app, key)? {
+                    return Err(match app {
+                        Some(app) => Error::NoSuchSetting { app: app.clone(), key: key.to_string() },
+                        None => Error::NoSuchGlobalSetting(key.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }

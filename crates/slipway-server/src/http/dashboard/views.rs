@@ -1,6 +1,8 @@
 //! What the pages show, computed from the store, the supervisor and the files on disk: plain
 //! values the templates print (askama escapes every one of them).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -9,6 +11,24 @@ use slipway_build::log::{format_duration, StepOutcome};
 
 use crate::store::{Deployment, Status};
 use crate::supervisor::{ProcessInfo, ProcessState};
+
+/// A setting as a page lists it. A masked one shows no input: saving it would store the mask.
+pub struct SettingRow {
+    pub key: String,
+    pub value: String,
+    pub masked: bool,
+}
+
+/// Settings with their secrets masked, unless the user asked to see them.
+pub fn setting_rows(values: BTreeMap<String, String>, revealed: bool) -> Vec<SettingRow> {
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = if revealed { value.clone() } else { crate::settings::masked(&key, &value) };
+            SettingRow { masked: shown != value, key, value: shown }
+        })
+        .collect()
+}
 
 /// A status as a coloured badge that always carries its word (never colour alone).
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use slipway_build::lifecycle;
 
 use super::super::session::{CurrentSession, Flash};
-use super::super::views::{self, Badge, DeploymentRow, EnvView, When};
+use super::super::views::{self, Badge, DeploymentRow, EnvView, SettingRow, When};
 use super::super::{Chrome, DashError, DashPath, DashResult, DashState, Page};
 use super::{back_to, flash_views, FlashView};
 
@@ -21,11 +21,6 @@ use crate::error::{Error, ErrorKind};
 use crate::http::api::app_view;
 use crate::service::settings::Change;
 use crate::settings::PYTHON_VERSION;
-
-struct SettingRow {
-    key: String,
-    value: String,
-}
 
 /// One process, as the Processes card lists it.
 struct ProcessView {
@@ -88,6 +83,9 @@ struct AppPage {
     process: Badge,
     process_detail: String,
     settings: Vec<SettingRow>,
+    /// Server-wide settings the app does not set itself.
+    inherited: Vec<SettingRow>,
+    revealed: bool,
     python_choices: Vec<PythonChoice>,
     env: EnvView,
     deployments: Vec<DeploymentRow>,
@@ -102,6 +100,13 @@ struct AppPage {
     domains: Vec<DomainRow>,
 }
 
+/// `?reveal=true` shows the settings' values in clear.
+#[derive(Deserialize)]
+pub(super) struct RevealQuery {
+    #[serde(default)]
+    pub(super) reveal: bool,
+}
+
 /// How many recent runs the page shows, with their output.
 const SHOWN_RUNS: usize = 10;
 
@@ -110,11 +115,14 @@ pub(super) async fn app_page(
     Extension(session): Extension<CurrentSession>,
     headers: HeaderMap,
     DashPath(app): DashPath<AppName>,
+    Query(reveal): Query<RevealQuery>,
 ) -> DashResult<Response> {
     let service = &dash.app.service;
     let view = app_view(&dash.app, &headers, &app, None)?;
-    let mut settings = service.settings(&app)?.into_values();
+    let mut settings = service.own_settings(&app)?;
     let python_setting = settings.remove(PYTHON_VERSION).unwrap_or_default();
+    let mut inherited = service.global_settings()?;
+    inherited.retain(|key, _| !settings.contains_key(key) && key != PYTHON_VERSION);
     let kept: Vec<i64> = service.releases(&app)?.iter().map(|r| r.id).collect();
     let deployments: Vec<DeploymentRow> = service
         .deployments(&app)?
@@ -147,7 +155,9 @@ pub(super) async fn app_page(
         ftp_host: view.summary.ftp_host,
         ftp_user: view.summary.ftp_user,
         url: view.summary.url,
-        settings: settings.into_iter().map(|(key, value)| SettingRow { key, value }).collect(),
+        settings: views::setting_rows(settings, reveal.reveal),
+        inherited: views::setting_rows(inherited, reveal.reveal),
+        revealed: reveal.reveal,
         python_choices: python_choices(&dash, &python_setting),
         env: EnvView::from_description(&env),
         running: deployments.iter().find(|d| !d.finished).cloned(),
@@ -350,21 +360,28 @@ pub(super) struct SettingForm {
     action: String,
 }
 
+impl SettingForm {
+    /// The change the form asks for, and how its flash starts (`Saved KEY`).
+    pub(super) fn change<'a>(&'a self, values: &'a mut BTreeMap<String, String>) -> (Change<'a>, String) {
+        let key = self.key.trim();
+        if self.action == "delete" {
+            (Change::Unset(key), format!("Deleted {key}"))
+        } else {
+            values.insert(key.to_string(), self.value.clone());
+            (Change::Set(values), format!("Saved {key}"))
+        }
+    }
+}
+
 pub(super) async fn save_setting(
     State(dash): State<DashState>,
     Extension(session): Extension<CurrentSession>,
     DashPath(app): DashPath<AppName>,
     Form(form): Form<SettingForm>,
 ) -> DashResult<Response> {
-    let service = &dash.app.service;
-    let key = form.key.trim().to_string();
-    let values = BTreeMap::from([(key.clone(), form.value)]);
-    let (change, done) = if form.action == "delete" {
-        (Change::Unset(&key), format!("Deleted {key}"))
-    } else {
-        (Change::Set(&values), format!("Saved {key}"))
-    };
-    let result = service.change_settings(&app, change, true).await;
+    let mut values = BTreeMap::new();
+    let (change, done) = form.change(&mut values);
+    let result = dash.app.service.change_settings(&app, change, true).await;
     let flash = settled(result.map(|(_, applied)| format!("{done}: {}.", applied.describe())))?;
     Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#settings")))
 }
@@ -427,7 +444,7 @@ pub(super) async fn save_python_version(
 
 /// A form's outcome as the message for the next page: done, or what was wrong with the input.
 /// slipway's own failures are an error page.
-fn settled(result: crate::error::Result<String>) -> DashResult<Flash> {
+pub(super) fn settled(result: crate::error::Result<String>) -> DashResult<Flash> {
     match result {
         Ok(done) => Ok(Flash::Notice(done)),
         Err(Error::NoSuchApp(app)) => Err(DashError::from(Error::NoSuchApp(app))),

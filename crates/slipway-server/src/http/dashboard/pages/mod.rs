@@ -1,5 +1,5 @@
 //! The dashboard's routes, one module per page: [`login`], [`home`] (the app list), [`app`] (one
-//! app: connection details, settings, env, deployments, output), [`env`] (resetting env),
+//! app: connection details, settings, env, deployments, output), [`env`] (resetting env), [`server_settings`],
 //! [`deployment`] (one deployment and its log). Each page's handler gathers what it shows from
 //! the service layer and renders its template; each form's handler calls the same service
 //! operation as its REST API twin, leaves a one-time message in the session and redirects
@@ -10,6 +10,7 @@ mod deployment;
 mod env;
 mod home;
 mod login;
+mod server_settings;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,6 +28,7 @@ pub fn protected_routes() -> Router<DashState> {
     Router::new()
         .route("/", get(home::home))
         .route("/logout", post(login::logout))
+        .route("/settings", get(server_settings::server_settings_page).post(server_settings::save_server_setting))
         .route("/apps", post(home::create_app))
         .route("/apps/{app}", get(app::app_page))
         .route("/apps/{app}/credentials/reset", post(app::reset_password))
