@@ -511,16 +511,19 @@ pub struct AppTableArgs {
 pub struct LogsArgs {
     #[command(flatten)]
     pub app: AppArg,
-    /// The deployment [default: the newest], as its number: `v3` or `3`.
+    /// A deployment's build log instead, by its number: `v3` or `3`.
     #[arg(value_name = "VERSION", value_parser = parse_version)]
     pub number: Option<i64>,
-    /// Follow a running deployment's log until it has finished (with --app: follow the app's
-    /// output until interrupted).
-    #[arg(short, long)]
+    /// How many of the last lines to show.
+    #[arg(short = 'n', long = "num", value_name = "N", default_value_t = 100, conflicts_with = "number")]
+    pub lines: usize,
+    /// Only the lines of this source: `web` (every web process), `web.1`, `worker`, `router`,
+    /// `release`.
+    #[arg(long, value_name = "SOURCE", conflicts_with = "number")]
+    pub source: Option<String>,
+    /// Keep printing new lines until interrupted (with VERSION: until the deployment ends).
+    #[arg(short, long, visible_alias = "tail")]
     pub follow: bool,
-    /// Show the running app's output (LogFiles/app.log) instead of a deployment log.
-    #[arg(long = "app", id = "app_output", conflicts_with = "number")]
-    pub app_output: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -84,6 +84,9 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
             } else {
                 println!("Active:      none yet (push to deploy)");
             }
+            if let Some(requests) = super::processes::requests_summary(&app["requests"]) {
+                println!("Requests:    {requests}");
+            }
             Ok(())
         }
         AppsCommand::Delete { name, .. } => {

@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
-use crate::cli::{AppTableArgs, CancelArgs, LogsArgs, RedeployArgs};
+use crate::cli::{AppTableArgs, CancelArgs, RedeployArgs};
 use crate::client::{
     app_path, deployment_path, duration, print_json, print_table, short_commit, short_time, truncate, Client,
 };
@@ -46,22 +46,14 @@ pub fn list(args: AppTableArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.client)?;
-    let (app, number) = args.app.resolve_with_version(args.number)?;
-    if args.app_output {
-        return app_output(&client, &app, args.follow);
-    }
-    let number = match number {
-        Some(number) => number,
-        None => newest(&client, &app)?,
-    };
-    if args.follow {
-        let deployment = client.follow(&app, number)?;
+/// `slipway logs APP VERSION`: a deployment's build log, or follows it to its end.
+pub fn deployment_log(client: &Client, app: &str, number: i64, follow: bool) -> anyhow::Result<()> {
+    if follow {
+        let deployment = client.follow(app, number)?;
         eprintln!("{}", summary(&deployment));
         return Ok(());
     }
-    let log = client.get_bytes(&format!("{}/log", deployment_path(&app, number)))?;
+    let log = client.get_bytes(&format!("{}/log", deployment_path(app, number)))?;
     let mut stdout = std::io::stdout();
     stdout.write_all(&log).context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;
@@ -125,15 +117,6 @@ pub fn follow_to_end(client: &Client, app: &str, number: i64) -> anyhow::Result<
     }
 }
 
-fn newest(client: &Client, app: &str) -> anyhow::Result<i64> {
-    let deployments = client.get(&format!("{}/deployments", app_path(app)))?;
-    deployments
-        .as_array()
-        .and_then(|list| list.first())
-        .and_then(|d| d["number"].as_i64())
-        .ok_or_else(|| anyhow!("app `{app}` has no deployments yet"))
-}
-
 /// The number of a deployment the server answered with.
 pub fn number_of(deployment: &Value) -> anyhow::Result<i64> {
     deployment["number"].as_i64().ok_or_else(|| anyhow!("the server's answer has no deployment number: {deployment}"))
@@ -154,26 +137,5 @@ fn summary(deployment: &Value) -> String {
         },
         Some(status) => format!("Deployment {v} is {status}."),
         None => format!("Deployment {v}."),
-    }
-}
-
-/// The running app's output: the recent part, then (with `follow`) what it prints next.
-fn app_output(client: &Client, app: &str, follow: bool) -> anyhow::Result<()> {
-    let path = format!("{}/logs/app", app_path(app));
-    let (chunk, mut offset) = client.get_log_chunk(&path)?;
-    let mut stdout = std::io::stdout();
-    stdout.write_all(&chunk).context("writing to stdout")?;
-    stdout.flush().context("writing to stdout")?;
-    if !follow {
-        return Ok(());
-    }
-    // Until interrupted, like `tail -f`.
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let query = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
-        let (chunk, next) = client.get_log_chunk(&format!("{path}{query}"))?;
-        stdout.write_all(&chunk).context("writing to stdout")?;
-        stdout.flush().context("writing to stdout")?;
-        offset = next;
     }
 }

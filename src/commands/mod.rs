@@ -10,6 +10,7 @@ mod domains;
 mod env;
 mod hook;
 mod login;
+mod logs;
 mod processes;
 mod releases;
 mod runs;
@@ -40,7 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(args) => apps::run(args),
         Command::Config(args) => config::run(args),
         Command::Deployments(args) => deployments::list(args),
-        Command::Logs(args) => deployments::logs(args),
+        Command::Logs(args) => logs::run(args),
         Command::Redeploy(args) => deployments::redeploy(args),
         Command::Releases(args) => releases::list(args),
         Command::Rollback(args) => releases::rollback(args),

@@ -31,11 +31,32 @@ pub fn run(args: PsArgs) -> anyhow::Result<()> {
     let processes = answer["processes"].as_array().cloned().unwrap_or_default();
     if processes.is_empty() {
         eprintln!("app `{app}` runs no processes");
-        return Ok(());
+    } else {
+        let rows: Vec<Vec<String>> = processes.iter().map(row).collect();
+        print_table(&["NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "MEMORY", "CPU", "COMMAND"], &rows);
     }
-    let rows: Vec<Vec<String>> = processes.iter().map(row).collect();
-    print_table(&["NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "MEMORY", "COMMAND"], &rows);
+    if let Some(requests) = requests_summary(&answer["requests"]) {
+        println!("\nRequests: {requests}");
+    }
     Ok(())
+}
+
+/// `120 (2xx 117, 5xx 3); p50 3 ms, p95 12 ms, p99 40 ms`: what the proxy saw since the server
+/// started, with the latency of the latest requests. `None` before the first request.
+pub fn requests_summary(requests: &Value) -> Option<String> {
+    let total = requests["requests"].as_u64().filter(|n| *n > 0)?;
+    let classes: Vec<String> = requests["status"]
+        .as_object()
+        .map(|status| status.iter().map(|(class, n)| format!("{class} {n}")).collect())
+        .unwrap_or_default();
+    let ms = |key: &str| requests[key].as_f64().map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into());
+    Some(format!(
+        "{total} since the server started ({}); latency p50 {}, p95 {}, p99 {}",
+        classes.join(", "),
+        ms("p50_ms"),
+        ms("p95_ms"),
+        ms("p99_ms")
+    ))
 }
 
 fn row(process: &Value) -> Vec<String> {
@@ -52,6 +73,7 @@ fn row(process: &Value) -> Vec<String> {
         process["uptime"].as_u64().map(uptime).unwrap_or_else(|| "-".into()),
         text(&process["restarts"]),
         process["memory"].as_u64().map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into()),
+        process["cpu_seconds"].as_f64().map(|s| format!("{s:.1}s")).unwrap_or_else(|| "-".into()),
         text(&process["command"]),
     ]
 }

@@ -288,7 +288,7 @@ fn errors_are_json_and_unsafe_settings_are_refused() {
     let (status, body) = server.request("PATCH", "/api/apps/plain", None, Some(&auth));
     assert_eq!(status, 405, "{body}");
     assert!(body["error"].is_string(), "{body}");
-    let (status, body) = server.request("GET", "/api/apps/plain/logs/app?offset=soon", None, Some(&auth));
+    let (status, body) = server.request("GET", "/api/apps/plain/logs?offset=soon", None, Some(&auth));
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("offset"), "{body}");
     let traversal = "/git/plain.git/..%2F..%2Fother%2Frepository/info/refs";

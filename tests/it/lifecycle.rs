@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cli::cli;
+use crate::cli::{cli, cli_command};
 use crate::server_support::*;
 
 /// A standard-library app: `/` says its version, its process name and the GREETING setting;
@@ -335,4 +335,75 @@ fn an_idle_app_stops_and_the_next_request_wakes_it() {
     assert!(server.get_app("sleepy", "/").1.starts_with("v1 web.1"), "the request that wakes it is served");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(server.api("GET", "/api/apps/sleepy", None).1["process"]["state"], "running");
+}
+
+#[test]
+fn the_app_log_merges_processes_router_and_release_and_the_proxy_counts_requests() {
+    let server = TestServer::start();
+    let procfile = "web: python app.py\nworker: echo worker up && python worker.py\nrelease: python migrate.py\n";
+    deploy(&server, "watched", &app_repo(procfile));
+    for _ in 0..5 {
+        assert_eq!(server.get_app("watched", "/").0, 200);
+    }
+    assert_eq!(server.get_app("watched", "/broken").0, 500);
+    // A router line is written when the response has been sent.
+    let routed = || cli(&server, &["logs", "watched", "--source", "router"]).ok().stdout;
+    wait_until(Duration::from_secs(10), "the router's lines", || (routed().lines().count() == 6).then_some(()));
+
+    let log = cli(&server, &["logs", "watched"]).ok().stdout;
+    let has = |needle: &str| log.lines().any(|l| l.contains(needle));
+    assert!(has(" v1 release: migrated the notes table"), "the release phase, as `release`:\n{log}");
+    assert!(has(" v1 worker.1: worker up"), "each process's output, prefixed:\n{log}");
+    assert!(has(" v1 web.1: [slipway] started web"), "{log}");
+    assert!(
+        has(r#" v1 router: method=GET path="/broken" host=watched.localhost status=500 duration="#),
+        "a router line per request:\n{log}"
+    );
+    assert!(has(r#"path="/" host=watched.localhost status=200"#) && has("bytes=10"), "with the bytes sent:\n{log}");
+    let first = log.lines().next().unwrap();
+    assert!(first.len() > 24 && first.as_bytes()[10] == b'T', "each line starts with its time: {first}");
+    assert!(routed().lines().all(|l| l.contains(" router: ")), "--source keeps one source");
+    let last = cli(&server, &["logs", "watched", "-n", "2", "--source", "router"]).ok().stdout;
+    assert_eq!(last.lines().count(), 2, "{last}");
+    assert!(last.lines().last().unwrap().contains("/broken"), "the newest last: {last}");
+
+    // -f prints what comes next, until interrupted.
+    let mut follow = cli_command(&server, &["logs", "watched", "-f", "-n", "0", "--source", "router"]);
+    let mut follow = follow.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(server.get_app("watched", "/followed").0, 200);
+    let line = lines.recv_timeout(Duration::from_secs(15)).expect("a followed line");
+    follow.kill().unwrap();
+    let _ = follow.wait();
+    assert!(line.contains(r#"path="/followed""#), "{line}");
+
+    // Metrics: ps, apps show and /metrics.
+    let ps = cli(&server, &["ps", "watched"]).ok().stdout;
+    assert!(ps.contains("Requests: 7 since the server started (2xx 6, 5xx 1); latency p50 "), "{ps}");
+    assert!(ps.lines().any(|l| l.starts_with("web.1") && l.contains(" MB") && l.contains('s')), "{ps}");
+    let shown = cli(&server, &["apps", "show", "watched"]).ok().stdout;
+    assert!(shown.contains("Requests:    7 since the server started"), "{shown}");
+    let (status, _) = server.request("GET", "/metrics", None, None);
+    assert_eq!(status, 401, "the metrics want the admin token");
+    let (status, metrics) = server.api("GET", "/metrics", None);
+    assert_eq!(status, 200);
+    let metrics = metrics["text"].as_str().unwrap_or_default().to_string();
+    for needle in [
+        r#"slipway_http_requests_total{app="watched",status="2xx"} 6"#,
+        r#"slipway_http_requests_total{app="watched",status="5xx"} 1"#,
+        r#"slipway_http_request_duration_seconds_count{app="watched"} 7"#,
+        r#"slipway_process_up{app="watched",process="worker.1"} 1"#,
+        r#"slipway_process_resident_memory_bytes{app="watched",process="web.1"} "#,
+        r#"slipway_process_cpu_seconds{app="watched",process="web.1"} "#,
+    ] {
+        assert!(metrics.contains(needle), "{needle} in:\n{metrics}");
+    }
 }

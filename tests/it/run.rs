@@ -156,7 +156,7 @@ fn crashes_are_restarted_and_a_server_restart_brings_apps_back() {
     assert!(page.contains("not answering right now"), "{page}");
     assert_eq!(server.api("POST", "/api/apps/phoenix/start", None).0, 200);
     assert_eq!(get(&server, "phoenix", "/").0, 200);
-    let (status, log) = server.api("GET", "/api/apps/phoenix/logs/app", None);
+    let (status, log) = server.api("GET", "/api/apps/phoenix/logs", None);
     assert_eq!(status, 200);
     assert!(log["text"].as_str().unwrap().contains("[slipway] started"), "{log}");
 }
@@ -291,7 +291,7 @@ fn the_cli_restarts_stops_and_starts_the_app_and_shows_its_output() {
     assert!(ok && out.contains("is running"), "{out}");
     assert_eq!(get(&server, "cli-run", "/").0, 200);
 
-    let (ok, out, err) = slipway(&["logs", "cli-run", "--app"]);
+    let (ok, out, err) = slipway(&["logs", "cli-run"]);
     assert!(ok, "{err}");
     assert_eq!(out.matches("booting the plain app").count(), 3, "three starts in the app's output:\n{out}");
     let (ok, _, err) = slipway(&["apps", "restart", "ghost"]);

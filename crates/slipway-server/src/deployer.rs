@@ -30,7 +30,7 @@ use crate::git::{self, ObjectAccess};
 use crate::layout::AppPaths;
 use crate::oneoff::{self, OneOff};
 use crate::settings::AppSettings;
-use crate::state::Shared;
+use crate::state::{Release, Shared};
 use crate::store::{Deployment, Finish, NewDeployment, Status, Trigger};
 use crate::{jobs, releases};
 
@@ -361,13 +361,14 @@ impl Deployer {
         let watchdog = Watchdog::start(log.clone(), settings)?;
         let release = paths.release(record.id);
         let built = match self.build_release(record, &request.access, settings, log).await {
-            Ok(built) => self.release_phase(&record.app, &release, &built, settings, log).await.map(|_| built),
+            Ok(built) => self.release_phase(record, &release, &built, settings, log).await.map(|_| built),
             Err(e) => Err(e),
         };
         watchdog.stop();
         let built = built?;
         self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
-        self.start_release(&record.app, &release, built.python_version.as_deref(), settings, log).await?;
+        let to_start = Release { id: record.id, number: record.number, python: built.python_version.as_deref() };
+        self.start_release(&record.app, to_start, settings, log).await?;
         releases::switch(paths, record.id).map_err(|e| Error::io("switch wwwroot to", release.clone(), e))?;
         Ok(built)
     }
@@ -396,7 +397,7 @@ impl Deployer {
     /// deployment and the live release keeps serving.
     async fn release_phase(
         &self,
-        app: &AppName,
+        record: &Deployment,
         release: &std::path::Path,
         built: &Built,
         settings: &AppSettings,
@@ -412,6 +413,10 @@ impl Deployer {
         log.announce("release");
         log.info(format!("Release command: `{command}` (from {origin})"));
         let started = Instant::now();
+        let app = &record.app;
+        // Its output goes to the deployment's log and, as `release`, to the app's.
+        let app_log = |line: &str| self.shared.supervisor.log_line(app, Some(record.number), "release", line);
+        app_log(&format!("[slipway] running the release command `{command}`"));
         let oneoff = OneOff {
             app,
             release,
@@ -420,8 +425,15 @@ impl Deployer {
             command: &command,
             part: "release",
         };
-        let exit = oneoff::run(&self.shared, &oneoff, log.cancel(), |line| log.output(line)).await;
+        let exit = oneoff::run(&self.shared, &oneoff, log.cancel(), |line| {
+            app_log(line);
+            log.output(line)
+        })
+        .await;
         let ok = exit.as_ref().is_ok_and(|exit| exit.success());
+        if let Ok(exit) = &exit {
+            app_log(&format!("[slipway] the release command {}", exit.description));
+        }
         log.record_step("release", started.elapsed(), ok);
         if let Some(reason) = log.cancel().reason() {
             return Err(DeployError::Build(slipway_build::BuildError::Cancelled(reason)));
@@ -438,15 +450,14 @@ impl Deployer {
     async fn start_release(
         &self,
         app: &AppName,
-        release: &std::path::Path,
-        python: Option<&str>,
+        release: Release<'_>,
         settings: &AppSettings,
         log: &BuildLog,
     ) -> Result<(), DeployError> {
         let log_line = |line: &str| log.info(line);
         log.announce("start");
         let started = Instant::now();
-        let result = self.shared.start_release(app, release, python, settings, &log_line).await;
+        let result = self.shared.start_release(app, release, settings, &log_line).await;
         log.record_step("start", started.elapsed(), result.is_ok());
         result.map_err(DeployError::Start)
     }
@@ -519,8 +530,7 @@ impl Deployer {
         }
         let settings = AppSettings::new(self.shared.store.settings(app)?);
         let log = |line: &str| tracing::info!("{app}: {line}");
-        let python = target.python_version.as_deref();
-        self.shared.start_release(app, &release, python, &settings, &log).await.map_err(Error::StartFailed)?;
+        self.shared.start_release(app, Release::of(target), &settings, &log).await.map_err(Error::StartFailed)?;
         releases::switch(&paths, target.id).map_err(|e| Error::io("switch wwwroot to", release, e))?;
         self.shared.store.activate(app, target.id)?;
         Ok(())

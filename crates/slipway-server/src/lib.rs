@@ -31,6 +31,7 @@ pub mod http;
 pub mod jobs;
 pub mod layout;
 pub mod login_limiter;
+pub mod metrics;
 pub mod oneoff;
 pub mod owner;
 pub mod procfile;

@@ -37,7 +37,7 @@ use crate::layout::DataDir;
 use crate::sandbox::{self, Isolation};
 use crate::service::Service;
 use crate::settings::AppSettings;
-use crate::state::Shared;
+use crate::state::{Release, Shared};
 use crate::store::{Status, Store};
 use crate::supervisor::Supervisor;
 use crate::{ftp, http, owner, releases, secrets};
@@ -200,6 +200,7 @@ pub async fn serve(
         certs: certs.clone(),
         ftp_addr: listeners.ftp.local_addr()?,
         supervisor: Supervisor::new(data_dir.clone(), isolation.clone(), cgroups.clone()),
+        metrics: crate::metrics::Metrics::default(),
         commands: Default::default(),
         waking: Default::default(),
         isolation,
@@ -323,8 +324,7 @@ async fn start_deployed_apps(service: Service) {
         let Ok(Some(active)) = shared.store.active_deployment(&app) else { continue };
         let settings = AppSettings::new(shared.store.settings(&app).unwrap_or_default());
         let log = |line: &str| tracing::info!("{line}");
-        let release = shared.data_dir.app(&app).release(active.id);
-        match shared.start_release(&app, &release, active.python_version.as_deref(), &settings, &log).await {
+        match shared.start_release(&app, Release::of(&active), &settings, &log).await {
             Ok(()) => tracing::info!("started {app}"),
             Err(e) => tracing::warn!("starting {app}: {e}"),
         }

@@ -46,6 +46,9 @@ pub struct Shared {
     /// The apps' running processes. Written by the deployer (switching releases) and the
     /// service layer (restart, stop, delete, scale); read by the proxy on every request.
     pub supervisor: Supervisor,
+    /// Requests per app (from the proxy) and the processes' resources, for `/metrics`, `ps` and
+    /// the dashboard.
+    pub metrics: crate::metrics::Metrics,
     /// One-off commands that have not ended (`slipway run`, cron jobs): how to stop each.
     /// Written when a run starts and ends.
     pub commands: crate::service::runs::RunningCommands,
@@ -53,6 +56,22 @@ pub struct Shared {
     /// one start rather than each starting the app.
     pub waking:
         std::sync::Mutex<std::collections::HashMap<crate::app_name::AppName, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A kept release, named by the deployment that built it.
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    pub id: i64,
+    /// `4` for v4: its lines in the app's log say `v4`.
+    pub number: i64,
+    /// The Python version it was built with.
+    pub python: Option<&'a str>,
+}
+
+impl<'a> Release<'a> {
+    pub fn of(deployment: &'a crate::store::Deployment) -> Self {
+        Release { id: deployment.id, number: deployment.number, python: deployment.python_version.as_deref() }
+    }
 }
 
 impl Shared {
@@ -65,19 +84,28 @@ impl Shared {
     }
 
     /// Starts `release` as the app's processes, as many of each type as the app is scaled to
-    /// (see [`Supervisor::start`]); `python` is the version the release was built with.
+    /// (see [`Supervisor::start`]).
     pub async fn start_release(
         &self,
         app: &crate::app_name::AppName,
-        release: &std::path::Path,
-        python: Option<&str>,
+        release: Release<'_>,
         settings: &crate::settings::AppSettings,
         log: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(), String> {
         let ids = self.app_ids(app).map_err(|e| e.to_string())?;
         let scale = self.store.scale(app).map_err(|e| e.to_string())?;
-        let runtime = self.runtime_bin(python);
-        let request = crate::supervisor::StartRequest { app, ids, release, runtime, settings, scale: &scale, log };
+        let runtime = self.runtime_bin(release.python);
+        let dir = self.data_dir.app(app).release(release.id);
+        let request = crate::supervisor::StartRequest {
+            app,
+            version: release.number,
+            ids,
+            release: &dir,
+            runtime,
+            settings,
+            scale: &scale,
+            log,
+        };
         self.supervisor.start(request).await
     }
 

@@ -16,9 +16,11 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, DeploymentId, DeploymentPath};
 use super::{public_base, vfs, AppState};
 use crate::app_name::AppName;
+use crate::metrics::RequestStats;
 use crate::service::apps::AppSummary;
 use crate::service::cron::CronEntry;
 use crate::service::domains::DomainView;
+use crate::service::logs::LogQuery;
 use crate::service::runs::RunEvent;
 use crate::service::settings::{Applied, Change};
 use crate::settings;
@@ -47,7 +49,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/restart", post(restart_app))
         .route("/apps/{app}/start", post(restart_app))
         .route("/apps/{app}/stop", post(stop_app))
-        .route("/apps/{app}/logs/app", get(app_log))
+        .route("/apps/{app}/logs", get(app_log))
         .route("/apps/{app}/ps", get(list_processes))
         .route("/apps/{app}/ps/scale", post(scale))
         .route("/apps/{app}/run", post(run_command))
@@ -77,6 +79,9 @@ pub(crate) struct AppView {
     pub(crate) git_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) password: Option<String>,
+    /// What the proxy saw of its requests (`GET /api/apps/APP` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) requests: Option<RequestStats>,
 }
 
 pub(crate) fn app_view(
@@ -86,7 +91,8 @@ pub(crate) fn app_view(
     password: Option<String>,
 ) -> ApiResult<AppView> {
     let summary = state.service.app(app)?;
-    Ok(AppView { git_url: format!("{}/git/{app}.git", public_base(state, headers)), summary, password })
+    let git_url = format!("{}/git/{app}.git", public_base(state, headers));
+    Ok(AppView { git_url, summary, password, requests: None })
 }
 
 async fn list_apps(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Vec<AppView>>> {
@@ -116,7 +122,8 @@ async fn show_app(
     headers: HeaderMap,
     ApiPath(app): ApiPath<AppName>,
 ) -> ApiResult<Json<AppView>> {
-    Ok(Json(app_view(&state, &headers, &app, None)?))
+    let view = app_view(&state, &headers, &app, None)?;
+    Ok(Json(AppView { requests: Some(state.service.request_stats(&app)?), ..view }))
 }
 
 async fn delete_app(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Json<Value>> {
@@ -250,7 +257,7 @@ async fn show_deployment(
 }
 
 #[derive(Deserialize)]
-struct LogQuery {
+struct DeploymentLogQuery {
     /// Byte offset to start from, to follow a running deployment's log.
     #[serde(default)]
     offset: u64,
@@ -259,7 +266,7 @@ struct LogQuery {
 async fn deployment_log(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<DeploymentPath>,
-    Query(query): Query<LogQuery>,
+    Query(query): Query<DeploymentLogQuery>,
 ) -> ApiResult<Response> {
     // Streamed from the file: a log is never read whole into memory.
     let id = path.id(&state.service)?;
@@ -365,30 +372,33 @@ async fn stop_app(
     Ok(Json(app_view(&state, &headers, &app, None)?))
 }
 
-#[derive(Deserialize)]
-struct AppLogQuery {
-    /// Byte offset to read from; without it, the last 64 KiB.
-    offset: Option<u64>,
-}
-
-/// The running app's output (`LogFiles/app.log`); `X-Log-Offset` is where to continue from.
+/// The app's log: its processes' output, the router's line per request and the release phase's
+/// output (`?lines=N`, `?source=web`; `?offset=N` continues where `X-Log-Offset` said).
 async fn app_log(
     State(state): State<AppState>,
     ApiPath(app): ApiPath<AppName>,
-    Query(query): Query<AppLogQuery>,
+    Query(query): Query<LogQuery>,
 ) -> ApiResult<Response> {
-    let output = state.service.app_output(&app, query.offset).await?;
+    let output = state.service.app_output(&app, &query).await?;
     let headers = [
         (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
         (HeaderName::from_static("x-log-offset"), output.end.to_string()),
     ];
-    Ok((headers, output.bytes).into_response())
+    Ok((headers, output.text).into_response())
+}
+
+/// `GET /metrics` (admin token): every app's requests and processes, for Prometheus.
+pub async fn openmetrics(State(state): State<AppState>) -> ApiResult<Response> {
+    let text = state.service.openmetrics()?;
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
 /// The app's processes and how many of each type it is scaled to.
 async fn list_processes(State(state): State<AppState>, ApiPath(app): ApiPath<AppName>) -> ApiResult<Json<Value>> {
     let processes = state.service.processes(&app)?;
-    Ok(Json(json!({ "processes": processes, "scale": state.service.scale(&app)? })))
+    let requests = state.service.request_stats(&app)?;
+    Ok(Json(json!({ "processes": processes, "scale": state.service.scale(&app)?, "requests": requests })))
 }
 
 /// `{"web": 2, "worker": 1}`: starts or stops processes to match.

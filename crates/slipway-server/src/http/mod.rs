@@ -16,7 +16,7 @@ pub mod vfs;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 
 use crate::service::Service;
@@ -38,6 +38,10 @@ pub fn router(service: Service) -> Router {
             api::router(state.clone())
                 .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
                 .layer(axum::middleware::from_fn(error::json_errors)),
+        )
+        .route(
+            "/metrics",
+            get(api::openmetrics).layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin)),
         )
         .route("/git/{repo}/{*rest}", any(git::handle).layer(axum::middleware::from_fn(error::json_errors)))
         .merge(dashboard::router(state.clone()))

@@ -5,12 +5,14 @@
 //! 502 when it is down.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -19,6 +21,7 @@ use super::listen::Scheme;
 use super::AppState;
 use crate::app_name::AppName;
 use crate::hosts::{host_name, Target};
+use crate::metrics::RequestRecord;
 use crate::settings::FORCE_HTTPS;
 
 pub type HttpClient = Client<HttpConnector, Body>;
@@ -77,37 +80,97 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
             &format!("There is no app named {} on this slipway.", html_escape(&label)),
         );
     };
-    if let Some(redirect) = force_https(&state, &app, &request, &host) {
+    let observation = Observation::start(&state, &app, &request, &host);
+    let response = serve_app(&state, request, &app, running, &host).await;
+    observation.finish(response)
+}
+
+/// Passes the request to one of the app's web processes, waking the app if it is idle; an error
+/// page when it is not running or does not answer.
+async fn serve_app(state: &AppState, request: Request, app: &AppName, running: Option<u16>, host: &str) -> Response {
+    let shared = state.service.shared();
+    let label = app.as_str();
+    if let Some(redirect) = force_https(state, app, &request, host) {
         return redirect;
     }
     // An app stopped for being idle starts now; the request waits for it.
     let running = match running {
         Some(port) => Some(port),
-        None => state.service.web_port(&app).await,
+        None => state.service.web_port(app).await,
     };
     let Some(port) = running else {
-        let process = shared.supervisor.info(&app);
+        let process = shared.supervisor.info(app);
         return page(
             StatusCode::BAD_GATEWAY,
             "App not running",
             &format!(
-                "{} is not answering right now (its process is {}). Check its deployments and `slipway logs {} --app`.",
-                html_escape(&label),
+                "{} is not answering right now (its process is {}). Check its deployments and `slipway logs {}`.",
+                html_escape(label),
                 format!("{:?}", process.state).to_lowercase(),
-                html_escape(&label)
+                html_escape(label)
             ),
         );
     };
-    match forward(&state, request, port, &label).await {
+    match forward(state, request, port, label).await {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!("proxy to {label}: {e}");
             page(
                 StatusCode::BAD_GATEWAY,
                 "App not answering",
-                &format!("{} did not answer the request.", html_escape(&label)),
+                &format!("{} did not answer the request.", html_escape(label)),
             )
         }
+    }
+}
+
+/// What the proxy notes of a request: when it began, then its status and the bytes sent. When
+/// the response body has been sent (or dropped), the request is counted in the app's metrics and
+/// logged as a `router` line in its log.
+struct Observation {
+    service: crate::service::Service,
+    app: AppName,
+    started: Instant,
+    record: RequestRecord,
+}
+
+impl Observation {
+    fn start(state: &AppState, app: &AppName, request: &Request, host: &str) -> Self {
+        let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        let record = RequestRecord {
+            method: request.method().to_string(),
+            path,
+            host: host_name(host),
+            status: 0,
+            duration: Duration::ZERO,
+            bytes: 0,
+        };
+        Observation { service: state.service.clone(), app: app.clone(), started: Instant::now(), record }
+    }
+
+    fn finish(mut self, response: Response) -> Response {
+        self.record.status = response.status().as_u16();
+        self.record.duration = self.started.elapsed();
+        response.map(|body| {
+            Body::new(body.map_frame(move |frame| {
+                if let Some(data) = frame.data_ref() {
+                    self.count(data.len());
+                }
+                frame
+            }))
+        })
+    }
+
+    fn count(&mut self, bytes: usize) {
+        self.record.bytes += bytes as u64;
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        let shared = self.service.shared();
+        shared.metrics.record(&self.app, &self.record);
+        shared.supervisor.log_line(&self.app, None, "router", &self.record.log_text());
     }
 }
 

@@ -6,12 +6,10 @@ use time::OffsetDateTime;
 use super::Service;
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
+use crate::state::Release;
 use crate::store::Deployment;
 use crate::supervisor::ProcessInfo;
 use crate::{git, releases, sandbox, secrets};
-
-/// How much of the app's output a read without an offset returns.
-const APP_LOG_TAIL: u64 = 64 * 1024;
 
 /// An app as every front-end shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -41,12 +39,6 @@ pub struct AppSummary {
 pub struct CreatedApp {
     pub name: AppName,
     pub password: String,
-}
-
-/// A piece of the app's output and where the output ends, to continue from.
-pub struct AppOutput {
-    pub bytes: Vec<u8>,
-    pub end: u64,
 }
 
 impl Service {
@@ -122,6 +114,7 @@ impl Service {
         self.deployer.settle(app).await;
         let _no_deployments = self.deployer.lock_app(app).await;
         self.shared.supervisor.remove(app).await;
+        self.shared.metrics.forget(app);
         self.shared.cgroups.remove(app);
         let domains: Vec<_> =
             self.shared.store.domains()?.into_iter().filter(|(_, owner)| owner == app).map(|(d, _)| d).collect();
@@ -145,28 +138,12 @@ impl Service {
         let active = self.active_deployment(app)?.ok_or_else(|| Error::NothingDeployed(app.clone()))?;
         let settings = self.settings(app)?;
         let log = |line: &str| tracing::info!("{app}: {line}");
-        let release = self.paths(app).release(active.id);
-        let python = active.python_version.as_deref();
-        self.shared.start_release(app, &release, python, &settings, &log).await.map_err(Error::StartFailed)
+        self.shared.start_release(app, Release::of(&active), &settings, &log).await.map_err(Error::StartFailed)
     }
 
     pub async fn stop_app(&self, app: &AppName) -> Result<()> {
         self.require_app(app)?;
         self.shared.supervisor.stop(app).await;
         Ok(())
-    }
-
-    /// The running app's output (`LogFiles/app.log`) from `offset` on; without an offset, its
-    /// last 64 KiB. An offset past the end (the log was rotated) starts over.
-    pub async fn app_output(&self, app: &AppName, offset: Option<u64>) -> Result<AppOutput> {
-        self.require_app(app)?;
-        let bytes = tokio::fs::read(self.paths(app).app_log()).await.unwrap_or_default();
-        let end = bytes.len() as u64;
-        let start = match offset {
-            Some(offset) if offset <= end => offset,
-            Some(_) => 0,
-            None => end.saturating_sub(APP_LOG_TAIL),
-        };
-        Ok(AppOutput { bytes: bytes[start as usize..].to_vec(), end })
     }
 }

@@ -4,7 +4,7 @@
 //! the CLI command (which calls the API) cannot disagree.
 //!
 //! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`],
-//! [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`], [`domains`] (names
+//! [`logs`] (the app's log), [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`], [`domains`] (names
 //! and certificates). They all add methods
 //! to [`Service`].
 
@@ -14,6 +14,7 @@ pub mod cron;
 pub mod deployments;
 pub mod domains;
 pub mod env;
+pub mod logs;
 pub mod processes;
 pub mod runs;
 pub mod settings;

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::Service;
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
+use crate::metrics::RequestStats;
 use crate::supervisor::ProcessRow;
 
 /// The most processes of one type an app may run.
@@ -17,6 +18,20 @@ impl Service {
     pub fn processes(&self, app: &AppName) -> Result<Vec<ProcessRow>> {
         self.require_app(app)?;
         Ok(self.shared.supervisor.processes(app))
+    }
+
+    /// What the proxy has seen of the app's requests since the server started.
+    pub fn request_stats(&self, app: &AppName) -> Result<RequestStats> {
+        self.require_app(app)?;
+        Ok(self.shared.metrics.stats(app))
+    }
+
+    /// Every app's request and process metrics, in the OpenMetrics text format (`GET /metrics`).
+    pub fn openmetrics(&self) -> Result<String> {
+        let apps = self.shared.store.app_names()?;
+        let processes: Vec<_> =
+            apps.into_iter().map(|app| (app.clone(), self.shared.supervisor.processes(&app))).collect();
+        Ok(self.shared.metrics.openmetrics(&processes))
     }
 
     /// How many processes of each type the app runs, as set (a type not named runs one).

@@ -1,9 +1,21 @@
-//! The running app's output: `LogFiles/app.log`, rotated to `app.log.1` by size. One writer per
-//! app, shared by all its processes, so that a rotation is seen by every one of them.
+//! The app's log, `LogFiles/app.log`: its processes' output, a router line per request and the
+//! release phase's output, one line each, prefixed with when, which release and which source:
+//!
+//! ```text
+//! 2026-11-26T16:41:52.123Z v4 web.1: Booting worker with pid: 12
+//! 2026-11-26T16:41:53.007Z v4 router: method=GET path="/" host=hello.localhost status=200 duration=3ms bytes=12
+//! ```
+//!
+//! One writer per app, shared by all its processes, so that a rotation is seen by every one of
+//! them. The log is bounded: past [`APP_LOG_MAX_BYTES`] it becomes `app.log.1` (the one before
+//! goes), so an app keeps at most twice that.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 pub const APP_LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
 
@@ -23,14 +35,14 @@ impl AppLog {
         Ok(Arc::new(AppLog { path, file: Mutex::new(file) }))
     }
 
-    /// Appends `line` with its control characters escaped: the log is printed on operators'
-    /// terminals by `slipway logs --app`.
-    pub fn line(&self, line: &str) {
-        let line = slipway_build::log::escape_controls(line);
+    /// Appends a line from `source` (`web.1`, `router`, `release`) of release `version`, with its
+    /// control characters escaped: the log is printed on operators' terminals by `slipway logs`.
+    pub fn write(&self, version: i64, source: &str, text: &str) {
+        let line = format!("{} v{version} {source}: {}\n", now(), slipway_build::log::escape_controls(text));
         let mut file = self.file.lock().unwrap();
-        let _ = file.write_all(format!("{line}\n").as_bytes());
+        let _ = file.write_all(line.as_bytes());
         if file.metadata().map(|m| m.len() > APP_LOG_MAX_BYTES).unwrap_or(false) {
-            let _ = std::fs::rename(&self.path, self.path.with_extension("log.1"));
+            let _ = std::fs::rename(&self.path, rotated(&self.path));
             if let Ok(fresh) = std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
                 *file = fresh;
             }
@@ -38,17 +50,72 @@ impl AppLog {
     }
 }
 
+/// Where `app.log` goes when it is full.
+pub fn rotated(path: &Path) -> PathBuf {
+    path.with_extension("log.1")
+}
+
+fn now() -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::now_utc().format(&format).expect("UTC times format")
+}
+
+/// Which lines `slipway logs --source` keeps: `web` is every web process, `web.1` only that one.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFilter(Option<String>);
+
+impl SourceFilter {
+    pub fn new(source: Option<&str>) -> Self {
+        SourceFilter(source.filter(|s| !s.is_empty()).map(String::from))
+    }
+
+    pub fn keeps(&self, line: &str) -> bool {
+        let Some(wanted) = &self.0 else { return true };
+        match source_of(line) {
+            Some(source) => source == wanted || source.split_once('.').is_some_and(|(kind, _)| kind == wanted),
+            None => false,
+        }
+    }
+}
+
+/// The source of a log line (`web.1` in `… v4 web.1: text`).
+fn source_of(line: &str) -> Option<&str> {
+    let mut fields = line.splitn(4, ' ');
+    let (_time, version, source) = (fields.next()?, fields.next()?, fields.next()?);
+    (version.starts_with('v')).then_some(())?;
+    source.strip_suffix(':')
+}
+
+/// The lines of `text` the filter keeps, only the last `last` of them when given.
+pub fn select(text: &str, filter: &SourceFilter, last: Option<usize>) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| filter.keeps(l)).collect();
+    let from = last.map_or(0, |n| kept.len().saturating_sub(n));
+    kept[from..].iter().map(|l| format!("{l}\n")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_app_log_escapes_terminal_controls() {
+    fn lines_carry_time_release_and_source_and_escape_terminal_controls() {
         let dir = tempfile::tempdir().unwrap();
         let log = AppLog::open(&dir.path().join("app.log")).unwrap();
-        log.line("\u{1b}]0;owned\u{7}title");
+        log.write(3, "web.1", "\u{1b}]0;owned\u{7}title");
         let written = std::fs::read_to_string(dir.path().join("app.log")).unwrap();
-        assert_eq!(written, "\\u{1b}]0;owned\\u{7}title\n");
+        let (time, rest) = written.split_once(' ').unwrap();
+        assert_eq!(rest, "v3 web.1: \\u{1b}]0;owned\\u{7}title\n");
+        assert!(time.len() == 24 && time.ends_with('Z'), "{time}");
+    }
+
+    #[test]
+    fn sources_are_filtered_by_type_or_by_process() {
+        let text = "t v1 web.1: a\nt v1 web.2: b\nt v1 router: c\nt v1 worker.1: d\nold line\n";
+        let web = SourceFilter::new(Some("web"));
+        assert_eq!(select(text, &web, None), "t v1 web.1: a\nt v1 web.2: b\n");
+        assert_eq!(select(text, &SourceFilter::new(Some("web.2")), None), "t v1 web.2: b\n");
+        assert_eq!(select(text, &SourceFilter::new(Some("router")), None), "t v1 router: c\n");
+        assert_eq!(select(text, &SourceFilter::default(), Some(2)), "t v1 worker.1: d\nold line\n");
     }
 
     #[test]
@@ -56,14 +123,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = AppLog::open(&dir.path().join("app.log")).unwrap();
         let big = "x".repeat(1024 * 1024);
-        // Ten lines of 1 MiB and a newline pass 10 MiB: the tenth one rotates the file.
+        // Ten lines of 1 MiB and a prefix pass 10 MiB: the tenth one rotates the file.
         for _ in 0..APP_LOG_MAX_BYTES / (1024 * 1024) {
-            log.line(&big);
+            log.write(1, "web.1", &big);
         }
-        log.line("after the rotation");
+        log.write(1, "web.1", "after the rotation");
         let rotated = std::fs::metadata(dir.path().join("app.log.1")).unwrap().len();
         assert!(rotated > APP_LOG_MAX_BYTES, "{rotated}");
         let current = std::fs::read_to_string(dir.path().join("app.log")).unwrap();
-        assert!(current == "after the rotation\n", "app.log holds {} bytes", current.len());
+        assert!(current.ends_with(" v1 web.1: after the rotation\n") && current.lines().count() == 1, "{current}");
     }
 }

@@ -86,6 +86,8 @@ pub struct ProcessRow {
     pub restarts: u32,
     /// Resident memory of it and what it started, in bytes.
     pub memory: Option<u64>,
+    /// CPU time (user and system) of it and what it started, so far.
+    pub cpu_seconds: Option<f64>,
     pub last_exit: Option<String>,
 }
 
@@ -110,6 +112,8 @@ pub(crate) struct Slot {
 #[derive(Clone)]
 struct Running {
     app: AppName,
+    /// The number of the deployment that built the release (`4` for v4).
+    version: i64,
     ids: (u32, u32),
     release: PathBuf,
     runtime: Option<PathBuf>,
@@ -153,6 +157,8 @@ pub struct Supervisor {
 /// where to log what the start does.
 pub struct StartRequest<'a> {
     pub app: &'a AppName,
+    /// The number of the deployment that built the release.
+    pub version: i64,
     /// The app's uid and gid.
     pub ids: (u32, u32),
     /// The release directory (its real path, not through `wwwroot`): the processes keep running
@@ -219,6 +225,7 @@ impl Supervisor {
             .iter()
             .map(|slot| {
                 let slot = slot.lock().unwrap();
+                let usage = slot.pid.and_then(process::group_usage);
                 ProcessRow {
                     name: format!("{}.{}", slot.kind, slot.index),
                     kind: slot.kind.clone(),
@@ -228,7 +235,8 @@ impl Supervisor {
                     command: slot.launch.shell.clone(),
                     uptime: slot.started.elapsed().as_secs(),
                     restarts: slot.restarts,
-                    memory: slot.pid.and_then(process::group_memory),
+                    memory: usage.map(|u| u.memory),
+                    cpu_seconds: usage.map(|u| u.cpu_seconds),
                     last_exit: slot.last_exit.clone(),
                 }
             })
@@ -290,6 +298,7 @@ impl Supervisor {
         };
         let running = Running {
             app: request.app.clone(),
+            version: request.version,
             ids: request.ids,
             release: request.release.to_path_buf(),
             runtime: request.runtime.clone(),
@@ -429,6 +438,8 @@ impl Supervisor {
             .map_err(|e| format!("cannot apply the app's resource limits: {e}"))?;
         Ok(Launch {
             kind: kind.to_string(),
+            name: name.to_string(),
+            version: running.version,
             shell,
             dir: running.release.clone(),
             run,
@@ -565,6 +576,17 @@ impl Supervisor {
             }
             stop_slots(previous).await;
         });
+    }
+
+    /// A line from `source` (`router`, `release`) in the app's log, under the live release's
+    /// number (or `version`, for a release not live yet).
+    pub fn log_line(&self, app: &AppName, version: Option<i64>, source: &str, text: &str) {
+        let live = || self.formation(app).lock().unwrap().running.as_ref().map(|r| r.version);
+        let version = version.or_else(live).unwrap_or(0);
+        match self.app_log(app) {
+            Ok(log) => log.write(version, source, text),
+            Err(e) => tracing::warn!("{app}: cannot open LogFiles/app.log: {e}"),
+        }
     }
 
     fn app_log(&self, app: &AppName) -> std::io::Result<Arc<AppLog>> {

@@ -52,7 +52,7 @@ async fn run(
             status = child.wait() => status,
             _ = stop.notified() => {
                 terminate(&mut child).await;
-                launch.log.line(&format!("[slipway] {} `{}` stopped", launch.kind, launch.shell));
+                launch.say(&format!("[slipway] {} `{}` stopped", launch.kind, launch.shell));
                 return;
             }
         };
@@ -67,7 +67,7 @@ async fn run(
         } else {
             status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
         };
-        launch.log.line(&format!("[slipway] {} exited ({status}); restarting in {}s", launch.kind, backoff.as_secs()));
+        launch.say(&format!("[slipway] {} exited ({status}); restarting in {}s", launch.kind, backoff.as_secs()));
         set_state(&slot, generation, ProcessState::Crashed, None, true);
         record_exit(&slot, generation, status);
         tokio::select! {
@@ -93,7 +93,7 @@ async fn run(
                     None => return terminate(&mut child).await,
                 }
             }
-            Err(e) => launch.log.line(&format!("[slipway] cannot restart the app: {e}")),
+            Err(e) => launch.say(&format!("[slipway] cannot restart the app: {e}")),
         }
     }
 }

@@ -26,6 +26,10 @@ const TAIL_LINES: usize = 40;
 pub struct Launch {
     /// Its process type: `web`, `worker`, …
     pub kind: String,
+    /// `web.1`, `worker.2`: its source in the app's log.
+    pub name: String,
+    /// The number of the deployment that built its release (`4` for v4).
+    pub version: i64,
     /// The start command, run by `sh -c` as written (`cd sub && …`, `VAR=x cmd` work).
     pub shell: String,
     /// The release directory it runs in.
@@ -42,6 +46,13 @@ pub struct Launch {
     /// What a web process must answer before it gets requests (after a crash too).
     pub health: Option<Health>,
     pub log: Arc<AppLog>,
+}
+
+impl Launch {
+    /// A line of the process's in the app's log.
+    pub fn say(&self, text: &str) {
+        self.log.write(self.version, &self.name, text);
+    }
 }
 
 /// The last lines a process printed.
@@ -79,17 +90,17 @@ pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
         child.stderr.take().map(|s| Box::new(s) as _),
     ];
     for stream in streams.into_iter().flatten() {
-        let (log, tail) = (launch.log.clone(), tail.clone());
+        let (log, tail, name, version) = (launch.log.clone(), tail.clone(), launch.name.clone(), launch.version);
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                log.line(&line);
+                log.write(version, &name, &line);
                 tail.push(line);
             }
         });
     }
     let port = launch.port.map(|p| format!(" on port {p}")).unwrap_or_default();
-    launch.log.line(&format!(
+    launch.say(&format!(
         "[slipway] started {} `{}`{port} (pid {})",
         launch.kind,
         launch.shell,
@@ -119,24 +130,36 @@ fn shell_line(command: &str) -> String {
     }
 }
 
-/// The resident memory of every process in the group `group` (a process and what it started), in
-/// bytes; `None` when none is left.
-pub fn group_memory(group: u32) -> Option<u64> {
+/// What a process group (a process and what it started) uses: resident memory, and CPU time so
+/// far.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// In bytes.
+    pub memory: u64,
+    pub cpu_seconds: f64,
+}
+
+/// The usage of every process in the group `group` together; `None` when none is left.
+pub fn group_usage(group: u32) -> Option<Usage> {
     let page = rustix::param::page_size() as u64;
-    let mut total = None;
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    let mut total: Option<Usage> = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // `pid (comm) state ppid pgrp …`: the name may hold spaces and parentheses.
+        // `pid (comm) state ppid pgrp … utime stime …`: the name may hold spaces and parentheses.
         let Some(fields) = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>()) else {
             continue;
         };
         if fields.get(2).and_then(|g| g.parse::<u32>().ok()) != Some(group) {
             continue;
         }
+        let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let usage = total.get_or_insert(Usage { memory: 0, cpu_seconds: 0.0 });
+        usage.cpu_seconds += (field(11) + field(12)) as f64 / ticks;
         let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else { continue };
         if let Some(pages) = statm.split_whitespace().nth(1).and_then(|r| r.parse::<u64>().ok()) {
-            *total.get_or_insert(0) += pages * page;
+            usage.memory += pages * page;
         }
     }
     total

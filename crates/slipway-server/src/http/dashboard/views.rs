@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::service::apps::AppOutput;
 use slipway_build::log::{format_duration, StepOutcome};
 
 use crate::store::{Deployment, Status};
@@ -250,20 +249,6 @@ fn line_kind(line: &str) -> &'static str {
     }
 }
 
-/// The last `max` bytes of a file, from a line start; and whether earlier output was left out.
-/// The app's recent output as the page shows it: from the first whole line, and whether
-/// earlier output was left out.
-pub fn output_text(output: &AppOutput) -> (String, bool) {
-    let truncated = output.end > output.bytes.len() as u64;
-    let mut text = String::from_utf8_lossy(&output.bytes).into_owned();
-    if truncated {
-        if let Some(newline) = text.find('\n') {
-            text.drain(..=newline);
-        }
-    }
-    (text, truncated)
-}
-
 /// env as the service describes it.
 #[derive(Debug, Clone, Default)]
 pub struct EnvView {
@@ -317,13 +302,5 @@ mod tests {
         assert_eq!(duration_text(65.0), "1m 05s");
         assert_eq!(duration_text(7380.0), "2h 03m");
         assert_eq!(when(time::macros::datetime!(2026-01-02 03:04:05 UTC)).exact, "2026-01-02 03:04:05 UTC");
-    }
-
-    #[test]
-    fn output_starts_at_a_line() {
-        let all = AppOutput { bytes: b"first line\nsecond line\nthird\n".to_vec(), end: 29 };
-        assert_eq!(output_text(&all), ("first line\nsecond line\nthird\n".to_string(), false));
-        let cut = AppOutput { bytes: b"nd line\nthird\n".to_vec(), end: 29 };
-        assert_eq!(output_text(&cut), ("third\n".to_string(), true));
     }
 }

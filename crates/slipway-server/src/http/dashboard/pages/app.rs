@@ -19,6 +19,7 @@ use super::{back_to, flash_views, FlashView};
 use crate::app_name::AppName;
 use crate::error::{Error, ErrorKind};
 use crate::http::api::app_view;
+use crate::service::logs::LogQuery;
 use crate::service::settings::Change;
 use crate::settings::PYTHON_VERSION;
 
@@ -107,6 +108,9 @@ pub(super) struct RevealQuery {
     pub(super) reveal: bool,
 }
 
+/// How many of the log's last lines the page shows (the log page follows it all).
+const SHOWN_LOG_LINES: usize = 200;
+
 /// How many recent runs the page shows, with their output.
 const SHOWN_RUNS: usize = 10;
 
@@ -130,7 +134,8 @@ pub(super) async fn app_page(
         .map(|d| DeploymentRow { kept: kept.contains(&d.id), ..DeploymentRow::new(d) })
         .collect();
     let env = service.env_info(&app).await?;
-    let (output, output_truncated) = views::output_text(&service.app_output(&app, None).await?);
+    let log = service.app_output(&app, &LogQuery { lines: Some(SHOWN_LOG_LINES), ..LogQuery::default() }).await?;
+    let (output, output_truncated) = (log.text, log.truncated);
     let process = &view.summary.process;
     let mut process_detail = match (process.pid, process.port) {
         (Some(pid), Some(port)) => format!("pid {pid}, port {port}, {} restarts", process.restarts),
