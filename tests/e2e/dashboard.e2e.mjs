@@ -178,10 +178,10 @@ async function ftpLogin(host, port, user, password) {
   }
 }
 
-function getThroughProxy(base, app) {
+function getThroughProxy(base, app, path = "/") {
   const { port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path: "/", headers: { Host: `${app}.localhost:${port}` } }, (response) => {
+    const request = http.get({ host: "127.0.0.1", port, path, headers: { Host: `${app}.localhost:${port}` } }, (response) => {
       let body = "";
       response.on("data", (d) => (body += d));
       response.on("end", () => resolve({ status: response.statusCode, body }));
@@ -201,7 +201,7 @@ async function waitForDeploymentOnAppPage(base, minCount) {
   const deadline = Date.now() + 60_000;
   for (;;) {
     await page.goto(`${base}/apps/${APP}`);
-    const count = await page.locator("li[data-deployment]").count();
+    const count = await page.locator("tr[data-deployment]").count();
     if (count >= minCount) return;
     if (Date.now() > deadline) throw new Error(`no deployment ${minCount} on the app page after 60s`);
     await page.waitForTimeout(400);
@@ -321,7 +321,7 @@ async function main() {
     const gitUrl = (await text("#git-url")).replace("://", `://${APP}:${password}@`);
     const push = pushInBackground(repo, gitUrl);
     await waitForDeploymentOnAppPage(base, 1);
-    await page.click("li[data-deployment] .deploy-title");
+    await page.click("tr[data-deployment] .deploy-title");
     await page.waitForURL(/\/deployments\/v\d+$/);
     const firstId = Number(page.url().split("/").pop().slice(1));
     const followedLive = (await page.locator("#log[data-follow]").count()) > 0;
@@ -353,13 +353,34 @@ async function main() {
 
     // The app page: the deployment, active, with env and the app's output.
     await page.goto(`${base}/apps/${APP}`);
-    const row = page.locator(`li[data-deployment="v${firstId}"]`);
+    const row = page.locator(`tr[data-deployment="v${firstId}"]`);
     check((await row.locator(".deploy-message").textContent()) === SCRIPT_MESSAGE && (await row.locator(".pill-active").count()) === 1, "the app page lists the deployment with its message as text and the active marker");
     check((await text("#env-python")).includes(python), `env is on Python ${python}`);
     check((await page.locator("#packages td", { hasText: /^six$/ }).count()) === 1, "env lists its packages with versions (six)");
     check((await text("#process-state")).includes("Running"), "the process is shown as running");
     const envCreatedBefore = await page.locator("#env-created span[title]").getAttribute("title");
+    check((await page.locator("#requests-chart rect").count()) > 0 && (await text("#request-numbers")).includes("2xx"), "the requests chart and numbers show the request made through the proxy");
+    check((await text("#app-log")).includes("router: method=GET path=\"/\""), "the app's log shows the router's line for it");
+    await getThroughProxy(base, APP, "/followed-live");
+    const tailed = await page
+      .waitForFunction(() => document.querySelector("#app-log").textContent.includes('path="/followed-live"'), null, { timeout: 20_000 })
+      .then(() => true, () => false);
+    check(tailed, "a new request's router line appears in the open page's log, live");
     await shot("08-app");
+
+    // The app's processes from the page: scale, restart, stop, start.
+    await page.fill("#scale-web", "2");
+    await Promise.all([page.waitForLoadState("load"), page.click("#scale-form button[type=submit]")]);
+    check((await page.locator('tr[data-process="web.2"]').count()) === 1 && (await text(".flash")).includes("Scaled to web × 2"), "the scale form runs a second web process");
+    await page.fill("#scale-web", "1");
+    await Promise.all([page.waitForLoadState("load"), page.click("#scale-form button[type=submit]")]);
+    check((await page.locator('tr[data-process="web.2"]').count()) === 0, "and scales back to one");
+    await Promise.all([page.waitForLoadState("load"), page.click("#restart-app")]);
+    check((await text(".flash")).includes("Restarted"), "Restart restarts the app");
+    await Promise.all([page.waitForLoadState("load"), page.click("#stop-app")]);
+    check((await getThroughProxy(base, APP)).status === 502 && (await page.locator("#start-app").count()) === 1, "Stop stops it (the proxy answers 502) and offers Start");
+    await Promise.all([page.waitForLoadState("load"), page.click("#start-app")]);
+    check((await getThroughProxy(base, APP)).status === 200, "Start starts it again");
 
     // Reset Python environment: confirm, then a new clean-env deployment runs and succeeds.
     await page.click("#reset-env");
@@ -377,6 +398,9 @@ async function main() {
     const envCreatedAfter = await page.locator("#env-created span[title]").getAttribute("title");
     check(envCreatedAfter !== envCreatedBefore, `env was created anew (${envCreatedBefore} → ${envCreatedAfter})`);
     await shot("11-app-after-reset");
+    // Roll back to the first deployment from the table, with no rebuild.
+    await Promise.all([page.waitForLoadState("load"), page.click(`[data-rollback="v${firstId}"]`)]);
+    check((await text(".flash")).includes(`deployment v${firstId} is live again`) && (await page.locator(`tr[data-deployment="v${firstId}"] .pill-active`).count()) === 1, "Roll back makes the first release live again");
     await page.goto(`${base}/`);
     check((await page.locator(`li[data-app="${APP}"] .badge`, { hasText: "Succeeded" }).count()) === 1, "the app list shows the last deployment's status");
     await shot("12-apps");
@@ -416,6 +440,16 @@ async function main() {
     }
     check(plainId > resetId, `without JavaScript, a redeploy (#${plainId}) runs and its page refreshes itself until it succeeds`);
     await plain.close();
+
+    // Delete an app: the name must be typed.
+    await page.goto(`${base}/`);
+    await page.fill("#app-name", "doomed");
+    await Promise.all([page.waitForURL(`${base}/apps/doomed`), page.click("#create-app button[type=submit]")]);
+    await Promise.all([page.waitForURL(`${base}/apps/doomed/delete`), page.click("#delete-app")]);
+    await shot("16-delete-confirm");
+    await page.fill("#confirm-name", "doomed");
+    await Promise.all([page.waitForURL(`${base}/`), page.click("#confirm-delete")]);
+    check((await text(".flash")).includes("Deleted doomed.") && (await page.locator('li[data-app="doomed"]').count()) === 0, "Delete, confirmed by name, removes the app");
 
     // Log out: the session ends.
     await Promise.all([page.waitForURL(`${base}/login`), page.click(".topnav button")]);

@@ -377,6 +377,71 @@ fn the_app_page_shows_processes_cron_jobs_and_runs_and_runs_a_job_now() {
     });
 }
 
+#[test]
+fn the_app_page_restarts_stops_starts_scales_follows_the_log_and_deletes() {
+    let server = TestServer::start();
+    let repo = Repo::app("3.12", "six\n");
+    repo.write("Procfile", "web: python app.py\nworker: sh -c 'echo worker up; while true; do sleep 1; done'\n");
+    repo.commit("a worker");
+    let password = server.create_app("acts");
+    repo.push_ok(&server.git_url("acts", &password), &["main"]);
+    let client = Client::login(&server);
+    let page = client.get("/apps/acts").body;
+    let csrf = hidden_csrf(&page).unwrap();
+    for expected in [
+        r#"id="restart-app""#,
+        r#"id="stop-app""#,
+        r#"id="scale-worker""#,
+        r#"tr class="deploy-row is-active" data-deployment="v1""#,
+    ] {
+        assert!(page.contains(expected), "no {expected} in the page");
+    }
+    let flash_after = |path: &str, fields: &[(&str, &str)]| {
+        let answer = client.post(path, fields);
+        assert_eq!(answer.status, 303, "{path}: {}", answer.body);
+        client.get(answer.header("location").unwrap().split('#').next().unwrap()).body
+    };
+
+    // Scale: two workers, then a count that is not one.
+    let scaled = flash_after("/apps/acts/scale", &[("csrf", &csrf), ("web", "1"), ("worker", "2")]);
+    assert!(scaled.contains("Scaled to web × 1, worker × 2.") && scaled.contains(r#"data-process="worker.2""#));
+    let refused = flash_after("/apps/acts/scale", &[("csrf", &csrf), ("worker", "lots")]);
+    assert!(refused.contains("`worker` wants a number of processes, not `lots`"), "the error is shown");
+
+    // Stop, start, restart.
+    let stopped = flash_after("/apps/acts/processes", &[("csrf", &csrf), ("action", "stop")]);
+    assert!(stopped.contains("Stopped: requests get 502") && stopped.contains(r#"id="start-app""#));
+    assert_eq!(server.get_app("acts", "/").0, 502);
+    let started = flash_after("/apps/acts/processes", &[("csrf", &csrf), ("action", "start")]);
+    assert!(started.contains("Started.") && started.contains(r#"id="stop-app""#));
+    assert_eq!(server.get_app("acts", "/").0, 200);
+    let restarted = flash_after("/apps/acts/processes", &[("csrf", &csrf), ("action", "restart")]);
+    assert!(restarted.contains("Restarted: new processes took over."));
+
+    // The log, by source, and what comes after the page's offset (what its script polls).
+    let routed = client.get("/apps/acts?source=router").body;
+    assert!(routed.contains("host=acts.localhost status=502"), "the router's lines");
+    assert!(!routed.contains(" worker.1: worker up"), "only the router's");
+    assert!(client.get("/apps/acts").body.contains(" worker.1: worker up"), "all sources by default");
+    let offset = routed.split(r#"data-offset=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(server.get_app("acts", "/after").0, 200);
+    crate::server_support::wait_until(std::time::Duration::from_secs(10), "the followed line", || {
+        let next = client.get(&format!("/apps/acts/logs/follow?offset={offset}&source=router")).body;
+        next.contains(r#"path=\"/after\""#).then_some(())
+    });
+    let chart = client.get("/apps/acts").body;
+    assert!(chart.contains(r#"id="requests-chart""#) && chart.contains("<rect"), "the requests chart has bars");
+
+    // Delete: a wrong name deletes nothing; the right one deletes the app.
+    assert!(client.get("/apps/acts/delete").body.contains(r#"id="confirm-name""#));
+    let kept = flash_after("/apps/acts/delete", &[("csrf", &csrf), ("confirm", "act")]);
+    assert!(kept.contains("Nothing was deleted: type `acts` to confirm."));
+    assert_eq!(server.api("GET", "/api/apps/acts", None).0, 200);
+    let home = flash_after("/apps/acts/delete", &[("csrf", &csrf), ("confirm", "acts")]);
+    assert!(home.contains("Deleted acts."), "back on the app list");
+    assert_eq!(server.api("GET", "/api/apps/acts", None).0, 404);
+}
+
 /// The whole dashboard in Debian's headless Chromium (Playwright), through `scripts/e2e.sh`.
 /// `SLIPWAY_SKIP_E2E=1` at build time skips it, and `cargo test` lists it as ignored (for a quick
 /// local loop; CI runs it).

@@ -2,7 +2,8 @@
 //  - copy buttons beside values you paste elsewhere (URLs, commands, the new password);
 //  - a running deployment's log follows live (polling the dashboard's /follow route, which uses
 //    the session cookie), and the page reloads when the deployment ends;
-//  - the app page reloads when its running deployment ends.
+//  - the app page reloads when its running deployment ends, and its log shows new lines as they
+//    come (polling /apps/APP/logs/follow from the offset the page was rendered at).
 "use strict";
 
 (function () {
@@ -69,6 +70,41 @@
     return response.json();
   }
 
+  // Appends lines as text (never HTML), keeping the view at the bottom if it was there.
+  function appendLines(pre, text) {
+    if (!text) return;
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 24;
+    const fragment = document.createDocumentFragment();
+    for (const line of text.replace(/\n$/, "").split("\n")) {
+      const span = document.createElement("span");
+      const kind = lineKind(line);
+      span.className = kind ? "line line-" + kind : "line";
+      span.textContent = line + "\n";
+      fragment.appendChild(span);
+    }
+    pre.appendChild(fragment);
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  }
+
+  // The app's log: new lines as they come, for as long as the page is open.
+  function tailLog(pre) {
+    let offset = Number(pre.dataset.offset || 0);
+    const source = pre.dataset.source ? "&source=" + encodeURIComponent(pre.dataset.source) : "";
+    const tick = async () => {
+      let data;
+      try {
+        data = await poll(pre.dataset.tail + "?offset=" + offset + source);
+      } catch (_) {
+        return; // session ended or server gone: the page still works with a reload
+      }
+      if (data.text) document.getElementById("no-log")?.remove();
+      appendLines(pre, data.text);
+      offset = data.offset;
+      setTimeout(tick, POLL_MS * 2);
+    };
+    setTimeout(tick, POLL_MS * 2);
+  }
+
   function followLog(pre) {
     let offset = Number(pre.dataset.offset || 0);
     const base = pre.dataset.follow;
@@ -80,19 +116,7 @@
       } catch (_) {
         return; // session ended or server gone: the page still works with a reload
       }
-      if (data.text) {
-        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 24;
-        const fragment = document.createDocumentFragment();
-        for (const line of data.text.replace(/\n$/, "").split("\n")) {
-          const span = document.createElement("span");
-          const kind = lineKind(line);
-          span.className = kind ? "line line-" + kind : "line";
-          span.textContent = line + "\n";
-          fragment.appendChild(span);
-        }
-        pre.appendChild(fragment);
-        if (atBottom) pre.scrollTop = pre.scrollHeight;
-      }
+      appendLines(pre, data.text);
       offset = data.offset;
       setBadge(status, data);
       if (data.finished) {
@@ -128,6 +152,8 @@
     for (const pre of document.querySelectorAll("pre.log")) pre.scrollTop = pre.scrollHeight;
     const log = document.querySelector("pre[data-follow]");
     if (log) followLog(log);
+    const tail = document.querySelector("pre[data-tail]");
+    if (tail) tailLog(tail);
     const watched = document.querySelector("[data-watch]");
     if (watched) watchUntilFinished(watched);
   });

@@ -29,6 +29,78 @@ pub fn setting_rows(values: BTreeMap<String, String>, revealed: bool) -> Vec<Set
         .collect()
 }
 
+/// An app's requests as its page shows them: the numbers, and a bar per minute of the last hour.
+pub struct RequestsView {
+    pub total: u64,
+    /// `2xx 117, 5xx 3`.
+    pub classes: String,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+    pub bars: Vec<ChartBar>,
+    /// The busiest minute's count, the chart's full height.
+    pub peak: u64,
+    /// The chart in words, for screen readers.
+    pub summary: String,
+}
+
+/// One minute of the chart: stacked segments, server errors on top.
+pub struct ChartBar {
+    pub x: u32,
+    pub segments: Vec<ChartSegment>,
+    pub title: String,
+}
+
+pub struct ChartSegment {
+    pub y: String,
+    pub height: String,
+    /// `ok`, `warn`, `bad`: the colour, in the stylesheet.
+    pub tone: &'static str,
+}
+
+/// The chart's height in the SVG's units (its viewBox is 600 × 100: 60 bars, 10 apart).
+const CHART_HEIGHT: f64 = 100.0;
+
+pub fn requests_view(stats: &crate::metrics::RequestStats) -> RequestsView {
+    let peak = stats.per_minute.iter().map(|m| m.ok + m.client_errors + m.server_errors).max().unwrap_or(0);
+    let scale = if peak == 0 { 0.0 } else { CHART_HEIGHT / peak as f64 };
+    let bars = stats
+        .per_minute
+        .iter()
+        .enumerate()
+        .map(|(i, minute)| {
+            let mut top = CHART_HEIGHT;
+            let segments = [(minute.ok, "ok"), (minute.client_errors, "warn"), (minute.server_errors, "bad")]
+                .into_iter()
+                .filter(|(count, _)| *count > 0)
+                .map(|(count, tone)| {
+                    let height = count as f64 * scale;
+                    top -= height;
+                    ChartSegment { y: format!("{top:.2}"), height: format!("{height:.2}"), tone }
+                })
+                .collect();
+            let title = format!(
+                "{} UTC: {} ok, {} 4xx, {} 5xx",
+                minute.minute, minute.ok, minute.client_errors, minute.server_errors
+            );
+            ChartBar { x: i as u32 * 10, segments, title }
+        })
+        .collect();
+    let ms = |v: Option<f64>| v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into());
+    let classes: Vec<String> = stats.status.iter().map(|(class, n)| format!("{class} {n}")).collect();
+    let last_hour: u64 = stats.per_minute.iter().map(|m| m.ok + m.client_errors + m.server_errors).sum();
+    RequestsView {
+        total: stats.requests,
+        classes: classes.join(", "),
+        p50: ms(stats.p50_ms),
+        p95: ms(stats.p95_ms),
+        p99: ms(stats.p99_ms),
+        bars,
+        peak,
+        summary: format!("{last_hour} requests in the last hour, at most {peak} in a minute"),
+    }
+}
+
 /// A status as a coloured badge that always carries its word (never colour alone).
 #[derive(Debug, Clone)]
 pub struct Badge {

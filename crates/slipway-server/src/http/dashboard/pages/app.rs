@@ -12,7 +12,7 @@ use serde::Deserialize;
 use slipway_build::lifecycle;
 
 use super::super::session::{CurrentSession, Flash};
-use super::super::views::{self, Badge, DeploymentRow, EnvView, SettingRow, When};
+use super::super::views::{self, Badge, DeploymentRow, EnvView, RequestsView, SettingRow, When};
 use super::super::{Chrome, DashError, DashPath, DashResult, DashState, Page};
 use super::{back_to, flash_views, FlashView};
 
@@ -30,8 +30,26 @@ struct ProcessView {
     uptime: String,
     restarts: u32,
     memory: String,
+    cpu: String,
     command: String,
 }
+
+/// A process type and how many of it run, for the scale form.
+struct ScaleRow {
+    kind: String,
+    count: u32,
+}
+
+/// A link that filters the log by source.
+struct SourceLink {
+    label: &'static str,
+    value: &'static str,
+    current: bool,
+}
+
+/// The log's sources, as the page offers them.
+const LOG_SOURCES: &[(&str, &str)] =
+    &[("All", ""), ("web", "web"), ("worker", "worker"), ("router", "router"), ("release", "release")];
 
 /// One cron job, with its last run.
 struct CronView {
@@ -95,17 +113,26 @@ struct AppPage {
     output: String,
     output_truncated: bool,
     processes: Vec<ProcessView>,
+    scale: Vec<ScaleRow>,
+    requests: RequestsView,
+    log_sources: Vec<SourceLink>,
+    /// The source the log is filtered by, or empty.
+    log_source: String,
+    /// Where the page's script follows the log from.
+    log_offset: u64,
     cron: Vec<CronView>,
     cron_problem: String,
     runs: Vec<RunView>,
     domains: Vec<DomainRow>,
 }
 
-/// `?reveal=true` shows the settings' values in clear.
+/// `?reveal=true` shows the settings' values in clear; `?source=router` filters the log.
 #[derive(Deserialize)]
-pub(super) struct RevealQuery {
+pub(super) struct PageQuery {
     #[serde(default)]
     pub(super) reveal: bool,
+    #[serde(default)]
+    source: String,
 }
 
 /// How many of the log's last lines the page shows (the log page follows it all).
@@ -119,10 +146,11 @@ pub(super) async fn app_page(
     Extension(session): Extension<CurrentSession>,
     headers: HeaderMap,
     DashPath(app): DashPath<AppName>,
-    Query(reveal): Query<RevealQuery>,
+    Query(query): Query<PageQuery>,
 ) -> DashResult<Response> {
     let service = &dash.app.service;
     let view = app_view(&dash.app, &headers, &app, None)?;
+    let log_source = LOG_SOURCES.iter().find(|(_, value)| *value == query.source).map_or("", |(_, value)| value);
     let mut settings = service.own_settings(&app)?;
     let python_setting = settings.remove(PYTHON_VERSION).unwrap_or_default();
     let mut inherited = service.global_settings()?;
@@ -134,8 +162,8 @@ pub(super) async fn app_page(
         .map(|d| DeploymentRow { kept: kept.contains(&d.id), ..DeploymentRow::new(d) })
         .collect();
     let env = service.env_info(&app).await?;
-    let log = service.app_output(&app, &LogQuery { lines: Some(SHOWN_LOG_LINES), ..LogQuery::default() }).await?;
-    let (output, output_truncated) = (log.text, log.truncated);
+    let source = Some(log_source.to_string()).filter(|s| !s.is_empty());
+    let log = service.app_output(&app, &LogQuery { lines: Some(SHOWN_LOG_LINES), source, offset: None }).await?;
     let process = &view.summary.process;
     let mut process_detail = match (process.pid, process.port) {
         (Some(pid), Some(port)) => format!("pid {pid}, port {port}, {} restarts", process.restarts),
@@ -145,8 +173,19 @@ pub(super) async fn app_page(
         process_detail = format!("{process_detail} — last exit: {exit}").trim_start_matches(" — ").to_string();
     }
     let (cron, cron_problem) = cron_views(service.cron(&app));
+    let processes = service.processes(&app)?;
     let page = AppPage {
-        processes: service.processes(&app)?.into_iter().map(process_view).collect(),
+        scale: scale_rows(service.scale(&app)?, &processes),
+        processes: processes.into_iter().map(process_view).collect(),
+        requests: views::requests_view(&service.request_stats(&app)?),
+        log_sources: LOG_SOURCES
+            .iter()
+            .map(|(label, value)| SourceLink { label, value, current: *value == log_source })
+            .collect(),
+        log_source: log_source.to_string(),
+        log_offset: log.end,
+        output: log.text,
+        output_truncated: log.truncated,
         cron,
         cron_problem,
         runs: run_views(service, &app)?,
@@ -160,16 +199,14 @@ pub(super) async fn app_page(
         ftp_host: view.summary.ftp_host,
         ftp_user: view.summary.ftp_user,
         url: view.summary.url,
-        settings: views::setting_rows(settings, reveal.reveal),
-        inherited: views::setting_rows(inherited, reveal.reveal),
-        revealed: reveal.reveal,
+        settings: views::setting_rows(settings, query.reveal),
+        inherited: views::setting_rows(inherited, query.reveal),
+        revealed: query.reveal,
         python_choices: python_choices(&dash, &python_setting),
         env: EnvView::from_description(&env),
         running: deployments.iter().find(|d| !d.finished).cloned(),
         active: deployments.iter().find(|d| d.active).cloned(),
         deployments,
-        output,
-        output_truncated,
         name: app,
     };
     Ok(Page::render(StatusCode::OK, &page))
@@ -180,10 +217,20 @@ fn process_view(row: crate::supervisor::ProcessRow) -> ProcessView {
         state: views::state_badge(row.state),
         uptime: views::duration_text(row.uptime as f64),
         memory: row.memory.map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into()),
+        cpu: row.cpu_seconds.map(|s| format!("{s:.1}s")).unwrap_or_else(|| "-".into()),
         restarts: row.restarts,
         command: row.command,
         name: row.name,
     }
+}
+
+/// Every process type the app runs or is scaled to, with its count (a type not named runs one).
+fn scale_rows(scale: BTreeMap<String, u32>, processes: &[crate::supervisor::ProcessRow]) -> Vec<ScaleRow> {
+    let mut counts = scale;
+    for process in processes {
+        counts.entry(process.kind.clone()).or_insert(1);
+    }
+    counts.into_iter().map(|(kind, count)| ScaleRow { kind, count }).collect()
 }
 
 /// The cron jobs, or why app.json's cannot be read (nothing deployed is no problem).

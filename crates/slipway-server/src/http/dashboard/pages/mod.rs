@@ -1,15 +1,18 @@
 //! The dashboard's routes, one module per page: [`login`], [`home`] (the app list), [`app`] (one
-//! app: connection details, settings, env, deployments, output), [`env`] (resetting env), [`server_settings`],
+//! app: connection details, settings, env, deployments, output), [`env`] (resetting env), [`processes`] (restart, stop, start, scale, the live log),
+//! [`delete`], [`server_settings`],
 //! [`deployment`] (one deployment and its log). Each page's handler gathers what it shows from
 //! the service layer and renders its template; each form's handler calls the same service
 //! operation as its REST API twin, leaves a one-time message in the session and redirects
 //! (post/redirect/get), so reloading a page never repeats an action.
 
 mod app;
+mod delete;
 mod deployment;
 mod env;
 mod home;
 mod login;
+mod processes;
 mod server_settings;
 
 use axum::http::HeaderMap;
@@ -32,6 +35,10 @@ pub fn protected_routes() -> Router<DashState> {
         .route("/apps", post(home::create_app))
         .route("/apps/{app}", get(app::app_page))
         .route("/apps/{app}/credentials/reset", post(app::reset_password))
+        .route("/apps/{app}/processes", post(processes::control))
+        .route("/apps/{app}/scale", post(processes::scale))
+        .route("/apps/{app}/logs/follow", get(processes::follow_log))
+        .route("/apps/{app}/delete", get(delete::confirm_delete).post(delete::delete))
         .route("/apps/{app}/settings", post(app::save_setting))
         .route("/apps/{app}/settings/python", post(app::save_python_version))
         .route("/apps/{app}/env/reset", get(env::confirm_env_reset).post(env::reset_env))

@@ -12,7 +12,7 @@ use axum::{Extension, Form};
 use super::super::session::CurrentSession;
 use super::super::views::{self, SettingRow};
 use super::super::{Chrome, DashResult, DashState, Page};
-use super::app::{settled, RevealQuery, SettingForm};
+use super::app::{settled, PageQuery, SettingForm};
 use super::{back_to, flash_views, FlashView};
 
 #[derive(Template)]
@@ -28,13 +28,13 @@ pub(super) async fn server_settings_page(
     State(dash): State<DashState>,
     Extension(session): Extension<CurrentSession>,
     headers: HeaderMap,
-    Query(reveal): Query<RevealQuery>,
+    Query(query): Query<PageQuery>,
 ) -> DashResult<Response> {
     let page = ServerSettingsPage {
         chrome: Chrome::new("Server settings".to_string(), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
-        settings: views::setting_rows(dash.app.service.global_settings()?, reveal.reveal),
-        revealed: reveal.reveal,
+        settings: views::setting_rows(dash.app.service.global_settings()?, query.reveal),
+        revealed: query.reveal,
     };
     Ok(Page::render(StatusCode::OK, &page))
 }
