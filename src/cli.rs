@@ -56,6 +56,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Deploy a commit again (default: the active deployment's) and follow its log.
     Redeploy(RedeployArgs),
+    /// Upload a folder and deploy it, as Kudu's zipdeploy (no git needed), and follow its log.
+    Deploy(DeployArgs),
     /// List an app's kept releases (successful deployments still on disk), newest first.
     Releases(AppTableArgs),
     /// Switch an app to a kept release, with no rebuild (default: the one before the live one).
@@ -538,6 +540,16 @@ pub struct RedeployArgs {
     /// Delete env and create it afresh for this deployment.
     #[arg(long)]
     pub clean_env: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// `[APP] [DIR]`: the folder to deploy [default: the current one]; the app is inferred from
+    /// the git remote `slipway` when only a folder (or nothing) is given.
+    #[arg(value_name = "[APP] [DIR]", num_args = 0..=2)]
+    pub args: Vec<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -137,6 +137,20 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(Vec<u8>, ureq::http::HeaderMap)> {
+        self.send_content(method, path, body.map(|body| ("application/json", body.to_string().into_bytes())))
+    }
+
+    /// POSTs bytes of the given content type (an archive for zipdeploy); returns the JSON answer.
+    pub fn post_bytes(&self, path: &str, content_type: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        json(self.send_content("POST", path, Some((content_type, bytes)))?.0)
+    }
+
+    fn send_content(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<(Vec<u8>, ureq::http::HeaderMap)> {
         let url = format!("{}{path}", self.base);
         let request = ureq::http::Request::builder()
             .method(method)
@@ -144,7 +158,7 @@ impl Client {
             .header("Authorization", format!("Bearer {}", self.token))
             .header("Accept", "application/json");
         let result = match body {
-            Some(body) => self.agent.run(request.header("Content-Type", "application/json").body(body.to_string())?),
+            Some((content_type, body)) => self.agent.run(request.header("Content-Type", content_type).body(body)?),
             // An explicit empty body (`Content-Length: 0`): with ureq's body-less POST the server
             // dropped the kept-alive connection and the next request failed with "Peer disconnected".
             None if method == "POST" || method == "PUT" => self.agent.run(request.body(String::new())?),

@@ -4,6 +4,7 @@ mod apps;
 mod build;
 mod config;
 mod cron;
+mod deploy;
 mod deployment_script;
 mod deployments;
 mod domains;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(args) => config::run(args),
         Command::Deployments(args) => deployments::list(args),
         Command::Logs(args) => logs::run(args),
+        Command::Deploy(args) => deploy::run(args),
         Command::Redeploy(args) => deployments::redeploy(args),
         Command::Releases(args) => releases::list(args),
         Command::Rollback(args) => releases::rollback(args),

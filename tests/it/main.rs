@@ -15,6 +15,7 @@ mod domains;
 mod ftp;
 mod installers;
 mod isolation;
+mod kudu;
 mod lifecycle;
 mod managers;
 mod releases;

@@ -19,6 +19,7 @@
 
 pub mod app_json;
 pub mod app_name;
+pub mod archive;
 pub mod certs;
 pub mod cgroups;
 pub mod config;

@@ -82,6 +82,10 @@ pub enum Trigger {
     Push,
     Redeploy,
     EnvReset,
+    /// An archive uploaded to `POST /api/apps/APP/zipdeploy` (`slipway deploy`).
+    Zipdeploy,
+    /// A push to the remote repository, announced by its webhook (`POST /hooks/APP/SECRET`).
+    Webhook,
 }
 
 impl Trigger {
@@ -90,6 +94,8 @@ impl Trigger {
             Trigger::Push => "push",
             Trigger::Redeploy => "redeploy",
             Trigger::EnvReset => "env-reset",
+            Trigger::Zipdeploy => "zipdeploy",
+            Trigger::Webhook => "webhook",
         }
     }
 }
@@ -155,7 +161,11 @@ text_enum!(
     "deployment status",
     [Status::Pending, Status::Building, Status::Deploying, Status::Success, Status::Failed]
 );
-text_enum!(Trigger, "deployment trigger", [Trigger::Push, Trigger::Redeploy, Trigger::EnvReset]);
+text_enum!(
+    Trigger,
+    "deployment trigger",
+    [Trigger::Push, Trigger::Redeploy, Trigger::EnvReset, Trigger::Zipdeploy, Trigger::Webhook]
+);
 text_enum!(RunTrigger, "run trigger", [RunTrigger::Run, RunTrigger::Cron]);
 
 /// Times are stored as RFC 3339 text (UTC) and handled as [`OffsetDateTime`].

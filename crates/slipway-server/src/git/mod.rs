@@ -123,6 +123,48 @@ pub fn ref_value(repo: &Path, name: &str) -> GitResult<Option<String>> {
     }
 }
 
+/// Who a commit slipway makes is by (zipdeploy): `slipway <zipdeploy@slipway>`.
+const SLIPWAY_AUTHOR: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "slipway"),
+    ("GIT_AUTHOR_EMAIL", "zipdeploy@slipway"),
+    ("GIT_COMMITTER_NAME", "slipway"),
+    ("GIT_COMMITTER_EMAIL", "zipdeploy@slipway"),
+];
+
+/// Records every file of `dir` as a commit whose parent is what `reference` points to, and moves
+/// `reference` to it (compare-and-swap: a concurrent change fails). Returns the commit. For code
+/// that came without a push (zipdeploy): the deployment builds it like any commit, and redeploy
+/// and rollback work the same.
+pub fn commit_folder(repo: &Path, dir: &Path, reference: &str, message: &str) -> GitResult<String> {
+    let scratch = tempfile::tempdir().map_err(|source| GitError::Io {
+        action: "create a temporary index for",
+        path: repo.to_path_buf(),
+        source,
+    })?;
+    let index_path = scratch.path().join("index");
+    let with_tree = |command: &mut Command| {
+        command.arg("--work-tree").arg(dir).env("GIT_INDEX_FILE", &index_path);
+    };
+    let mut add = git(repo);
+    with_tree(&mut add);
+    add.args(["add", "--all", "--force", "."]).current_dir(dir);
+    run(&mut add, "record the uploaded files")?;
+    let mut write_tree = git(repo);
+    with_tree(&mut write_tree);
+    write_tree.arg("write-tree");
+    let tree = run(&mut write_tree, "write the uploaded tree")?.trim().to_string();
+    let parent = ref_value(repo, reference)?;
+    let mut commit_tree = git(repo);
+    commit_tree.args(["commit-tree", &tree, "-m", message]).envs(SLIPWAY_AUTHOR);
+    if let Some(parent) = &parent {
+        commit_tree.args(["-p", parent]);
+    }
+    let commit = run(&mut commit_tree, "commit the uploaded files")?.trim().to_string();
+    let old = parent.as_deref().unwrap_or(ZERO_SHA);
+    run(git(repo).args(["update-ref", reference, &commit, old]), &format!("move {reference}"))?;
+    Ok(commit)
+}
+
 /// Writes the tree of `commit` into `dir` (which must not exist), as `git archive | tar -x`.
 pub fn checkout(repo: &Path, commit: &str, dir: &Path, access: &ObjectAccess) -> GitResult<()> {
     std::fs::create_dir_all(dir).map_err(|source| GitError::Io {

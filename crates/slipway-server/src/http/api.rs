@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/settings", get(get_settings).put(put_settings))
         .route("/apps/{app}/settings/{key}", delete(delete_setting))
         .route("/apps/{app}/deployments", get(list_deployments))
+        .route("/apps/{app}/zipdeploy", post(zipdeploy).layer(DefaultBodyLimit::max(crate::archive::MAX_ARCHIVE_BYTES)))
         .route("/apps/{app}/deployments/{id}", get(show_deployment))
         .route("/apps/{app}/deployments/{id}/log", get(deployment_log))
         .route("/apps/{app}/deployments/{id}/redeploy", post(redeploy))
@@ -240,6 +241,19 @@ async fn delete_global_setting(
     Query(query): Query<SettingsQuery>,
 ) -> ApiResult<Json<BTreeMap<String, String>>> {
     Ok(shown_settings(state.service.change_global_settings(Change::Unset(&key))?, &query))
+}
+
+/// Kudu's zipdeploy: the body is a zip or a gzipped tar of the app. Answers `202 Accepted` with
+/// the deployment it started; follow its log at `…/deployments/vN/log`.
+async fn zipdeploy(
+    State(state): State<AppState>,
+    ApiPath(app): ApiPath<AppName>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let (deployment, unpacked) = state.service.zipdeploy(&app, body.to_vec()).await?;
+    let location = format!("/api/apps/{app}/deployments/v{}", deployment.number);
+    let answer = json!({ "deployment": deployment, "files": unpacked.files, "bytes": unpacked.bytes, "skipped": unpacked.skipped });
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(answer)).into_response())
 }
 
 async fn list_deployments(

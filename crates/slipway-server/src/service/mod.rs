@@ -5,7 +5,7 @@
 //!
 //! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`],
 //! [`logs`] (the app's log), [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`], [`domains`] (names
-//! and certificates). They all add methods
+//! and certificates), [`zipdeploy`] (code uploaded as an archive). They all add methods
 //! to [`Service`].
 
 pub mod apps;
@@ -18,6 +18,7 @@ pub mod logs;
 pub mod processes;
 pub mod runs;
 pub mod settings;
+pub mod zipdeploy;
 
 use std::sync::Arc;
 
