@@ -74,6 +74,9 @@ pub enum Command {
     Cron(CronArgs),
     /// An app's domain names and their certificates: list, add, remove, or give one a certificate.
     Domains(DomainsArgs),
+    /// The app's deployment webhook: a URL that a Git host calls on a push to deploy it from
+    /// DEPLOYMENT_REPOSITORY.
+    Webhook(WebhookArgs),
     /// Run one build described as JSON on standard input (run by `slipway serve`, not by people).
     #[command(hide = true)]
     BuildJob,
@@ -540,6 +543,20 @@ pub struct RedeployArgs {
     /// Delete env and create it afresh for this deployment.
     #[arg(long)]
     pub clean_env: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+    /// Make a new secret and print the URL with it (once); the old URL stops working.
+    #[arg(long)]
+    pub reset: bool,
+    /// Print JSON instead.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }

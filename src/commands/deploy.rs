@@ -1,13 +1,14 @@
-//! `slipway deploy [APP] [DIR]`: packs a folder as a gzipped tar, uploads it to the app's
-//! zipdeploy endpoint, and follows the deployment it starts.
+//! Deploying without `git push`: `slipway deploy [APP] [DIR]` packs a folder as a gzipped tar,
+//! uploads it to the app's zipdeploy endpoint and follows the deployment it starts; `slipway
+//! webhook [APP] [--reset]` shows or makes the URL a Git host calls to deploy a push.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
 use crate::app_arg;
-use crate::cli::DeployArgs;
-use crate::client::{app_path, Client};
+use crate::cli::{DeployArgs, WebhookArgs};
+use crate::client::{app_path, print_json, Client};
 use slipway_server::app_name::AppName;
 use slipway_server::archive;
 
@@ -41,4 +42,31 @@ fn app_and_folder(mut args: Vec<String>) -> anyhow::Result<(String, PathBuf)> {
         1 => Ok((app_arg::from_git_remote()?, PathBuf::from(args.remove(0)))),
         _ => Ok((app_arg::from_git_remote()?, ".".into())),
     }
+}
+
+pub fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
+    let app = args.app.resolve()?;
+    let client = Client::new(&args.client)?;
+    let path = format!("{}/webhook", app_path(&app));
+    let hook = if args.reset { client.post(&format!("{path}/reset"), None)? } else { client.get(&path)? };
+    if args.json {
+        return print_json(&hook);
+    }
+    match (hook["url"].as_str(), args.reset) {
+        (Some(url), true) => {
+            println!("Webhook URL (shown once): {url}");
+            eprintln!("Add it to the repository's webhooks (GitHub: Settings → Webhooks, content type application/json, push events; GitLab: Settings → Webhooks, push events).");
+        }
+        (Some(url), false) => {
+            println!("Webhook URL: {url} (`slipway webhook {app} --reset` makes a new one and shows it)")
+        }
+        (None, _) => println!("No webhook yet: `slipway webhook {app} --reset` makes one."),
+    }
+    match hook["repository"].as_str() {
+        Some(repository) => println!("Repository:  {repository} (its pushes to the deployment branch deploy)"),
+        None => eprintln!(
+            "warning: set the repository it fetches from: `slipway config set {app} DEPLOYMENT_REPOSITORY=https://…`"
+        ),
+    }
+    Ok(())
 }

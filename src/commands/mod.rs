@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deployments(args) => deployments::list(args),
         Command::Logs(args) => logs::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Webhook(args) => deploy::webhook(args),
         Command::Redeploy(args) => deployments::redeploy(args),
         Command::Releases(args) => releases::list(args),
         Command::Rollback(args) => releases::rollback(args),

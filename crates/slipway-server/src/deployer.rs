@@ -283,7 +283,9 @@ impl Deployer {
         if let (Some(push), Some(guard)) = (&request.push, turn) {
             self.hold_for_push(push, guard);
         }
-        store.deployment(&record.app, record.id).ok().flatten().unwrap_or(record)
+        let ended = store.deployment(&record.app, record.id).ok().flatten().unwrap_or(record);
+        crate::webhooks::deployment_ended(&self.shared, &ended);
+        ended
     }
 
     /// Keeps the app's lock until the push's git process ends (or a time limit passes).

@@ -29,6 +29,9 @@ pub enum Error {
     NoSuchCronJob { app: AppName, number: usize },
     #[error("app `{app}` has no domain `{domain}`")]
     NoSuchDomain { app: AppName, domain: String },
+    /// An unknown app or a wrong secret: the same answer for both.
+    #[error("no such webhook: check the URL that `slipway webhook APP --reset` printed")]
+    NoSuchHook,
     /// It conflicts with what exists (a domain another app has).
     #[error("{0}")]
     Conflict(String),
@@ -91,7 +94,8 @@ impl Error {
             | Error::NoSuchGlobalSetting(_)
             | Error::NoSuchRun { .. }
             | Error::NoSuchCronJob { .. }
-            | Error::NoSuchDomain { .. } => ErrorKind::NotFound,
+            | Error::NoSuchDomain { .. }
+            | Error::NoSuchHook => ErrorKind::NotFound,
             Error::InvalidAppName(_) | Error::InvalidSetting(_) | Error::Invalid(_) => ErrorKind::Invalid,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::AppExists(_) | Error::NothingDeployed(_) | Error::Conflict(_) => ErrorKind::Conflict,

@@ -46,5 +46,6 @@ pub mod start_command;
 pub mod state;
 pub mod store;
 pub mod supervisor;
+pub mod webhooks;
 
 pub use server::{serve, Listeners, ServerInfo, Startup};

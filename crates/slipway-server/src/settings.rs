@@ -49,6 +49,10 @@ pub const IDLE_TIMEOUT: &str = "IDLE_TIMEOUT";
 pub use slipway_build::settings::SCM_OVERWRITE_RUNTIME_FILES;
 /// `true` redirects the app's plain-HTTP requests to HTTPS (with `serve --https`).
 pub const FORCE_HTTPS: &str = "FORCE_HTTPS";
+/// The remote repository the deployment webhook (`POST /hooks/APP/SECRET`) fetches pushes from.
+pub const DEPLOYMENT_REPOSITORY: &str = "DEPLOYMENT_REPOSITORY";
+/// URLs told of every deployment that ends, as JSON like Kudu's PostDeployment hook.
+pub const WEBHOOK_URLS: &str = "WEBHOOK_URLS";
 
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DEPLOYMENT_BRANCH: &str = "main";
@@ -124,7 +128,7 @@ const PLAIN: &[&str] = &[
     FORCE_HTTPS,
 ];
 /// Settings that are URLs: shown with their password masked (`https://user:••••••••@host/simple`).
-const URLS: &[&str] = &[PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS];
+const URLS: &[&str] = &[PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, DEPLOYMENT_REPOSITORY];
 /// What a masked value shows instead.
 pub const MASK: &str = "••••••••";
 
@@ -167,6 +171,41 @@ fn mask_url_password(url: &str) -> String {
         },
         None => url.to_string(),
     }
+}
+
+/// A repository URL git can fetch from: `https://`, `http://`, `ssh://`, `git@host:path`,
+/// `file://` or an absolute path (git's `ext::` and other transports are refused).
+fn check_repository(value: &str) -> Result<(), SettingError> {
+    let scp_like = value.split_once(':').is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
+    let known = ["https://", "http://", "ssh://", "file://", "/"].iter().any(|p| value.starts_with(p));
+    if (known || scp_like) && !value.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(SettingError::new(
+            DEPLOYMENT_REPOSITORY,
+            "expected a repository URL (https://…, ssh://…, git@host:path, file://…) or an absolute path",
+        ))
+    }
+}
+
+/// `WEBHOOK_URLS`: http(s) URLs separated by spaces.
+pub fn webhook_urls(value: &str) -> Result<Vec<String>, SettingError> {
+    value
+        .split_whitespace()
+        .map(|url| {
+            let valid = ["https://", "http://"]
+                .iter()
+                .any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')));
+            if valid {
+                Ok(url.to_string())
+            } else {
+                Err(SettingError::new(
+                    WEBHOOK_URLS,
+                    format!("`{}` is not an http:// or https:// URL", mask_url_password(url)),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// A setting that slipway cannot use, named with what was expected.
@@ -438,6 +477,8 @@ pub fn check(key: &str, value: &str, runtimes: &RuntimeCatalog) -> Result<(), Se
         WEB_CONCURRENCY => parse_concurrency(value).map(|_| ()),
         IDLE_TIMEOUT => parse_idle(value).map(|_| ()),
         CPU_LIMIT => parse_cpu(value).map(|_| ()),
+        DEPLOYMENT_REPOSITORY => check_repository(value),
+        WEBHOOK_URLS => webhook_urls(value).map(|_| ()),
         PROCESS_LIMIT => parse_processes(value).map(|_| ()),
         PYTHON_INSTALLER => match value.to_ascii_lowercase().as_str() {
             "uv" | "pip" => Ok(()),

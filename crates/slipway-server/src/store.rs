@@ -322,6 +322,7 @@ impl Store {
             M::up(include_str!("../migrations/004_domains.sql")),
             M::up(include_str!("../migrations/005_deployment_numbers.sql")),
             M::up(include_str!("../migrations/006_global_settings.sql")),
+            M::up(include_str!("../migrations/007_deploy_hooks.sql")),
         ])
         .to_latest(&mut conn)
         .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
@@ -404,6 +405,22 @@ impl Store {
         self.conn()
             .execute("UPDATE apps SET password_hash = ?2 WHERE name = ?1", params![app.as_str(), hash])
             .during("store an app's password hash")?;
+        Ok(())
+    }
+
+    /// The sha256 of the app's deployment webhook secret, if it has one.
+    pub fn hook_secret_hash(&self, app: &AppName) -> StoreResult<Option<String>> {
+        self.conn()
+            .query_row("SELECT hook_secret_hash FROM apps WHERE name = ?1", [app.as_str()], |r| r.get(0))
+            .optional()
+            .during("read an app's webhook secret")
+            .map(Option::flatten)
+    }
+
+    pub fn set_hook_secret_hash(&self, app: &AppName, hash: &str) -> StoreResult<()> {
+        self.conn()
+            .execute("UPDATE apps SET hook_secret_hash = ?2 WHERE name = ?1", params![app.as_str(), hash])
+            .during("store an app's webhook secret")?;
         Ok(())
     }
 

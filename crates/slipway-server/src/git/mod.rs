@@ -165,6 +165,28 @@ pub fn commit_folder(repo: &Path, dir: &Path, reference: &str, message: &str) ->
     Ok(commit)
 }
 
+/// Fetches `branch` of the remote repository `url` into `reference` of the app's repository. git
+/// never prompts (no terminal) and only fetches over the usual transports.
+pub fn fetch_branch(repo: &Path, url: &str, branch: &str, reference: &str) -> GitResult<()> {
+    let mut fetch = git(repo);
+    fetch
+        .args(["-c", "protocol.ext.allow=never", "fetch", "--no-tags", "--quiet", "--", url])
+        .arg(format!("+refs/heads/{branch}:{reference}"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new");
+    run(&mut fetch, &format!("fetch `{branch}`"))?;
+    Ok(())
+}
+
+/// Whether the repository has `commit` (a full or abbreviated id).
+pub fn has_commit(repo: &Path, commit: &str) -> bool {
+    git(repo)
+        .args(["cat-file", "-e", &format!("{commit}^{{commit}}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Writes the tree of `commit` into `dir` (which must not exist), as `git archive | tar -x`.
 pub fn checkout(repo: &Path, commit: &str, dir: &Path, access: &ObjectAccess) -> GitResult<()> {
     std::fs::create_dir_all(dir).map_err(|source| GitError::Io {

@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/settings/{key}", delete(delete_global_setting))
         .route("/apps/{app}/settings", get(get_settings).put(put_settings))
         .route("/apps/{app}/settings/{key}", delete(delete_setting))
+        .route("/apps/{app}/webhook", get(show_webhook))
+        .route("/apps/{app}/webhook/reset", post(reset_webhook))
         .route("/apps/{app}/deployments", get(list_deployments))
         .route("/apps/{app}/zipdeploy", post(zipdeploy).layer(DefaultBodyLimit::max(crate::archive::MAX_ARCHIVE_BYTES)))
         .route("/apps/{app}/deployments/{id}", get(show_deployment))
@@ -241,6 +243,36 @@ async fn delete_global_setting(
     Query(query): Query<SettingsQuery>,
 ) -> ApiResult<Json<BTreeMap<String, String>>> {
     Ok(shown_settings(state.service.change_global_settings(Change::Unset(&key))?, &query))
+}
+
+/// The deployment webhook: whether it is set up (its secret is shown only by a reset).
+async fn show_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(app): ApiPath<AppName>,
+) -> ApiResult<Json<Value>> {
+    let configured = state.service.has_hook(&app)?;
+    let repository = state
+        .service
+        .settings(&app)?
+        .get(settings::DEPLOYMENT_REPOSITORY)
+        .map(|url| settings::masked(settings::DEPLOYMENT_REPOSITORY, url));
+    let url = configured.then(|| format!("{}/hooks/{app}/{}", public_base(&state, &headers), settings::MASK));
+    Ok(Json(json!({ "configured": configured, "url": url, "repository": repository })))
+}
+
+/// A new webhook secret; the answer's URL holds it, shown this once.
+async fn reset_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(app): ApiPath<AppName>,
+) -> ApiResult<Json<Value>> {
+    let secret = state.service.reset_hook_secret(&app)?;
+    let repository = state.service.settings(&app)?.get(settings::DEPLOYMENT_REPOSITORY).map(String::from);
+    let url = format!("{}/hooks/{app}/{secret}", public_base(&state, &headers));
+    Ok(Json(
+        json!({ "configured": true, "url": url, "repository": repository.map(|r| settings::masked(settings::DEPLOYMENT_REPOSITORY, &r)) }),
+    ))
 }
 
 /// Kudu's zipdeploy: the body is a zip or a gzipped tar of the app. Answers `202 Accepted` with

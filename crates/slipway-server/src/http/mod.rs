@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod git;
+pub mod hooks;
 pub mod listen;
 pub mod proxy;
 pub mod tls;
@@ -42,6 +43,10 @@ pub fn router(service: Service) -> Router {
         .route(
             "/metrics",
             get(api::openmetrics).layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin)),
+        )
+        .route(
+            "/hooks/{app}/{secret}",
+            axum::routing::post(hooks::deploy_hook).layer(axum::middleware::from_fn(error::json_errors)),
         )
         .route("/git/{repo}/{*rest}", any(git::handle).layer(axum::middleware::from_fn(error::json_errors)))
         .merge(dashboard::router(state.clone()))

@@ -5,7 +5,8 @@
 //!
 //! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`],
 //! [`logs`] (the app's log), [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`], [`domains`] (names
-//! and certificates), [`zipdeploy`] (code uploaded as an archive). They all add methods
+//! and certificates), [`zipdeploy`] (code uploaded as an archive),
+//! [`hooks`] (the deployment webhook). They all add methods
 //! to [`Service`].
 
 pub mod apps;
@@ -14,6 +15,7 @@ pub mod cron;
 pub mod deployments;
 pub mod domains;
 pub mod env;
+pub mod hooks;
 pub mod logs;
 pub mod processes;
 pub mod runs;
