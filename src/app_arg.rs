@@ -77,6 +77,38 @@ pub fn from_git_remote() -> anyhow::Result<String> {
     app_of_url(&url)
 }
 
+/// What `slipway apps create` did about the current directory's git remote.
+pub enum RemoteAdded {
+    Added,
+    /// The repository already has a remote of that name (left as it is).
+    Exists,
+    /// Not inside a git repository.
+    NoRepository,
+}
+
+/// Adds the remote `slipway` (the push URL, with the password) to the git repository of the
+/// current directory, as `heroku create` adds `heroku`.
+pub fn add_remote_here(push_url: &str) -> RemoteAdded {
+    let inside = Command::new("git")
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true"));
+    if !inside {
+        return RemoteAdded::NoRepository;
+    }
+    let added = Command::new("git")
+        .args(["remote", "add", REMOTE, push_url])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if added {
+        RemoteAdded::Added
+    } else {
+        RemoteAdded::Exists
+    }
+}
+
 fn app_of_url(url: &str) -> anyhow::Result<String> {
     let last = url.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or_default();
     let name = last.strip_suffix(".git").unwrap_or(last);

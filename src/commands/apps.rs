@@ -166,12 +166,23 @@ fn print_credentials(app: &Value) {
     println!("Password:  {password}");
     println!("This password is shown only once and won't be shown again (`slipway apps reset-password {name}` makes a new one).");
     println!();
-    println!("Deploy with git:");
     let remote = match git_url.split_once("://") {
         Some((scheme, rest)) => format!("{scheme}://{name}:{password}@{rest}"),
         None => git_url.clone(),
     };
-    println!("  git remote add slipway {remote}");
+    match crate::app_arg::add_remote_here(&remote) {
+        crate::app_arg::RemoteAdded::Added => {
+            println!("Added the git remote `slipway` to this repository. Deploy with:");
+        }
+        crate::app_arg::RemoteAdded::Exists => {
+            println!("This repository already has a remote `slipway` (left as it is). Deploy with git:");
+            println!("  git remote set-url slipway {remote}");
+        }
+        crate::app_arg::RemoteAdded::NoRepository => {
+            println!("Deploy with git:");
+            println!("  git remote add slipway {remote}");
+        }
+    }
     println!("  git push slipway main");
 }
 

@@ -40,6 +40,8 @@ fn bare(args: &[&str]) -> Command {
     command.args(args).env_remove("SLIPWAY_TOKEN").env_remove("SLIPWAY_SERVER").env_remove("SLIPWAY_DATA_DIR");
     // Never the login of whoever runs the tests.
     command.env("XDG_CONFIG_HOME", "/nonexistent/slipway-tests");
+    // Outside any git repository (`apps create` adds a remote to the one it runs in).
+    command.current_dir(std::env::temp_dir());
     command
 }
 
@@ -369,6 +371,26 @@ fn errors_are_one_line_and_say_what_is_wrong() {
         run(command).error_line(),
         format!("error: cannot reach the slipway server at {url}: connection refused (start it with `slipway serve`)")
     );
+}
+
+#[test]
+fn apps_create_inside_a_repository_adds_the_git_remote() {
+    let server = TestServer::start();
+    let repo = Repo::app("3.12", "six\n");
+    let in_repo = |args: &[&str]| {
+        let mut command = cli_command(&server, args);
+        command.current_dir(repo.path());
+        run(command)
+    };
+    let created = in_repo(&["apps", "create", "remoted"]).ok().stdout;
+    assert!(created.contains("Added the git remote `slipway` to this repository."), "{created}");
+    let url = String::from_utf8(repo.git(&["remote", "get-url", "slipway"]).stdout).unwrap();
+    assert!(url.trim().starts_with("http://remoted:") && url.trim().ends_with("/git/remoted.git"), "{url}");
+    let wheels = crate::support::wheelhouse().canonicalize().unwrap();
+    server.set_settings("remoted", serde_json::json!({ "PIP_FIND_LINKS": wheels, "PIP_NO_INDEX": "1" }));
+    repo.push_ok("slipway", &["main"]);
+    let again = in_repo(&["apps", "create", "another"]).ok().stdout;
+    assert!(again.contains("already has a remote `slipway` (left as it is)"), "{again}");
 }
 
 #[test]

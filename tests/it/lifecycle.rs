@@ -204,7 +204,11 @@ fn cron_jobs_run_on_schedule_and_on_demand() {
     wait_until(Duration::from_secs(20), "the run-now tick", || (ticks(&server) >= 1).then_some(()));
     // The schedule runs it again at the next minute.
     wait_until(Duration::from_secs(75), "a scheduled tick", || (ticks(&server) >= 2).then_some(()));
-    let (_, jobs) = server.api("GET", "/api/apps/ticker/cron", None);
+    // The tick is written a moment before the run is recorded as ended.
+    let jobs = wait_until(Duration::from_secs(10), "the scheduled run to end", || {
+        let (_, jobs) = server.api("GET", "/api/apps/ticker/cron", None);
+        (!jobs[0]["last_run"]["exit_code"].is_null()).then_some(jobs)
+    });
     assert_eq!(jobs[0]["last_run"]["exit_code"], 0, "{jobs}");
     assert!(jobs[0]["next_run"].as_str().unwrap().ends_with(":00Z"), "{jobs}");
 

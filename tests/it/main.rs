@@ -18,6 +18,7 @@ mod isolation;
 mod kudu;
 mod lifecycle;
 mod managers;
+mod readme;
 mod releases;
 mod run;
 mod runtimes;
