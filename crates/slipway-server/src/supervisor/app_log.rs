@@ -23,7 +23,8 @@ pub const APP_LOG_MAX_BYTES: u64 = 10 * 1024 * 1024;
 #[derive(Debug)]
 pub struct AppLog {
     path: PathBuf,
-    file: Mutex<std::fs::File>,
+    /// The open file and its size, counted as lines are written (no `stat` per line).
+    file: Mutex<(std::fs::File, u64)>,
 }
 
 impl AppLog {
@@ -32,19 +33,23 @@ impl AppLog {
         std::fs::create_dir_all(path.parent().expect("the log has a folder"))?;
         let path = path.to_path_buf();
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(Arc::new(AppLog { path, file: Mutex::new(file) }))
+        let size = file.metadata()?.len();
+        Ok(Arc::new(AppLog { path, file: Mutex::new((file, size)) }))
     }
 
     /// Appends a line from `source` (`web.1`, `router`, `release`) of release `version`, with its
     /// control characters escaped: the log is printed on operators' terminals by `slipway logs`.
     pub fn write(&self, version: i64, source: &str, text: &str) {
         let line = format!("{} v{version} {source}: {}\n", now(), slipway_build::log::escape_controls(text));
-        let mut file = self.file.lock().unwrap();
-        let _ = file.write_all(line.as_bytes());
-        if file.metadata().map(|m| m.len() > APP_LOG_MAX_BYTES).unwrap_or(false) {
+        let mut guard = self.file.lock().unwrap();
+        let (file, size) = &mut *guard;
+        if file.write_all(line.as_bytes()).is_ok() {
+            *size += line.len() as u64;
+        }
+        if *size > APP_LOG_MAX_BYTES {
             let _ = std::fs::rename(&self.path, rotated(&self.path));
             if let Ok(fresh) = std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
-                *file = fresh;
+                *guard = (fresh, 0);
             }
         }
     }
