@@ -28,7 +28,7 @@ use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::git::{self, ObjectAccess};
 use crate::layout::AppPaths;
-use crate::oneoff::{self, OneOff};
+use crate::oneoff::OneOff;
 use crate::settings::AppSettings;
 use crate::state::{Release, Shared};
 use crate::store::{Deployment, Finish, NewDeployment, Status, Trigger};
@@ -417,7 +417,7 @@ impl Deployer {
         let started = Instant::now();
         let app = &record.app;
         // Its output goes to the deployment's log and, as `release`, to the app's.
-        let app_log = |line: &str| self.shared.supervisor.log_line(app, Some(record.number), "release", line);
+        let app_log = |line: &str| self.shared.placement.log_line(app, Some(record.number), "release", line);
         app_log(&format!("[slipway] running the release command `{command}`"));
         let oneoff = OneOff {
             app,
@@ -427,11 +427,11 @@ impl Deployer {
             command: &command,
             part: "release",
         };
-        let exit = oneoff::run(&self.shared, &oneoff, log.cancel(), |line| {
+        let mut output = |line: &str| {
             app_log(line);
             log.output(line)
-        })
-        .await;
+        };
+        let exit = self.shared.placement.run_once(&self.shared, &oneoff, log.cancel(), &mut output).await;
         let ok = exit.as_ref().is_ok_and(|exit| exit.success());
         if let Ok(exit) = &exit {
             app_log(&format!("[slipway] the release command {}", exit.description));

@@ -8,9 +8,10 @@
 //!   service layer and map its [`error::Error`]s to their own answers.
 //! - [`service`]: every operation, implemented once.
 //! - the machinery the service drives: [`deployer`] (runs a deployment with the build engine,
-//!   `slipway-build`), [`releases`] (release directories and the live one), [`supervisor`] (the
-//!   apps' processes), [`owner`] (finding them after a crash), [`git`] (repositories), [`store`]
-//!   (SQLite).
+//!   `slipway-build`), [`releases`] (release directories and the live one), [`placement`] (the
+//!   seam where the apps' processes run; [`supervisor`] runs them on this machine), [`owner`]
+//!   (finding them after a crash), [`git`] (repositories), [`store`] (SQLite), [`metrics`],
+//!   [`webhooks`], [`archive`].
 //! - shared vocabulary: [`config`], [`layout`] (every path on disk), [`settings`] (typed app
 //!   settings), [`secrets`], [`login_limiter`].
 //!
@@ -35,6 +36,7 @@ pub mod login_limiter;
 pub mod metrics;
 pub mod oneoff;
 pub mod owner;
+pub mod placement;
 pub mod procfile;
 pub mod releases;
 pub mod sandbox;

@@ -199,7 +199,7 @@ pub async fn serve(
         hosts,
         certs: certs.clone(),
         ftp_addr: listeners.ftp.local_addr()?,
-        supervisor: Supervisor::new(data_dir.clone(), isolation.clone(), cgroups.clone()),
+        placement: Box::new(Supervisor::new(data_dir.clone(), isolation.clone(), cgroups.clone())),
         metrics: crate::metrics::Metrics::default(),
         commands: Default::default(),
         waking: Default::default(),
@@ -250,7 +250,7 @@ pub async fn serve(
         shared.store.fail_interrupted(INTERRUPTED)?;
     }
     hook_task.abort();
-    shared.supervisor.stop_all().await;
+    shared.placement.stop_all().await;
     let _ = std::fs::remove_file(shared.data_dir.hook_socket());
     let _ = std::fs::remove_file(shared.data_dir.server_info());
     Ok(())

@@ -1,5 +1,5 @@
 //! What the parts of the server share. One [`Shared`] is made at start-up by `server::serve` and
-//! lives until the server stops; the service layer, the deployer and the supervisor hold it.
+//! lives until the server stops; the service layer, the deployer and the placement hold it.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,6 @@ use slipway_build::RuntimeCatalog;
 use crate::config::Config;
 use crate::layout::DataDir;
 use crate::store::Store;
-use crate::supervisor::Supervisor;
 
 pub struct Shared {
     /// The command line's choices. Read-only after start.
@@ -43,9 +42,10 @@ pub struct Shared {
     pub cgroups: crate::cgroups::Cgroups,
     /// The uv executable builds use, found at start (`--uv`, else on PATH).
     pub uv: Option<std::path::PathBuf>,
-    /// The apps' running processes. Written by the deployer (switching releases) and the
+    /// Where the apps' processes run ([`crate::placement`]; on this machine: the
+    /// [`crate::supervisor::Supervisor`]). Written by the deployer (switching releases) and the
     /// service layer (restart, stop, delete, scale); read by the proxy on every request.
-    pub supervisor: Supervisor,
+    pub placement: Box<dyn crate::placement::Placement>,
     /// Requests per app (from the proxy) and the processes' resources, for `/metrics`, `ps` and
     /// the dashboard.
     pub metrics: crate::metrics::Metrics,
@@ -106,7 +106,7 @@ impl Shared {
             scale: &scale,
             log,
         };
-        self.supervisor.start(request).await
+        self.placement.start(request).await
     }
 
     /// The app's uid and gid: its own when sandboxed, the server's otherwise.

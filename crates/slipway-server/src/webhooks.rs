@@ -39,7 +39,7 @@ pub fn deployment_ended(shared: &Arc<Shared>, deployment: &Deployment) {
         tokio::spawn(async move {
             let outcome = deliver(&url, body).await;
             let line = format!("POST {} {outcome}", shown(&url));
-            shared.supervisor.log_line(&app, Some(number), "webhook", &line);
+            shared.placement.log_line(&app, Some(number), "webhook", &line);
         });
     }
 }

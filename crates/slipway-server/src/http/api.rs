@@ -282,7 +282,8 @@ async fn zipdeploy(
     ApiPath(app): ApiPath<AppName>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let (deployment, unpacked) = state.service.zipdeploy(&app, body.to_vec()).await?;
+    // The upload is large: taken over, not copied.
+    let (deployment, unpacked) = state.service.zipdeploy(&app, Vec::from(body)).await?;
     let location = format!("/api/apps/{app}/deployments/v{}", deployment.number);
     let answer = json!({ "deployment": deployment, "files": unpacked.files, "bytes": unpacked.bytes, "skipped": unpacked.skipped });
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(answer)).into_response())

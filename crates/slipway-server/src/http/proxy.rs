@@ -71,7 +71,7 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
         Target::App(label) => label,
     };
     // A running app exists; the store is asked only when nothing runs under that name.
-    let running = shared.supervisor.port(&label);
+    let running = shared.placement.endpoint(&label);
     let app = AppName::parse(&label).ok().filter(|app| running.is_some() || state.service.require_app(app).is_ok());
     let Some(app) = app else {
         return page(
@@ -87,7 +87,13 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
 
 /// Passes the request to one of the app's web processes, waking the app if it is idle; an error
 /// page when it is not running or does not answer.
-async fn serve_app(state: &AppState, request: Request, app: &AppName, running: Option<u16>, host: &str) -> Response {
+async fn serve_app(
+    state: &AppState,
+    request: Request,
+    app: &AppName,
+    running: Option<SocketAddr>,
+    host: &str,
+) -> Response {
     let shared = state.service.shared();
     let label = app.as_str();
     if let Some(redirect) = force_https(state, app, &request, host) {
@@ -95,11 +101,11 @@ async fn serve_app(state: &AppState, request: Request, app: &AppName, running: O
     }
     // An app stopped for being idle starts now; the request waits for it.
     let running = match running {
-        Some(port) => Some(port),
-        None => state.service.web_port(app).await,
+        Some(endpoint) => Some(endpoint),
+        None => state.service.web_endpoint(app).await,
     };
-    let Some(port) = running else {
-        let process = shared.supervisor.info(app);
+    let Some(endpoint) = running else {
+        let process = shared.placement.info(app);
         return page(
             StatusCode::BAD_GATEWAY,
             "App not running",
@@ -111,7 +117,7 @@ async fn serve_app(state: &AppState, request: Request, app: &AppName, running: O
             ),
         );
     };
-    match forward(state, request, port, label).await {
+    match forward(state, request, endpoint, label).await {
         Ok(response) => response,
         Err(e) => {
             tracing::warn!("proxy to {label}: {e}");
@@ -170,7 +176,7 @@ impl Drop for Observation {
     fn drop(&mut self) {
         let shared = self.service.shared();
         shared.metrics.record(&self.app, &self.record);
-        shared.supervisor.log_line(&self.app, None, "router", &self.record.log_text());
+        shared.placement.log_line(&self.app, None, "router", &self.record.log_text());
     }
 }
 
@@ -202,7 +208,7 @@ fn force_https(state: &AppState, app: &AppName, request: &Request, host: &str) -
     Some((StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response())
 }
 
-async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -> Result<Response, String> {
+async fn forward(state: &AppState, mut request: Request, endpoint: SocketAddr, app: &str) -> Result<Response, String> {
     let client_addr = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     let scheme = request.extensions().get::<Scheme>().copied().unwrap_or(Scheme("http"));
     let original_host = request
@@ -216,7 +222,7 @@ async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -
 
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     let authority = request.uri().authority().map(|a| a.to_string());
-    *request.uri_mut() = upstream_uri(port, &path)?;
+    *request.uri_mut() = upstream_uri(endpoint, &path)?;
     // Apps speak HTTP/1.1 whatever the client spoke; an HTTP/2 client's host is its authority.
     *request.version_mut() = axum::http::Version::HTTP_11;
     if !request.headers().contains_key(header::HOST) {
@@ -266,11 +272,11 @@ async fn forward(state: &AppState, mut request: Request, port: u16, app: &str) -
     Ok(response.map(Body::new))
 }
 
-fn upstream_uri(port: u16, path: &str) -> Result<Uri, String> {
-    format!("http://127.0.0.1:{port}{path}").parse().map_err(|e| format!("bad URI: {e}"))
+fn upstream_uri(endpoint: SocketAddr, path: &str) -> Result<Uri, String> {
+    format!("http://{endpoint}{path}").parse().map_err(|e| format!("bad URI: {e}"))
 }
 
-/// How many times a request that never reached an app is tried again, on the app's live port.
+/// How many times a request that never reached an app is tried again, at the app's live endpoint.
 const RETRIES: u32 = 4;
 
 /// What is needed to send a request again: only for requests that can be sent twice safely —
@@ -295,7 +301,7 @@ impl Replay {
         })
     }
 
-    /// Sends the request again to the app's live port — during a release switch, the new one —
+    /// Sends the request again to the app's live endpoint — during a release switch, the new one —
     /// until it gets an answer or the tries run out.
     async fn retry(
         self,
@@ -306,10 +312,10 @@ impl Replay {
         let mut last = first.to_string();
         for attempt in 1..=RETRIES {
             tokio::time::sleep(std::time::Duration::from_millis(25 * u64::from(attempt))).await;
-            let Some(port) = state.service.shared().supervisor.port(app) else { continue };
+            let Some(endpoint) = state.service.shared().placement.endpoint(app) else { continue };
             let mut request = Request::new(Body::empty());
             *request.method_mut() = self.method.clone();
-            *request.uri_mut() = upstream_uri(port, &self.path)?;
+            *request.uri_mut() = upstream_uri(endpoint, &self.path)?;
             *request.headers_mut() = self.headers.clone();
             match state.proxy.request(request).await {
                 Ok(response) => return Ok(response),

@@ -60,7 +60,7 @@ impl Service {
             live_is_branch_head: active.as_ref().map(|d| Some(&d.commit) == branch_head.as_ref()),
             active_deployment: active,
             last_deployment: shared.store.newest_deployment(app)?,
-            process: shared.supervisor.info(app),
+            process: shared.placement.info(app),
             url: format!("http://{app}.localhost:{}/", shared.http_addr.port()),
             branch,
             branch_head,
@@ -113,7 +113,7 @@ impl Service {
         self.deployer.cancel_all(app, "the app is being deleted");
         self.deployer.settle(app).await;
         let _no_deployments = self.deployer.lock_app(app).await;
-        self.shared.supervisor.remove(app).await;
+        self.shared.placement.remove(app).await;
         self.shared.metrics.forget(app);
         self.shared.cgroups.remove(app);
         let domains: Vec<_> =
@@ -143,7 +143,7 @@ impl Service {
 
     pub async fn stop_app(&self, app: &AppName) -> Result<()> {
         self.require_app(app)?;
-        self.shared.supervisor.stop(app).await;
+        self.shared.placement.stop(app).await;
         Ok(())
     }
 }

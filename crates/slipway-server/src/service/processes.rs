@@ -17,7 +17,7 @@ pub const MAX_SCALE: u32 = 16;
 impl Service {
     pub fn processes(&self, app: &AppName) -> Result<Vec<ProcessRow>> {
         self.require_app(app)?;
-        Ok(self.shared.supervisor.processes(app))
+        Ok(self.shared.placement.processes(app))
     }
 
     /// What the proxy has seen of the app's requests since the server started.
@@ -30,7 +30,7 @@ impl Service {
     pub fn openmetrics(&self) -> Result<String> {
         let apps = self.shared.store.app_names()?;
         let processes: Vec<_> =
-            apps.into_iter().map(|app| (app.clone(), self.shared.supervisor.processes(&app))).collect();
+            apps.into_iter().map(|app| (app.clone(), self.shared.placement.processes(&app))).collect();
         Ok(self.shared.metrics.openmetrics(&processes))
     }
 
@@ -53,35 +53,35 @@ impl Service {
         let _turn = self.deployer.lock_app(app).await;
         let log = |line: &str| tracing::info!("{app}: {line}");
         for (kind, count) in counts {
-            self.shared.supervisor.scale(app, kind, *count, &log).await.map_err(Error::Invalid)?;
+            self.shared.placement.scale(app, kind, *count, &log).await.map_err(Error::Invalid)?;
             self.shared.store.set_scale(app, kind, *count)?;
         }
-        Ok(self.shared.supervisor.processes(app))
+        Ok(self.shared.placement.processes(app))
     }
 
-    /// For the proxy: the port of a running web process of the app, starting its web processes
-    /// first if they were stopped for being idle (requests arriving meanwhile wait for the
-    /// same start).
-    pub async fn web_port(&self, app: &AppName) -> Option<u16> {
-        if let Some(port) = self.shared.supervisor.port(app) {
-            return Some(port);
+    /// For the proxy: where a running web process of the app answers, starting its web
+    /// processes first if they were stopped for being idle (requests arriving meanwhile wait for
+    /// the same start).
+    pub async fn web_endpoint(&self, app: &AppName) -> Option<std::net::SocketAddr> {
+        if let Some(endpoint) = self.shared.placement.endpoint(app) {
+            return Some(endpoint);
         }
-        if !self.shared.supervisor.is_idle(app) {
+        if !self.shared.placement.is_asleep(app) {
             return None;
         }
         let waking = self.shared.waking.lock().unwrap().entry(app.clone()).or_default().clone();
         let _one_at_a_time = waking.lock().await;
-        if let Some(port) = self.shared.supervisor.port(app) {
-            return Some(port);
+        if let Some(endpoint) = self.shared.placement.endpoint(app) {
+            return Some(endpoint);
         }
         let started = Instant::now();
         let settings = self.settings(app).ok()?;
         let scale = self.shared.store.scale(app).ok()?;
-        match self.shared.supervisor.wake(app, &settings, &scale).await {
+        match self.shared.placement.wake(app, &settings, &scale).await {
             Ok(()) => tracing::info!("{app}: woke up in {:.2}s", started.elapsed().as_secs_f64()),
             Err(e) => tracing::warn!("{app}: waking up: {e}"),
         }
-        self.shared.supervisor.port(app)
+        self.shared.placement.endpoint(app)
     }
 
     /// Stops the web processes of every app idle longer than its `IDLE_TIMEOUT`; the server calls
@@ -90,9 +90,9 @@ impl Service {
         for app in self.shared.store.app_names().unwrap_or_default() {
             let Ok(settings) = self.settings(&app) else { continue };
             let Ok(Some(after)) = settings.scale_to_zero_after() else { continue };
-            if self.shared.supervisor.idle_for(&app).is_some_and(|idle| idle >= after) {
+            if self.shared.placement.idle_for(&app).is_some_and(|idle| idle >= after) {
                 tracing::info!("{app}: no request for {}s (IDLE_TIMEOUT): stopping its web processes", after.as_secs());
-                self.shared.supervisor.put_to_sleep(&app).await;
+                self.shared.placement.put_to_sleep(&app).await;
             }
         }
     }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::Service;
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
-use crate::oneoff::{self, Exit, OneOff};
+use crate::oneoff::{Exit, OneOff};
 use crate::store::{Run, RunTrigger};
 
 /// How many runs of an app are kept, with their output.
@@ -88,12 +88,12 @@ impl Service {
                 command: &command,
                 part: "run",
             };
-            let exit = oneoff::run(&service.shared, &oneoff, &cancel, |line| {
+            let mut output = |line: &str| {
                 let line = slipway_build::log::escape_controls(line).into_owned();
                 let _ = writeln!(log, "{line}");
                 let _ = events.send(RunEvent::Line(line));
-            })
-            .await;
+            };
+            let exit = service.shared.placement.run_once(&service.shared, &oneoff, &cancel, &mut output).await;
             let exit = exit.unwrap_or_else(|e| Exit { code: None, description: e.public_message() });
             let outcome = match cancel.reason() {
                 Some(reason) => format!("{} ({reason})", exit.description),

@@ -71,7 +71,7 @@ impl Service {
         self.store_change(Some(app), change)?;
         let applied = if !restart {
             Applied::Deferred
-        } else if self.shared.supervisor.has_processes(app) {
+        } else if self.shared.placement.has_processes(app) {
             self.restart_app(app).await.map_err(|e| {
                 Error::StartFailed(format!(
                     "the settings were saved, but the app did not restart with them (its processes keep running): {e}"
