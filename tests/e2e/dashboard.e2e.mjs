@@ -405,6 +405,30 @@ async function main() {
     check((await page.locator(`li[data-app="${APP}"] .badge`, { hasText: "Succeeded" }).count()) === 1, "the app list shows the last deployment's status");
     await shot("12-apps");
 
+    // Cancel a running deployment from the app page: its build stops, the live release stays.
+    fs.writeFileSync(path.join(repo, ".deployment"), "[config]\ncommand = deploy.sh\n");
+    fs.writeFileSync(path.join(repo, "deploy.sh"), "echo working\nexec sleep 600\n");
+    git(repo, ["add", "-A"]);
+    git(repo, ["commit", "--quiet", "-m", "a build that hangs"]);
+    const hanging = pushInBackground(repo, gitUrl);
+    await page.goto(`${base}/apps/${APP}`);
+    const cancelDeadline = Date.now() + 60_000;
+    while ((await page.locator("[data-cancel]").count()) === 0) {
+      if (Date.now() > cancelDeadline) throw new Error("no running deployment to cancel on the app page");
+      await page.waitForTimeout(300);
+      await page.goto(`${base}/apps/${APP}`);
+    }
+    await Promise.all([page.waitForURL(/\/deployments\/v\d+$/), page.locator("[data-cancel]").first().click()]);
+    const cancelledBy = Date.now() + 60_000;
+    while ((await page.locator("#deployment-status").getAttribute("data-status").catch(() => null)) !== "failed") {
+      if (Date.now() > cancelledBy) throw new Error("the cancelled deployment did not end");
+      await page.waitForTimeout(300);
+    }
+    check((await text("#log")).includes("cancelled by the operator") && (await hanging.done).code !== 0, "Cancel stops a running deployment and the push is rejected");
+    check((await getThroughProxy(base, APP)).status === 200, "the live release keeps serving after the cancel");
+    git(repo, ["rm", "--quiet", ".deployment", "deploy.sh"]);
+    git(repo, ["commit", "--quiet", "-m", "no hanging build"]);
+
     // A phone-sized window: nothing wider than the screen.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, storageState: await context.storageState() });
     const phonePage = await phone.newPage();

@@ -252,13 +252,15 @@ async fn show_webhook(
     ApiPath(app): ApiPath<AppName>,
 ) -> ApiResult<Json<Value>> {
     let configured = state.service.has_hook(&app)?;
-    let repository = state
-        .service
-        .settings(&app)?
-        .get(settings::DEPLOYMENT_REPOSITORY)
-        .map(|url| settings::masked(settings::DEPLOYMENT_REPOSITORY, url));
     let url = configured.then(|| format!("{}/hooks/{app}/{}", public_base(&state, &headers), settings::MASK));
-    Ok(Json(json!({ "configured": configured, "url": url, "repository": repository })))
+    Ok(Json(json!({ "configured": configured, "url": url, "repository": hook_repository(&state, &app)? })))
+}
+
+/// `DEPLOYMENT_REPOSITORY`, with its password masked.
+fn hook_repository(state: &AppState, app: &AppName) -> ApiResult<Option<String>> {
+    let app_settings = state.service.settings(app)?;
+    let repository = app_settings.get(settings::DEPLOYMENT_REPOSITORY);
+    Ok(repository.map(|url| settings::masked(settings::DEPLOYMENT_REPOSITORY, url)))
 }
 
 /// A new webhook secret; the answer's URL holds it, shown this once.
@@ -268,11 +270,8 @@ async fn reset_webhook(
     ApiPath(app): ApiPath<AppName>,
 ) -> ApiResult<Json<Value>> {
     let secret = state.service.reset_hook_secret(&app)?;
-    let repository = state.service.settings(&app)?.get(settings::DEPLOYMENT_REPOSITORY).map(String::from);
     let url = format!("{}/hooks/{app}/{secret}", public_base(&state, &headers));
-    Ok(Json(
-        json!({ "configured": true, "url": url, "repository": repository.map(|r| settings::masked(settings::DEPLOYMENT_REPOSITORY, &r)) }),
-    ))
+    Ok(Json(json!({ "configured": true, "url": url, "repository": hook_repository(&state, &app)? })))
 }
 
 /// Kudu's zipdeploy: the body is a zip or a gzipped tar of the app. Answers `202 Accepted` with
