@@ -594,7 +594,12 @@ impl Supervisor {
         if let Some(log) = logs.get(app) {
             return Ok(log.clone());
         }
-        let log = AppLog::open(&self.data_dir.app(app).app_log())?;
+        let paths = self.data_dir.app(app);
+        // A request or a webhook that ends after its app was deleted must not make its home again.
+        if !paths.home.is_dir() {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "the app has been deleted"));
+        }
+        let log = AppLog::open(&paths.app_log())?;
         logs.insert(app.clone(), log.clone());
         Ok(log)
     }
