@@ -21,7 +21,12 @@ pub fn run(args: LogsArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     write(&mut stdout, &chunk)?;
     if chunk.is_empty() && !args.follow {
-        eprintln!("app `{app}` has no log lines yet: its processes' output and its requests show up here");
+        match &args.source {
+            Some(source) => eprintln!(
+                "no lines from `{source}` in the log of `{app}` (sources: web, worker and the other process types, `web.1` for one process, router, release, webhook)"
+            ),
+            None => eprintln!("app `{app}` has no log lines yet: its processes' output and its requests show up here"),
+        }
     }
     if !args.follow {
         return Ok(());

@@ -39,6 +39,10 @@ fn slipway_deploy_uploads_each_example_and_it_runs() {
         assert!(out.stdout.contains("Step timings:"), "the log is followed to its end: {}", out.stdout);
         assert_eq!(server.get_app(app, "/"), (200, answer.to_string()), "{example}");
     }
+    let shown = cli(&server, &["apps", "show", "zflask"]).ok().stdout;
+    assert!(shown.contains("Live:        code uploaded by zipdeploy (`slipway deploy`), not from `main`"), "{shown}");
+    let apps = cli(&server, &["apps", "list"]).ok().stdout;
+    assert!(apps.lines().any(|l| l.starts_with("zflask") && l.contains(" deployed ")), "not a rollback: {apps}");
     let listed = cli(&server, &["deployments", "zflask", "--json"]).ok().json();
     assert_eq!(
         (listed[0]["trigger"].as_str(), listed[0]["message"].as_str()),
