@@ -1,7 +1,7 @@
 //! Where an app's processes run: the one seam between slipway and whatever runs them. The
 //! service layer, the deployer and the proxy ask [`Placement`] to start a release, scale, stop,
-//! put to sleep and wake, say what runs and where requests go, write the app's log, and run a
-//! command once (the release phase, `slipway run`, cron). [`Supervisor`] is the implementation
+//! put to sleep and wake, say what runs and where requests go, write and read the app's log, and
+//! run a command once (the release phase, `slipway run`, cron). [`Supervisor`] is the implementation
 //! that runs them as processes of this machine; `docs/scale-out.md` says what a Nomad or
 //! Kubernetes implementation would do for each method.
 
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::oneoff::{self, Exit, OneOff};
 use crate::settings::AppSettings;
 use crate::state::Shared;
+use crate::supervisor::app_log::{AppOutput, LogQuery};
 use crate::supervisor::{ProcessInfo, ProcessRow, StartRequest, Supervisor};
 
 /// A line of output of a command run once. (`for<'s>` is spelled out in this trait's callbacks:
@@ -66,6 +67,8 @@ pub trait Placement: Send + Sync {
     fn idle_for(&self, app: &AppName) -> Option<Duration>;
     /// A line in the app's log from `source` (`router`, `release`, `webhook`).
     fn log_line(&self, app: &AppName, version: Option<i64>, source: &str, text: &str);
+    /// The app's log: its processes' output and slipway's lines about them, as asked.
+    async fn read_log(&self, app: &AppName, query: &LogQuery) -> AppOutput;
 
     /// Runs a command once in a release, with the app's environment, sandbox and limits; its
     /// output goes to `output` line by line.
@@ -146,6 +149,10 @@ impl Placement for Supervisor {
 
     fn log_line(&self, app: &AppName, version: Option<i64>, source: &str, text: &str) {
         Supervisor::log_line(self, app, version, source, text)
+    }
+
+    async fn read_log(&self, app: &AppName, query: &LogQuery) -> AppOutput {
+        Supervisor::read_log(self, app, query).await
     }
 
     async fn run_once(

@@ -589,6 +589,13 @@ impl Supervisor {
         }
     }
 
+    /// The app's log (`LogFiles/app.log`, and `app.log.1` for older lines), as asked.
+    pub async fn read_log(&self, app: &AppName, query: &app_log::LogQuery) -> app_log::AppOutput {
+        let (path, query) = (self.data_dir.app(app).app_log(), query.clone());
+        let read = tokio::task::spawn_blocking(move || app_log::read(&path, &query));
+        read.await.expect("reading the log does not panic")
+    }
+
     fn app_log(&self, app: &AppName) -> std::io::Result<Arc<AppLog>> {
         let mut logs = self.logs.lock().unwrap();
         if let Some(log) = logs.get(app) {
