@@ -55,7 +55,7 @@ pub fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
     match (hook["url"].as_str(), args.reset) {
         (Some(url), true) => {
             println!("Webhook URL (shown once): {url}");
-            eprintln!("Add it to the repository's webhooks (GitHub: Settings → Webhooks, content type application/json, push events; GitLab: Settings → Webhooks, push events).");
+            eprintln!("Add it to the repository's webhooks (GitHub: Settings → Webhooks, push events; GitLab: Settings → Webhooks, push events).");
         }
         (Some(url), false) => {
             println!("Webhook URL: {url} (`slipway webhook {app} --reset` makes a new one and shows it)")

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::error::ApiResult;
 use super::AppState;
+use crate::error::Error;
 use crate::service::hooks::{HookEvent, HookOutcome};
 
 /// `202 Accepted` with the deployment it started, or `200` with why nothing was deployed.
@@ -20,6 +21,7 @@ pub async fn deploy_hook(
     body: Bytes,
 ) -> ApiResult<Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let body = json_body(header("content-type"), body)?;
     let event = HookEvent::parse(header("x-github-event"), header("x-gitlab-event"), &body)?;
     Ok(match state.service.run_hook(&app, &secret, event).await? {
         HookOutcome::Deployed(deployment) => {
@@ -27,4 +29,18 @@ pub async fn deploy_hook(
         }
         HookOutcome::Ignored(why) => Json(json!({ "ignored": why })).into_response(),
     })
+}
+
+/// The payload's JSON: the body itself, or GitHub's form-encoded `payload=` field (the content
+/// type a new GitHub webhook starts with).
+fn json_body(content_type: Option<&str>, body: Bytes) -> Result<Bytes, Error> {
+    if !content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded")) {
+        return Ok(body);
+    }
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| Error::Invalid(format!("the form-encoded webhook body cannot be read: {e}")))?;
+    match fields.into_iter().find(|(name, _)| name == "payload") {
+        Some((_, payload)) => Ok(Bytes::from(payload)),
+        None => Err(Error::Invalid("a form-encoded webhook body needs a `payload` field (GitHub's)".into())),
+    }
 }
