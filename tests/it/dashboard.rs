@@ -420,7 +420,10 @@ fn the_app_page_restarts_stops_starts_scales_follows_the_log_and_deletes() {
 
     // The log, by source, and what comes after the page's offset (what its script polls).
     let routed = client.get("/apps/acts?source=router").body;
-    assert!(routed.contains("host=acts.localhost status=502"), "the router's lines");
+    assert!(
+        routed.contains("host=acts.localhost request_id=") && routed.contains(" status=502 "),
+        "the router's lines"
+    );
     assert!(!routed.contains(" worker.1: worker up"), "only the router's");
     assert!(client.get("/apps/acts").body.contains(" worker.1: worker up"), "all sources by default");
     let offset = routed.split(r#"data-offset=""#).nth(1).unwrap().split('"').next().unwrap().to_string();

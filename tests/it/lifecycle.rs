@@ -360,16 +360,31 @@ fn the_app_log_merges_processes_router_and_release_and_the_proxy_counts_requests
     assert!(has(" v1 worker.1: worker up"), "each process's output, prefixed:\n{log}");
     assert!(has(" v1 web.1: [slipway] started web"), "{log}");
     assert!(
-        has(r#" v1 router: method=GET path="/broken" host=watched.localhost status=500 duration="#),
+        log.lines().any(|l| l.contains(r#" v1 router: method=GET path="/broken" host=watched.localhost request_id="#)
+            && l.contains(r#" fwd="127.0.0.1" status=500 duration="#)),
         "a router line per request:\n{log}"
     );
-    assert!(has(r#"path="/" host=watched.localhost status=200"#) && has("bytes=10"), "with the bytes sent:\n{log}");
+    assert!(has(" status=200 ") && has("bytes=10"), "with the bytes sent:\n{log}");
+    // The proxy names each request: the app gets X-Request-Id, the client too, and the log says it.
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    let headers = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", &format!("http://watched.localhost:{port}/named")])
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&headers.stdout).to_ascii_lowercase();
+    let id =
+        headers.lines().find_map(|l| l.strip_prefix("x-request-id: ")).expect("an X-Request-Id").trim().to_string();
+    assert_eq!(id.len(), 32, "{headers}");
+    wait_until(Duration::from_secs(10), "the named request's line", || {
+        let log = cli(&server, &["logs", "watched", "--source", "router"]).ok().stdout;
+        log.contains(&format!(r#"path="/named" host=watched.localhost request_id={id} "#)).then_some(())
+    });
     let first = log.lines().next().unwrap();
     assert!(first.len() > 24 && first.as_bytes()[10] == b'T', "each line starts with its time: {first}");
     assert!(routed().lines().all(|l| l.contains(" router: ")), "--source keeps one source");
     let last = cli(&server, &["logs", "watched", "-n", "2", "--source", "router"]).ok().stdout;
     assert_eq!(last.lines().count(), 2, "{last}");
-    assert!(last.lines().last().unwrap().contains("/broken"), "the newest last: {last}");
+    assert!(last.lines().last().unwrap().contains("/named"), "the newest last: {last}");
 
     // -f prints what comes next, until interrupted.
     let mut follow = cli_command(&server, &["logs", "watched", "-f", "-n", "0", "--source", "router"]);
@@ -391,19 +406,19 @@ fn the_app_log_merges_processes_router_and_release_and_the_proxy_counts_requests
 
     // Metrics: ps, apps show and /metrics.
     let ps = cli(&server, &["ps", "watched"]).ok().stdout;
-    assert!(ps.contains("Requests: 7 since the server started (2xx 6, 5xx 1); latency p50 "), "{ps}");
+    assert!(ps.contains("Requests: 8 since the server started (2xx 7, 5xx 1); latency p50 "), "{ps}");
     assert!(ps.lines().any(|l| l.starts_with("web.1") && l.contains(" MB") && l.contains('s')), "{ps}");
     let shown = cli(&server, &["apps", "show", "watched"]).ok().stdout;
-    assert!(shown.contains("Requests:    7 since the server started"), "{shown}");
+    assert!(shown.contains("Requests:    8 since the server started"), "{shown}");
     let (status, _) = server.request("GET", "/metrics", None, None);
     assert_eq!(status, 401, "the metrics want the admin token");
     let (status, metrics) = server.api("GET", "/metrics", None);
     assert_eq!(status, 200);
     let metrics = metrics["text"].as_str().unwrap_or_default().to_string();
     for needle in [
-        r#"slipway_http_requests_total{app="watched",status="2xx"} 6"#,
+        r#"slipway_http_requests_total{app="watched",status="2xx"} 7"#,
         r#"slipway_http_requests_total{app="watched",status="5xx"} 1"#,
-        r#"slipway_http_request_duration_seconds_count{app="watched"} 7"#,
+        r#"slipway_http_request_duration_seconds_count{app="watched"} 8"#,
         r#"slipway_process_up{app="watched",process="worker.1"} 1"#,
         r#"slipway_process_resident_memory_bytes{app="watched",process="web.1"} "#,
         r#"slipway_process_cpu_seconds{app="watched",process="web.1"} "#,

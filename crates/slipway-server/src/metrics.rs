@@ -38,6 +38,10 @@ pub struct RequestRecord {
     pub method: String,
     pub path: String,
     pub host: String,
+    /// The client's address, as the proxy saw it.
+    pub client: String,
+    /// The `X-Request-Id` the proxy gave the request.
+    pub request_id: String,
     pub status: u16,
     /// Until the app's answer began (Heroku's `service`).
     pub duration: Duration,
@@ -50,9 +54,11 @@ impl RequestRecord {
     pub fn log_text(&self) -> String {
         let path: String = self.path.chars().take(300).collect::<String>().replace('"', "%22");
         format!(
-            "method={} path=\"{path}\" host={} status={} duration={}ms bytes={}",
+            "method={} path=\"{path}\" host={} request_id={} fwd=\"{}\" status={} duration={}ms bytes={}",
             self.method,
             self.host,
+            self.request_id,
+            self.client,
             self.status,
             self.duration.as_millis(),
             self.bytes
@@ -258,6 +264,8 @@ mod tests {
             method: "GET".into(),
             path: "/a\"b".into(),
             host: "shop.localhost".into(),
+            client: "203.0.113.9".into(),
+            request_id: "abc123".into(),
             status,
             duration: Duration::from_millis(millis),
             bytes: 10,
@@ -292,7 +300,7 @@ mod tests {
     fn the_router_line_quotes_the_path() {
         assert_eq!(
             request(200, 3).log_text(),
-            r#"method=GET path="/a%22b" host=shop.localhost status=200 duration=3ms bytes=10"#
+            r#"method=GET path="/a%22b" host=shop.localhost request_id=abc123 fwd="203.0.113.9" status=200 duration=3ms bytes=10"#
         );
     }
 }

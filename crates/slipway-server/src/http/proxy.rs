@@ -46,6 +46,14 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-connection",
 ];
 
+/// The header that names a request in the app's log (Heroku's and many frameworks' name).
+const REQUEST_ID: &str = "x-request-id";
+
+/// 16 random bytes, hex.
+fn request_id() -> String {
+    rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Where ACME servers ask for HTTP-01 challenge responses, on any host.
 const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
 
@@ -80,7 +88,8 @@ pub async fn route_app_hosts(State(state): State<AppState>, request: Request, ne
             &format!("There is no app named {} on this slipway.", html_escape(&label)),
         );
     };
-    let observation = Observation::start(&state, &app, &request, &host);
+    let mut request = request;
+    let observation = Observation::start(&state, &app, &mut request, &host);
     let response = serve_app(&state, request, &app, running, &host).await;
     observation.finish(response)
 }
@@ -141,12 +150,20 @@ struct Observation {
 }
 
 impl Observation {
-    fn start(state: &AppState, app: &AppName, request: &Request, host: &str) -> Self {
+    /// Gives the request an `X-Request-Id` of slipway's (a client's own is replaced, as the
+    /// forwarded headers are), which the app sees and the router line names.
+    fn start(state: &AppState, app: &AppName, request: &mut Request, host: &str) -> Self {
+        let request_id = request_id();
+        let value = HeaderValue::from_str(&request_id).expect("hex is a valid header value");
+        request.headers_mut().insert(REQUEST_ID, value);
         let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         let record = RequestRecord {
             method: request.method().to_string(),
             path,
             host: host_name(host),
+            client: client.unwrap_or_default(),
+            request_id,
             status: 0,
             duration: Duration::ZERO,
             bytes: 0,
@@ -154,9 +171,12 @@ impl Observation {
         Observation { service: state.service.clone(), app: app.clone(), started: Instant::now(), record }
     }
 
-    fn finish(mut self, response: Response) -> Response {
+    fn finish(mut self, mut response: Response) -> Response {
         self.record.status = response.status().as_u16();
         self.record.duration = self.started.elapsed();
+        if let Ok(value) = HeaderValue::from_str(&self.record.request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
         response.map(|body| {
             Body::new(body.map_frame(move |frame| {
                 if let Some(data) = frame.data_ref() {
