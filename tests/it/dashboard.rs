@@ -435,6 +435,19 @@ fn the_app_page_restarts_stops_starts_scales_follows_the_log_and_deletes() {
     let chart = client.get("/apps/acts").body;
     assert!(chart.contains(r#"id="requests-chart""#) && chart.contains("<rect"), "the requests chart has bars");
 
+    // The deployment webhook's URL, made on the page and shown once; it answers GitHub's ping.
+    assert!(chart.contains("No webhook yet.") && chart.contains("Set <code>DEPLOYMENT_REPOSITORY</code>"));
+    let made = flash_after("/apps/acts/webhook/reset", &[("csrf", &csrf)]);
+    let url = made.split("New webhook URL, shown once: ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    assert!(url.starts_with(&format!("{}/hooks/acts/", server.base)), "{url}");
+    assert!(made.contains("A webhook URL exists") && !client.get("/apps/acts").body.contains(&url), "shown once");
+    let ping = std::process::Command::new("curl")
+        .args(["-s", "-X", "POST", "-H", "X-GitHub-Event: ping", "-d", "{}", &url])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&ping.stdout).into_owned();
+    assert!(answer.contains("pong"), "the URL from the page works: {url} → {answer}");
+
     // Delete: a wrong name deletes nothing; the right one deletes the app.
     assert!(client.get("/apps/acts/delete").body.contains(r#"id="confirm-name""#));
     let kept = flash_after("/apps/acts/delete", &[("csrf", &csrf), ("confirm", "act")]);

@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind};
 use crate::http::api::app_view;
 use crate::service::logs::LogQuery;
 use crate::service::settings::Change;
-use crate::settings::PYTHON_VERSION;
+use crate::settings::{DEPLOYMENT_REPOSITORY, PYTHON_VERSION};
 
 /// One process, as the Processes card lists it.
 struct ProcessView {
@@ -124,6 +124,9 @@ struct AppPage {
     cron_problem: String,
     runs: Vec<RunView>,
     domains: Vec<DomainRow>,
+    hook_configured: bool,
+    /// `DEPLOYMENT_REPOSITORY`, its password masked; empty when not set.
+    hook_repository: String,
 }
 
 /// `?reveal=true` shows the settings' values in clear; `?source=router` filters the log.
@@ -190,6 +193,12 @@ pub(super) async fn app_page(
         cron_problem,
         runs: run_views(service, &app)?,
         domains: service.domains(&app)?.into_iter().map(domain_row).collect(),
+        hook_configured: service.has_hook(&app)?,
+        hook_repository: service
+            .settings(&app)?
+            .get(DEPLOYMENT_REPOSITORY)
+            .map(|url| crate::settings::masked(DEPLOYMENT_REPOSITORY, url))
+            .unwrap_or_default(),
         chrome: Chrome::new(app.to_string(), Some(&session.csrf)),
         flashes: flash_views(&dash, &session, &headers),
         created: views::when(view.summary.created_at),
@@ -399,6 +408,19 @@ pub(super) async fn reset_password(
     dash.sessions.flash(&session, Flash::Notice(notice.to_string()));
     let flash = Flash::Password { app: app.to_string(), password };
     Ok(back_to(&dash, &session, flash, &format!("/apps/{app}#connect")))
+}
+
+/// A new secret for the deployment webhook; its URL is shown this once.
+pub(super) async fn reset_webhook(
+    State(dash): State<DashState>,
+    Extension(session): Extension<CurrentSession>,
+    headers: HeaderMap,
+    DashPath(app): DashPath<AppName>,
+) -> DashResult<Response> {
+    let secret = dash.app.service.reset_hook_secret(&app)?;
+    let url = format!("{}/hooks/{app}/{secret}", crate::http::public_base(&dash.app, &headers));
+    let notice = format!("New webhook URL, shown once: {url} — add it to the repository's webhooks (push events).");
+    Ok(back_to(&dash, &session, Flash::Notice(notice), &format!("/apps/{app}#webhook")))
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,7 @@ pub fn protected_routes() -> Router<DashState> {
         .route("/apps", post(home::create_app))
         .route("/apps/{app}", get(app::app_page))
         .route("/apps/{app}/credentials/reset", post(app::reset_password))
+        .route("/apps/{app}/webhook/reset", post(app::reset_webhook))
         .route("/apps/{app}/processes", post(processes::control))
         .route("/apps/{app}/scale", post(processes::scale))
         .route("/apps/{app}/logs/follow", get(processes::follow_log))
