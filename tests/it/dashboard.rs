@@ -434,6 +434,12 @@ fn the_app_page_restarts_stops_starts_scales_follows_the_log_and_deletes() {
     });
     let chart = client.get("/apps/acts").body;
     assert!(chart.contains(r#"id="requests-chart""#) && chart.contains("<rect"), "the requests chart has bars");
+    // Memory and CPU are sampled every few seconds.
+    crate::server_support::wait_until(std::time::Duration::from_secs(20), "a memory bar", || {
+        let page = client.get("/apps/acts").body;
+        let memory = page.split(r#"id="memory-chart""#).nth(1)?.split("</svg>").next()?.to_string();
+        memory.contains("<rect").then_some(())
+    });
 
     // The deployment webhook's URL, made on the page and shown once; it answers GitHub's ping.
     assert!(chart.contains("No webhook yet.") && chart.contains("Set <code>DEPLOYMENT_REPOSITORY</code>"));

@@ -1,9 +1,9 @@
 //! Per-app metrics: what the proxy saw of each request (count by status class, latency, bytes)
 //! and what the supervisor knows of each process (memory, CPU time, restarts). Exposed at
 //! `GET /metrics` in the OpenMetrics text format Prometheus scrapes (the `prometheus-client`
-//! crate encodes it), and summed up for `slipway ps`, `apps show` and the dashboard's chart: the
-//! latency percentiles of the last [`RECENT`] requests and the requests of the last
-//! [`MINUTES`] minutes.
+//! crate encodes it), and summed up for `slipway ps`, `apps show` and the dashboard's charts: the
+//! latency percentiles of the last [`RECENT`] requests, and per minute of the last [`MINUTES`]
+//! the requests and the processes' memory and CPU (sampled every few seconds).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
@@ -79,6 +79,18 @@ pub struct RequestStats {
     pub p99_ms: Option<f64>,
     /// The last [`MINUTES`] minutes, oldest first, with no gaps.
     pub per_minute: Vec<MinuteCount>,
+    /// The processes' memory and CPU over the same minutes (zeros where nothing was sampled).
+    pub usage_per_minute: Vec<UsageMinute>,
+}
+
+/// An app's processes in one minute: the most memory they held together, and the CPU they used
+/// (100 = one core busy).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct UsageMinute {
+    /// `16:41` (UTC).
+    pub minute: String,
+    pub memory_bytes: u64,
+    pub cpu_percent: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -98,6 +110,10 @@ struct Recent {
     latencies: VecDeque<f64>,
     /// (minute since the epoch, counts) for the minutes that had requests.
     minutes: VecDeque<(i64, MinuteCount)>,
+    /// (minute since the epoch, the processes' resources) for the minutes they were sampled.
+    usage: VecDeque<(i64, UsageMinute)>,
+    /// The last sample's CPU seconds and time, to turn the next one into a percentage.
+    last_cpu: Option<(f64, std::time::Instant)>,
 }
 
 pub struct Metrics {
@@ -189,6 +205,33 @@ impl Metrics {
             p95_ms: percentile(&sorted, 95.0),
             p99_ms: percentile(&sorted, 99.0),
             per_minute: minutes(&recent.minutes),
+            usage_per_minute: minutes(&recent.usage),
+        }
+    }
+
+    /// Notes what the app's processes use now (their memory together, and their CPU seconds so
+    /// far): the minute keeps its highest memory and its CPU share since the previous sample.
+    pub fn sample_usage(&self, app: &AppName, memory_bytes: u64, cpu_seconds: f64) {
+        let now = std::time::Instant::now();
+        let mut recent = self.recent.lock().unwrap();
+        let recent = recent.entry(app.clone()).or_default();
+        let cpu_percent = match recent.last_cpu {
+            Some((before, at)) if cpu_seconds >= before && now > at => {
+                100.0 * (cpu_seconds - before) / now.duration_since(at).as_secs_f64()
+            }
+            // The first sample, or the processes were replaced (their CPU time starts over).
+            _ => 0.0,
+        };
+        recent.last_cpu = Some((cpu_seconds, now));
+        let minute = OffsetDateTime::now_utc().unix_timestamp().div_euclid(60);
+        if recent.usage.back().is_none_or(|(m, _)| *m != minute) {
+            recent.usage.push_back((minute, UsageMinute::default()));
+        }
+        let (_, usage) = recent.usage.back_mut().expect("just pushed");
+        usage.memory_bytes = usage.memory_bytes.max(memory_bytes);
+        usage.cpu_percent = usage.cpu_percent.max(cpu_percent);
+        while recent.usage.front().is_some_and(|(m, _)| minute - m >= MINUTES as i64) {
+            recent.usage.pop_front();
         }
     }
 
@@ -241,8 +284,25 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-/// The last [`MINUTES`] minutes up to now, the ones without requests as zeros.
-fn minutes(seen: &VecDeque<(i64, MinuteCount)>) -> Vec<MinuteCount> {
+/// A per-minute value the charts show: it knows its own label.
+trait PerMinute: Clone + Default {
+    fn labelled(self, minute: String) -> Self;
+}
+
+impl PerMinute for MinuteCount {
+    fn labelled(self, minute: String) -> Self {
+        MinuteCount { minute, ..self }
+    }
+}
+
+impl PerMinute for UsageMinute {
+    fn labelled(self, minute: String) -> Self {
+        UsageMinute { minute, ..self }
+    }
+}
+
+/// The last [`MINUTES`] minutes up to now, the ones with nothing recorded as zeros.
+fn minutes<T: PerMinute>(seen: &VecDeque<(i64, T)>) -> Vec<T> {
     let now = OffsetDateTime::now_utc().unix_timestamp().div_euclid(60);
     (now - MINUTES as i64 + 1..=now)
         .map(|minute| {
@@ -250,7 +310,7 @@ fn minutes(seen: &VecDeque<(i64, MinuteCount)>) -> Vec<MinuteCount> {
                 .map(|t| format!("{:02}:{:02}", t.hour(), t.minute()))
                 .unwrap_or_default();
             let counted = seen.iter().find(|(m, _)| *m == minute).map(|(_, c)| c.clone()).unwrap_or_default();
-            MinuteCount { minute: label, ..counted }
+            counted.labelled(label)
         })
         .collect()
 }
@@ -294,6 +354,18 @@ mod tests {
         assert!(text.contains(r#"slipway_http_response_bytes_total{app="shop"} 1010"#), "{text}");
         metrics.forget(&app);
         assert!(!metrics.openmetrics(&[]).contains("shop"));
+    }
+
+    #[test]
+    fn usage_samples_keep_the_minutes_peak_memory_and_cpu_share() {
+        let metrics = Metrics::default();
+        let app = AppName::parse("shop").unwrap();
+        metrics.sample_usage(&app, 50_000_000, 10.0);
+        std::thread::sleep(Duration::from_millis(200));
+        metrics.sample_usage(&app, 40_000_000, 10.1);
+        let now = metrics.stats(&app).usage_per_minute.pop().unwrap();
+        assert_eq!(now.memory_bytes, 50_000_000, "the peak of the minute");
+        assert!(now.cpu_percent > 20.0 && now.cpu_percent <= 50.0, "0.1 s of CPU in ~0.2 s: {}", now.cpu_percent);
     }
 
     #[test]

@@ -221,6 +221,7 @@ pub async fn serve(
     tokio::spawn(start_deployed_apps(service.clone()));
     let cron_task = tokio::spawn(run_cron_jobs(service.clone()));
     let idle_task = tokio::spawn(sleep_idle_apps(service.clone()));
+    let usage_task = tokio::spawn(sample_usage(service.clone()));
     let renew_task = tokio::spawn(renew_certificates(service.clone()));
     let stopping = CancellationToken::new();
     let router = http::router(service);
@@ -243,6 +244,7 @@ pub async fn serve(
 
     cron_task.abort();
     idle_task.abort();
+    usage_task.abort();
     renew_task.abort();
     ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");
@@ -366,6 +368,18 @@ fn hosts(config: &Config, store: &Store) -> anyhow::Result<Hosts> {
 
 /// How often apps are checked against their `IDLE_TIMEOUT`.
 const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often the apps' memory and CPU are sampled for their charts.
+const USAGE_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn sample_usage(service: Service) {
+    loop {
+        tokio::time::sleep(USAGE_SAMPLE).await;
+        let service = service.clone();
+        // It reads /proc: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || service.sample_usage()).await;
+    }
+}
 
 async fn sleep_idle_apps(service: Service) {
     loop {

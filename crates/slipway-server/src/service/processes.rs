@@ -26,6 +26,20 @@ impl Service {
         Ok(self.shared.metrics.stats(app))
     }
 
+    /// Notes every running app's memory and CPU for its charts (the server calls it every few
+    /// seconds).
+    pub fn sample_usage(&self) {
+        for app in self.shared.store.app_names().unwrap_or_default() {
+            let processes = self.shared.placement.processes(&app);
+            if processes.is_empty() {
+                continue;
+            }
+            let memory = processes.iter().filter_map(|p| p.memory).sum();
+            let cpu = processes.iter().filter_map(|p| p.cpu_seconds).sum();
+            self.shared.metrics.sample_usage(&app, memory, cpu);
+        }
+    }
+
     /// Every app's request and process metrics, in the OpenMetrics text format (`GET /metrics`).
     pub fn openmetrics(&self) -> Result<String> {
         let apps = self.shared.store.app_names()?;

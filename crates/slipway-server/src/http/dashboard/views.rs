@@ -42,6 +42,11 @@ pub struct RequestsView {
     pub peak: u64,
     /// The chart in words, for screen readers.
     pub summary: String,
+    /// The processes' memory (peak per minute) and CPU (share of a core) over the same hour.
+    pub memory_bars: Vec<ChartBar>,
+    pub memory_peak: String,
+    pub cpu_bars: Vec<ChartBar>,
+    pub cpu_peak: String,
 }
 
 /// One minute of the chart: stacked segments, server errors on top.
@@ -54,7 +59,7 @@ pub struct ChartBar {
 pub struct ChartSegment {
     pub y: String,
     pub height: String,
-    /// `ok`, `warn`, `bad`: the colour, in the stylesheet.
+    /// `ok`, `warn`, `bad`, `busy`, `idle`: the colour, in the stylesheet.
     pub tone: &'static str,
 }
 
@@ -62,30 +67,27 @@ pub struct ChartSegment {
 const CHART_HEIGHT: f64 = 100.0;
 
 pub fn requests_view(stats: &crate::metrics::RequestStats) -> RequestsView {
-    let peak = stats.per_minute.iter().map(|m| m.ok + m.client_errors + m.server_errors).max().unwrap_or(0);
-    let scale = if peak == 0 { 0.0 } else { CHART_HEIGHT / peak as f64 };
-    let bars = stats
+    let minutes: Vec<(String, Vec<(f64, &'static str)>)> = stats
         .per_minute
         .iter()
-        .enumerate()
-        .map(|(i, minute)| {
-            let mut top = CHART_HEIGHT;
-            let segments = [(minute.ok, "ok"), (minute.client_errors, "warn"), (minute.server_errors, "bad")]
-                .into_iter()
-                .filter(|(count, _)| *count > 0)
-                .map(|(count, tone)| {
-                    let height = count as f64 * scale;
-                    top -= height;
-                    ChartSegment { y: format!("{top:.2}"), height: format!("{height:.2}"), tone }
-                })
-                .collect();
-            let title = format!(
-                "{} UTC: {} ok, {} 4xx, {} 5xx",
-                minute.minute, minute.ok, minute.client_errors, minute.server_errors
-            );
-            ChartBar { x: i as u32 * 10, segments, title }
+        .map(|m| {
+            let title = format!("{} UTC: {} ok, {} 4xx, {} 5xx", m.minute, m.ok, m.client_errors, m.server_errors);
+            (title, vec![(m.ok as f64, "ok"), (m.client_errors as f64, "warn"), (m.server_errors as f64, "bad")])
         })
         .collect();
+    let (bars, peak) = chart_bars(minutes);
+    let memory = stats
+        .usage_per_minute
+        .iter()
+        .map(|u| (format!("{} UTC: {}", u.minute, human_size(u.memory_bytes)), vec![(u.memory_bytes as f64, "busy")]))
+        .collect();
+    let (memory_bars, memory_peak) = chart_bars(memory);
+    let cpu = stats
+        .usage_per_minute
+        .iter()
+        .map(|u| (format!("{} UTC: {:.0} % of a core", u.minute, u.cpu_percent), vec![(u.cpu_percent, "idle")]))
+        .collect();
+    let (cpu_bars, cpu_peak) = chart_bars(cpu);
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into());
     let classes: Vec<String> = stats.status.iter().map(|(class, n)| format!("{class} {n}")).collect();
     let last_hour: u64 = stats.per_minute.iter().map(|m| m.ok + m.client_errors + m.server_errors).sum();
@@ -96,9 +98,38 @@ pub fn requests_view(stats: &crate::metrics::RequestStats) -> RequestsView {
         p95: ms(stats.p95_ms),
         p99: ms(stats.p99_ms),
         bars,
-        peak,
+        peak: peak as u64,
         summary: format!("{last_hour} requests in the last hour, at most {peak} in a minute"),
+        memory_bars,
+        memory_peak: human_size(memory_peak as u64),
+        cpu_bars,
+        cpu_peak: format!("{cpu_peak:.0} %"),
     }
+}
+
+/// A bar per minute, its segments stacked in the order given, scaled to the highest bar; and
+/// that highest total.
+fn chart_bars(minutes: Vec<(String, Vec<(f64, &'static str)>)>) -> (Vec<ChartBar>, f64) {
+    let peak = minutes.iter().map(|(_, parts)| parts.iter().map(|(v, _)| v).sum::<f64>()).fold(0.0, f64::max);
+    let scale = if peak > 0.0 { CHART_HEIGHT / peak } else { 0.0 };
+    let bars = minutes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, parts))| {
+            let mut top = CHART_HEIGHT;
+            let segments = parts
+                .into_iter()
+                .filter(|(value, _)| *value > 0.0)
+                .map(|(value, tone)| {
+                    let height = value * scale;
+                    top -= height;
+                    ChartSegment { y: format!("{top:.2}"), height: format!("{height:.2}"), tone }
+                })
+                .collect();
+            ChartBar { x: i as u32 * 10, segments, title }
+        })
+        .collect();
+    (bars, peak)
 }
 
 /// A status as a coloured badge that always carries its word (never colour alone).
