@@ -218,6 +218,18 @@ impl Supervisor {
 
     /// Every process of the app, for `slipway ps`.
     pub fn processes(&self, app: &AppName) -> Vec<ProcessRow> {
+        let mut rows = self.process_rows(app);
+        // Each process leads its own group; /proc is read once, outside the formation's lock.
+        let usage = process::groups_usage(&rows.iter().filter_map(|row| row.pid).collect::<Vec<_>>());
+        for row in &mut rows {
+            if let Some(usage) = row.pid.and_then(|pid| usage.get(&pid)) {
+                (row.memory, row.cpu_seconds) = (Some(usage.memory), Some(usage.cpu_seconds));
+            }
+        }
+        rows
+    }
+
+    fn process_rows(&self, app: &AppName) -> Vec<ProcessRow> {
         let formation = self.formation(app);
         let formation = formation.lock().unwrap();
         formation
@@ -225,7 +237,6 @@ impl Supervisor {
             .iter()
             .map(|slot| {
                 let slot = slot.lock().unwrap();
-                let usage = slot.pid.and_then(process::group_usage);
                 ProcessRow {
                     name: format!("{}.{}", slot.kind, slot.index),
                     kind: slot.kind.clone(),
@@ -235,8 +246,8 @@ impl Supervisor {
                     command: slot.launch.shell.clone(),
                     uptime: slot.started.elapsed().as_secs(),
                     restarts: slot.restarts,
-                    memory: usage.map(|u| u.memory),
-                    cpu_seconds: usage.map(|u| u.cpu_seconds),
+                    memory: None,
+                    cpu_seconds: None,
                     last_exit: slot.last_exit.clone(),
                 }
             })

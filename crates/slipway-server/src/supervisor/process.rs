@@ -1,7 +1,7 @@
 //! One app process: started in its own process group with its output going to the app log (and
 //! a tail kept for error messages), stopped by signalling the whole group.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -139,30 +139,35 @@ pub struct Usage {
     pub cpu_seconds: f64,
 }
 
-/// The usage of every process in the group `group` together; `None` when none is left.
-pub fn group_usage(group: u32) -> Option<Usage> {
+/// The usage of each of `groups` (the processes of each group together), reading `/proc` once;
+/// a group with no process left is absent.
+pub fn groups_usage(groups: &[u32]) -> HashMap<u32, Usage> {
+    let mut usage: HashMap<u32, Usage> = HashMap::new();
+    if groups.is_empty() {
+        return usage;
+    }
     let page = rustix::param::page_size() as u64;
     let ticks = rustix::param::clock_ticks_per_second() as f64;
-    let mut total: Option<Usage> = None;
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return usage };
+    for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         // `pid (comm) state ppid pgrp … utime stime …`: the name may hold spaces and parentheses.
         let Some(fields) = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>()) else {
             continue;
         };
-        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) != Some(group) {
+        let Some(group) = fields.get(2).and_then(|g| g.parse::<u32>().ok()).filter(|g| groups.contains(g)) else {
             continue;
-        }
+        };
         let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        let usage = total.get_or_insert(Usage { memory: 0, cpu_seconds: 0.0 });
-        usage.cpu_seconds += (field(11) + field(12)) as f64 / ticks;
+        let total = usage.entry(group).or_insert(Usage { memory: 0, cpu_seconds: 0.0 });
+        total.cpu_seconds += (field(11) + field(12)) as f64 / ticks;
         let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else { continue };
         if let Some(pages) = statm.split_whitespace().nth(1).and_then(|r| r.parse::<u64>().ok()) {
-            usage.memory += pages * page;
+            total.memory += pages * page;
         }
     }
-    total
+    usage
 }
 
 /// SIGKILL to what is left of a process group whose leader has exited (a crashed app's workers,
