@@ -405,12 +405,7 @@ pub struct PsArgs {
     #[command(subcommand)]
     pub command: Option<PsCommand>,
     #[command(flatten)]
-    pub app: AppArg,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
+    pub table: AppTableArgs,
 }
 
 #[derive(Debug, Subcommand)]

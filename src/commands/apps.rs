@@ -71,15 +71,13 @@ pub fn run(args: AppsArgs) -> anyhow::Result<()> {
                     println!("Last:        {}", last_deployment(last));
                 }
                 let branch = text(&app["branch"]);
-                match (active["trigger"].as_str(), app["live_is_branch_head"] == true) {
-                    (Some("zipdeploy"), _) => {
+                match app["live_from"].as_str() {
+                    Some("zipdeploy") => {
                         println!("Live:        code uploaded by zipdeploy (`slipway deploy`), not from `{branch}`")
                     }
-                    (Some("webhook"), _) => {
-                        println!("Live:        a push to DEPLOYMENT_REPOSITORY, fetched by the webhook")
-                    }
-                    (_, true) => println!("Live:        the head of `{branch}`"),
-                    (_, false) => println!(
+                    Some("webhook") => println!("Live:        a push to DEPLOYMENT_REPOSITORY, fetched by the webhook"),
+                    Some("branch-head") => println!("Live:        the head of `{branch}`"),
+                    _ => println!(
                         "Live:        not the head of `{branch}` (a rollback or a redeploy); `{branch}` is at {}",
                         short_commit(&app["branch_head"])
                     ),
@@ -201,14 +199,12 @@ fn text(value: &Value) -> String {
 
 /// `NAME STATUS LIVE COMMIT DEPLOYED-AT`. STATUS is the newest deployment's fate: `failed` while an
 /// older release still serves is what a user needs to see first; `rolled-back` when the live
-/// release is not the branch's head (and did not come from elsewhere).
+/// release is another commit of the branch's repository (not an upload or a webhook's push).
 fn list_row(app: &Value) -> Vec<String> {
     let (active, last) = (&app["active_deployment"], &app["last_deployment"]);
-    // Code that did not come from the branch (zipdeploy, the webhook) is not a rollback.
-    let off_branch = matches!(active["trigger"].as_str(), Some("zipdeploy" | "webhook"));
     let status = match last["status"].as_str() {
         None => "not deployed".to_string(),
-        Some("success") if app["live_is_branch_head"] == false && !off_branch => "rolled-back".to_string(),
+        Some("success") if app["live_from"] == "other-commit" => "rolled-back".to_string(),
         Some("success") => "deployed".to_string(),
         Some(other) => other.to_string(),
     };

@@ -32,16 +32,11 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
 /// `deploy hello ./site`, `deploy hello` (this folder), `deploy ./site` and `deploy` (the app of
 /// the git remote `slipway`). A lone argument is the app when it is an app name and no folder of
 /// that name is here.
-fn app_and_folder(mut args: Vec<String>) -> anyhow::Result<(String, PathBuf)> {
-    match args.len() {
-        2 => {
-            let dir = args.pop().expect("two");
-            Ok((args.pop().expect("two"), PathBuf::from(dir)))
-        }
-        1 if AppName::parse(&args[0]).is_ok() && !Path::new(&args[0]).is_dir() => Ok((args.remove(0), ".".into())),
-        1 => Ok((app_arg::from_git_remote()?, PathBuf::from(args.remove(0)))),
-        _ => Ok((app_arg::from_git_remote()?, ".".into())),
-    }
+fn app_and_folder(args: Vec<String>) -> anyhow::Result<(String, PathBuf)> {
+    let is_app =
+        |first: &str, count: usize| count == 2 || (AppName::parse(first).is_ok() && !Path::new(first).is_dir());
+    let (app, rest) = app_arg::split_leading_app(args, is_app)?;
+    Ok((app, rest.into_iter().next().map_or_else(|| PathBuf::from("."), PathBuf::from)))
 }
 
 pub fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
@@ -69,4 +64,16 @@ pub fn webhook(args: WebhookArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_comes_first_and_the_folder_defaults_to_this_one() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(app_and_folder(args(&["shop", "site"])).unwrap(), ("shop".into(), PathBuf::from("site")));
+        assert_eq!(app_and_folder(args(&["no-such-folder-here"])).unwrap(), ("no-such-folder-here".into(), ".".into()));
+    }
 }

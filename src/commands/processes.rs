@@ -14,18 +14,18 @@ pub fn run(args: PsArgs) -> anyhow::Result<()> {
         Some(PsCommand::Scale { args: given }) => {
             let (app, counts) = app_arg::split_leading_app(given, app_arg::unless_pair)?;
             let counts = parse_counts(&counts)?;
-            let client = Client::new(&args.client)?;
+            let client = Client::new(&args.table.client)?;
             let answer = client.post(&format!("{}/ps/scale", app_path(&app)), Some(serde_json::to_value(&counts)?))?;
             (app, answer)
         }
         None => {
-            let app = args.app.resolve()?;
-            let client = Client::new(&args.client)?;
+            let app = args.table.app.resolve()?;
+            let client = Client::new(&args.table.client)?;
             let answer = client.get(&format!("{}/ps", app_path(&app)))?;
             (app, answer)
         }
     };
-    if args.json {
+    if args.table.json {
         return print_json(&answer);
     }
     let processes = answer["processes"].as_array().cloned().unwrap_or_default();

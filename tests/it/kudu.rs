@@ -11,17 +11,19 @@ use crate::cli::cli;
 use crate::server_support::*;
 use crate::support::repo_root;
 
-/// `curl -X POST --data-binary @file` to the API: (status, JSON answer).
-fn post_file(server: &TestServer, path: &str, file: &Path) -> (u16, Value) {
-    let out = Command::new("curl")
-        .args(["-s", "-X", "POST", "-w", "\n%{http_code}", "--data-binary"])
-        .arg(format!("@{}", file.display()))
-        .args(["-H", &format!("Authorization: Bearer {}", server.token()), &format!("{}{path}", server.base)])
-        .output()
-        .expect("run curl");
+/// `curl -s -X POST ARGS…`: (status, JSON answer, or the text when it is not JSON).
+fn curl_post(args: &[&str]) -> (u16, Value) {
+    let out =
+        Command::new("curl").args(["-s", "-X", "POST", "-w", "\n%{http_code}"]).args(args).output().expect("run curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
+}
+
+/// A file POSTed to the API with the admin token.
+fn post_file(server: &TestServer, path: &str, file: &Path) -> (u16, Value) {
+    let auth = format!("Authorization: Bearer {}", server.token());
+    curl_post(&["--data-binary", &format!("@{}", file.display()), "-H", &auth, &format!("{}{path}", server.base)])
 }
 
 #[test]
@@ -102,27 +104,14 @@ fn zipdeploy_takes_a_zip_refuses_what_is_not_an_app_and_leaves_git_pushes_workin
     assert_eq!(status, 202, "{again}");
 }
 
-/// `curl -X POST` of a JSON body with extra headers to any URL: (status, JSON answer).
+/// A JSON body POSTed to any URL with extra headers.
 fn post_json(url: &str, headers: &[&str], body: &str) -> (u16, Value) {
-    let mut command = Command::new("curl");
-    command.args([
-        "-s",
-        "-X",
-        "POST",
-        "-w",
-        "\n%{http_code}",
-        "-H",
-        "Content-Type: application/json",
-        "--data-binary",
-        body,
-    ]);
+    let mut args = vec!["-H", "Content-Type: application/json", "--data-binary", body];
     for header in headers {
-        command.args(["-H", header]);
+        args.extend(["-H", header]);
     }
-    let out = command.arg(url).output().expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
+    args.push(url);
+    curl_post(&args)
 }
 
 #[test]
@@ -170,14 +159,9 @@ fn the_webhook_deploys_pushes_to_the_remote_repository_and_nothing_else() {
     }
 
     // GitHub's push, form-encoded (a new GitHub webhook's default): fetched from the remote and deployed.
-    let form = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-GitHub-Event: push", "--data-urlencode"])
-        .arg(format!("payload={}", github(&first, "main")))
-        .arg(&url)
-        .output()
-        .unwrap();
-    let status: u16 = String::from_utf8_lossy(&form.stdout).parse().unwrap();
-    assert_eq!(status, 202);
+    let payload = format!("payload={}", github(&first, "main"));
+    let (status, started) = curl_post(&["-H", "X-GitHub-Event: push", "--data-urlencode", &payload, &url]);
+    assert_eq!(status, 202, "{started}");
     let done = server.wait_for("hooked", "v1");
     assert_eq!(
         (done["status"].as_str(), done["trigger"].as_str(), done["commit"].as_str()),

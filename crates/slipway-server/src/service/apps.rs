@@ -7,7 +7,7 @@ use super::Service;
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
 use crate::state::Release;
-use crate::store::Deployment;
+use crate::store::{Deployment, Trigger};
 use crate::supervisor::ProcessInfo;
 use crate::{git, releases, sandbox, secrets};
 
@@ -33,6 +33,33 @@ pub struct AppSummary {
     /// Whether the live release is the branch's head; `false` after a rollback, or a redeploy of
     /// an older commit. `None` while nothing is deployed.
     pub live_is_branch_head: Option<bool>,
+    /// Where the live release's code came from. `None` while nothing is deployed.
+    pub live_from: Option<LiveFrom>,
+}
+
+/// Where the live release's code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiveFrom {
+    /// The deployment branch's head.
+    BranchHead,
+    /// Another commit of the repository: a rollback, or a redeploy of an older commit.
+    OtherCommit,
+    /// An upload (`slipway deploy`, `POST …/zipdeploy`).
+    Zipdeploy,
+    /// A push to `DEPLOYMENT_REPOSITORY`, fetched by the deployment webhook.
+    Webhook,
+}
+
+impl LiveFrom {
+    fn of(live: &Deployment, branch_head: Option<&String>) -> Self {
+        match live.trigger {
+            Trigger::Zipdeploy => LiveFrom::Zipdeploy,
+            Trigger::Webhook => LiveFrom::Webhook,
+            _ if Some(&live.commit) == branch_head => LiveFrom::BranchHead,
+            _ => LiveFrom::OtherCommit,
+        }
+    }
 }
 
 /// A new app and its deployment password, which is shown this once.
@@ -58,6 +85,7 @@ impl Service {
             ftp_host: format!("ftp://{}", shared.ftp_addr),
             ftp_user: app.to_string(),
             live_is_branch_head: active.as_ref().map(|d| Some(&d.commit) == branch_head.as_ref()),
+            live_from: active.as_ref().map(|d| LiveFrom::of(d, branch_head.as_ref())),
             active_deployment: active,
             last_deployment: shared.store.newest_deployment(app)?,
             process: shared.placement.info(app),

@@ -93,7 +93,7 @@ impl Service {
     pub async fn run_hook(&self, app: &str, secret: &str, event: HookEvent) -> Result<HookOutcome> {
         let app = AppName::parse(app).map_err(|_| Error::NoSuchHook)?;
         let stored = self.shared.store.hook_secret_hash(&app).ok().flatten().ok_or(Error::NoSuchHook)?;
-        if !constant_time_eq(stored.as_bytes(), secrets::token_sha256(secret).as_bytes()) {
+        if !secrets::constant_time_eq(&stored, &secrets::token_sha256(secret)) {
             return Err(Error::NoSuchHook);
         }
         let (reference, commit) = match event {
@@ -131,10 +131,6 @@ impl Service {
         tracing::info!("{app}: the webhook deploys {commit}");
         Ok(HookOutcome::Deployed(Box::new(self.start_in_background(&app, commit, false, Trigger::Webhook).await?)))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

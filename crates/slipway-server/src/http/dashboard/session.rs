@@ -152,11 +152,6 @@ pub fn clear_cookie() -> HeaderValue {
     HeaderValue::from_static("slipway_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
-/// Equal without telling, through timing, how much of a guess was right.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A form's CSRF field; other fields are the handler's business.
 #[derive(Deserialize)]
 struct CsrfField {
@@ -201,7 +196,7 @@ pub async fn require_session(State(dash): State<DashState>, request: Request, ne
         };
         let probe = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
         let sent = Form::<CsrfField>::from_request(probe, &()).await.map(|Form(f)| f.csrf).unwrap_or_default();
-        if sent.is_empty() || !constant_time_eq(&sent, &session.csrf) {
+        if sent.is_empty() || !secrets::constant_time_eq(&sent, &session.csrf) {
             return forbidden("The form's security token is missing or out of date (CSRF protection). Go back, reload the page and try again.");
         }
         request = Request::from_parts(parts, Body::from(bytes));
@@ -293,6 +288,10 @@ mod tests {
             assert!(!is_local_path(bad), "{bad}");
         }
         assert_eq!(login_url(Some("/apps/x?tab=1")), "/login?next=/apps/x%3Ftab%3D1");
-        assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd") && !constant_time_eq("abc", "ab"));
+        assert!(
+            secrets::constant_time_eq("abc", "abc")
+                && !secrets::constant_time_eq("abc", "abd")
+                && !secrets::constant_time_eq("abc", "ab")
+        );
     }
 }
