@@ -13,8 +13,15 @@ fn redacted(run: impl FnOnce()) {
     settings.set_snapshot_path(repo_root().join("tests/it/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     // The checkout and the wheelhouse live wherever CI cloned them, so their own paths go first.
-    for known in [wheelhouse(), repo_root()] {
-        settings.add_filter(&literal_pattern(&known.display().to_string()), "[PATH]");
+    // Both as spelled and canonical (tests store the canonical wheelhouse), longest first.
+    let mut known: Vec<String> = [wheelhouse(), repo_root()]
+        .into_iter()
+        .flat_map(|path| [path.canonicalize().unwrap_or_else(|_| path.clone()), path])
+        .map(|path| path.display().to_string())
+        .collect();
+    known.sort_by_key(|path| std::cmp::Reverse(path.len()));
+    for path in known {
+        settings.add_filter(&literal_pattern(&path), "[PATH]");
     }
     for (pattern, replacement) in [
         (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
