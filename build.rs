@@ -4,12 +4,16 @@
 //! - `not_root`: the build does not run as root (tests of per-app Unix users and cgroups need it).
 //! - `have_python_3_9`: pyenv has a Python 3.9 (the end-of-life test deploys one).
 //! - `no_pebble`: Debian's `pebble` ACME test server is not installed (`./scripts/setup.sh` installs it).
+//! - `no_postgres`: Debian's PostgreSQL server is not installed (`./scripts/setup.sh` installs it;
+//!   the tests start a throwaway cluster of their own with `scripts/postgres.sh`).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(skip_e2e)");
     println!("cargo::rustc-check-cfg=cfg(not_root)");
     println!("cargo::rustc-check-cfg=cfg(have_python_3_9)");
     println!("cargo::rustc-check-cfg=cfg(no_pebble)");
+    println!("cargo::rustc-check-cfg=cfg(no_postgres)");
+    println!("cargo::rerun-if-changed=/usr/lib/postgresql");
     println!("cargo::rerun-if-changed=/usr/bin/pebble");
     println!("cargo::rerun-if-env-changed=SLIPWAY_SKIP_E2E");
     println!("cargo::rerun-if-changed=build.rs");
@@ -27,6 +31,9 @@ fn main() {
     {
         println!("cargo::rustc-cfg=no_pebble");
     }
+    if !has_postgres_server() {
+        println!("cargo::rustc-cfg=no_postgres");
+    }
 }
 
 /// Whether `$PYENV_ROOT/versions` (default `~/.pyenv/versions`) has a `<minor>.x`.
@@ -38,6 +45,13 @@ fn has_pyenv_minor(minor: &str) -> bool {
     println!("cargo::rerun-if-changed={}", versions.display());
     std::fs::read_dir(versions)
         .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&format!("{minor}."))))
+        .unwrap_or(false)
+}
+
+/// Whether Debian's PostgreSQL server binaries (`/usr/lib/postgresql/<major>/bin/initdb`) are here.
+fn has_postgres_server() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .map(|majors| majors.flatten().any(|major| major.path().join("bin/initdb").is_file()))
         .unwrap_or(false)
 }
 

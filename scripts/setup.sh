@@ -2,7 +2,8 @@
 # Installs what slipway needs at run time and in tests, into ./.tools (nothing global but apt packages):
 #   - uv, pinned, from PyPI (slipway's default installer)
 #   - checks that the pyenv interpreters the tests use (3.11, 3.12, 3.13) are present
-#   - lftp, openssl, curl (apt), for the tests, and bubblewrap, the apps' sandbox, when missing
+#   - lftp, openssl, curl, pebble, postgresql (apt), for the tests, and bubblewrap, the apps'
+#     sandbox, when missing
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,11 @@ missing=()
 for tool in lftp:lftp openssl:openssl curl:curl bwrap:bubblewrap pebble:pebble; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
+# PostgreSQL: `serve --database` keeps the store there; the tests run a throwaway cluster of it
+# (scripts/postgres.sh) with Debian's server binaries and psql.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! command -v psql >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null

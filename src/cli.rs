@@ -77,6 +77,8 @@ pub enum Command {
     /// The app's deployment webhook: a URL that a Git host calls on a push to deploy it from
     /// DEPLOYMENT_REPOSITORY.
     Webhook(WebhookArgs),
+    /// The server's store: copy the embedded SQLite store into PostgreSQL.
+    Db(DbArgs),
     /// Run one build described as JSON on standard input (run by `slipway serve`, not by people).
     #[command(hide = true)]
     BuildJob,
@@ -92,7 +94,7 @@ impl Command {
     /// `serve` and what slipway runs itself (builds, git hooks): these handle a closed pipe as
     /// an error rather than dying of it.
     pub fn is_internal(&self) -> bool {
-        matches!(self, Command::Serve(_) | Command::BuildJob | Command::Hook { .. })
+        matches!(self, Command::Serve(_) | Command::Db(_) | Command::BuildJob | Command::Hook { .. })
     }
 }
 
@@ -101,6 +103,11 @@ pub struct ServeArgs {
     /// Where slipway keeps its database, admin token and apps.
     #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
+    /// Keep apps, settings and deployments in PostgreSQL (`postgres://USER:PASSWORD@HOST:PORT/DB`)
+    /// instead of the embedded SQLite file [default: <data-dir>/slipway.db]. Prefer the
+    /// environment variable: a command line is visible to every user of the host.
+    #[arg(long, env = "SLIPWAY_DATABASE", hide_env_values = true, value_name = "URL")]
+    pub database: Option<String>,
     /// HTTP address: API, git, dashboard and `<app>.localhost` proxy.
     #[arg(long, default_value = DEFAULT_HTTP, value_name = "ADDR")]
     pub http: std::net::SocketAddr,
@@ -245,6 +252,26 @@ pub struct RuntimesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy the data dir's SQLite store (apps, settings, credentials, deployments) into an empty
+    /// PostgreSQL database, then serve with `--database URL`. Stop `slipway serve` first.
+    MigrateTo {
+        /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (or set SLIPWAY_DATABASE).
+        #[arg(env = "SLIPWAY_DATABASE", hide_env_values = true, value_name = "URL")]
+        url: String,
+        /// The data dir whose store is copied.
+        #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 /// Where the server is and where to find the admin token; shared by the client commands.

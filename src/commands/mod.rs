@@ -4,6 +4,7 @@ mod apps;
 mod build;
 mod config;
 mod cron;
+mod db;
 mod deploy;
 mod deployment_script;
 mod deployments;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::DeploymentScript => deployment_script::run(),
         Command::Serve(args) => serve::run(args),
+        Command::Db(args) => db::run(args),
         Command::Login(args) => login::login(args),
         Command::Logout => login::logout(),
         Command::Open(args) => apps::open(args),

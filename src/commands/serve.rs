@@ -1,10 +1,12 @@
 use anyhow::Context;
 use slipway_build::version::VersionSpec;
 use slipway_server::config::Config;
+use slipway_server::store::Location;
 
 use crate::cli::ServeArgs;
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// Logs to stderr, `info` unless RUST_LOG says otherwise.
+pub fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -13,8 +15,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
     let exe = std::env::current_exe().context("locate the slipway executable")?;
     let mut config = Config::with_defaults(args.data_dir, exe);
+    // Checked here, not by clap, whose error would print the URL and its password.
+    config.database = args.database.as_deref().map(database_location).transpose()?;
     config.http = args.http;
     config.ftp = args.ftp;
     config.ftp_passive = args.ftp_passive;
@@ -59,4 +67,9 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutdown requested");
+}
+
+/// `--database URL`, or an error that names what is wrong without the URL's password.
+pub fn database_location(url: &str) -> anyhow::Result<Location> {
+    Location::parse_url(url).map_err(|e| anyhow::anyhow!("--database: {e}"))
 }

@@ -21,7 +21,7 @@ impl Out {
     }
 
     /// Asserts exit code 1 and exactly one line on stderr; returns that line.
-    fn error_line(&self) -> String {
+    pub(crate) fn error_line(&self) -> String {
         assert_eq!(self.code, Some(1), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
@@ -35,9 +35,12 @@ impl Out {
 }
 
 /// `slipway ARGS` with no SLIPWAY_* variables from the caller's environment.
-fn bare(args: &[&str]) -> Command {
+pub(crate) fn bare(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
-    command.args(args).env_remove("SLIPWAY_TOKEN").env_remove("SLIPWAY_SERVER").env_remove("SLIPWAY_DATA_DIR");
+    for variable in ["SLIPWAY_TOKEN", "SLIPWAY_SERVER", "SLIPWAY_DATA_DIR", "SLIPWAY_DATABASE"] {
+        command.env_remove(variable);
+    }
+    command.args(args);
     // Never the login of whoever runs the tests.
     command.env("XDG_CONFIG_HOME", "/nonexistent/slipway-tests");
     // Outside any git repository (`apps create` adds a remote to the one it runs in).
@@ -45,7 +48,7 @@ fn bare(args: &[&str]) -> Command {
     command
 }
 
-fn run(mut command: Command) -> Out {
+pub(crate) fn run(mut command: Command) -> Out {
     let output = command.output().expect("run slipway");
     Out {
         code: output.status.code(),

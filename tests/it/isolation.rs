@@ -135,7 +135,9 @@ echo "build uid $(id -u)"
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(server.data_dir()), 0o700);
-    assert_eq!(mode(server.data_dir().join("slipway.db")), 0o600);
+    if server.database.is_none() {
+        assert_eq!(mode(server.data_dir().join("slipway.db")), 0o600);
+    }
     assert_eq!(mode(server.app_home("spy")), 0o700);
 }
 

@@ -2,6 +2,7 @@
 //! and pip installing from the wheelhouse in `../shared/wheelhouse`, each test in its own temp dir.
 
 mod lockfiles;
+mod postgres;
 mod server_support;
 mod support;
 
@@ -24,5 +25,6 @@ mod run;
 mod runtimes;
 mod serve;
 mod snapshots;
+mod store;
 mod sync;
 mod versions;

@@ -34,6 +34,8 @@ pub struct TestServer {
     pub ftp_addr: String,
     /// `https://127.0.0.1:PORT` of the HTTPS listener, with `--https`.
     pub https: Option<String>,
+    /// The PostgreSQL database the store is in, when not the data dir's SQLite file.
+    pub database: Option<String>,
     child: Option<Child>,
     stderr_log: PathBuf,
 }
@@ -49,8 +51,20 @@ impl TestServer {
         Self::start_in_with(dir, &[])
     }
 
+    /// Starts a server on its embedded SQLite store, whatever `SLIPWAY_TEST_STORE` says.
+    pub fn start_on_sqlite() -> Self {
+        let dir = tempfile::Builder::new().prefix("slipway-srv-").tempdir().unwrap();
+        Self::launch(dir, &[], None)
+    }
+
     /// Starts a server on an existing data dir with extra `slipway serve` arguments.
     pub fn start_in_with(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        let database = if extra.contains(&"--database") { None } else { database_of(dir.path()) };
+        Self::launch(dir, extra, database)
+    }
+
+    /// Starts `slipway serve` with its store in `database` (a URL) or else in the data dir.
+    fn launch(dir: tempfile::TempDir, extra: &[&str], database: Option<String>) -> Self {
         let stderr_log = dir.path().join("server-stderr.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
         let data_dir = dir.path().join("data");
@@ -58,7 +72,12 @@ impl TestServer {
         // A restart on the same data dir: the old file is the killed server's.
         let _ = std::fs::remove_file(&info_file);
         let http: &[&str] = if extra.contains(&"--http") { &[] } else { &["--http", "127.0.0.1:0"] };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        match &database {
+            Some(url) => command.env("SLIPWAY_DATABASE", url),
+            None => command.env_remove("SLIPWAY_DATABASE"),
+        };
+        let mut child = command
             .arg("serve")
             .args(http)
             .args(["--ftp", "127.0.0.1:0", "--data-dir"])
@@ -92,7 +111,7 @@ impl TestServer {
         let base = info["url"].as_str().unwrap().to_string();
         let ftp_addr = info["ftp"].as_str().unwrap().to_string();
         let https = info["https"].as_str().map(String::from);
-        TestServer { dir, base, ftp_addr, https, child: Some(child), stderr_log }
+        TestServer { dir, base, ftp_addr, https, database, child: Some(child), stderr_log }
     }
 
     /// The server's pid.
@@ -132,6 +151,18 @@ impl TestServer {
 
     pub fn wwwroot(&self, app: &str) -> PathBuf {
         self.app_home(app).join("site/wwwroot")
+    }
+
+    /// Everything the store holds, as text: the SQLite file's bytes, or `pg_dump`'s output.
+    pub fn store_contents(&self) -> String {
+        match &self.database {
+            None => String::from_utf8_lossy(&std::fs::read(self.data_dir().join("slipway.db")).unwrap()).into_owned(),
+            Some(url) => {
+                let dump = Command::new("pg_dump").args(["--data-only", url]).output().unwrap();
+                assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
+                String::from_utf8(dump.stdout).unwrap()
+            }
+        }
     }
 
     pub fn server_log(&self) -> String {
@@ -307,6 +338,21 @@ impl TestServer {
         let text = std::fs::read_to_string(self.wwwroot(app).join("env/slipway-env.json")).expect("env has a marker");
         serde_json::from_str(&text).unwrap()
     }
+}
+
+/// With `SLIPWAY_TEST_STORE=postgres`, the test server's database: made at its first start and
+/// remembered beside its data dir for restarts.
+fn database_of(dir: &Path) -> Option<String> {
+    if !crate::postgres::servers_use_postgres() {
+        return None;
+    }
+    let remembered = dir.join("database-url");
+    let url = std::fs::read_to_string(&remembered).unwrap_or_else(|_| {
+        let url = crate::postgres::scratch_database();
+        std::fs::write(&remembered, &url).unwrap();
+        url
+    });
+    Some(url)
 }
 
 impl Drop for TestServer {

@@ -18,6 +18,8 @@ pub const DEFAULT_FTP_PASSIVE: &str = "50000-50100";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// `--database`: PostgreSQL instead of the embedded SQLite file in the data dir.
+    pub database: Option<crate::store::Location>,
     /// HTTP listen address; port 0 picks a free one (tests).
     pub http: SocketAddr,
     /// FTP listen address, shown to users as the app's FTP host.
@@ -64,6 +66,7 @@ impl Config {
     pub fn with_defaults(data_dir: PathBuf, slipway_exe: PathBuf) -> Self {
         Config {
             data_dir,
+            database: None,
             http: DEFAULT_HTTP.parse().expect("valid address"),
             ftp: DEFAULT_FTP.parse().expect("valid address"),
             ftp_passive: parse_port_range(DEFAULT_FTP_PASSIVE).expect("valid range"),

@@ -50,4 +50,4 @@ pub mod store;
 pub mod supervisor;
 pub mod webhooks;
 
-pub use server::{serve, Listeners, ServerInfo, Startup};
+pub use server::{migrate_store, serve, Listeners, ServerInfo, Startup};

@@ -38,7 +38,7 @@ use crate::sandbox::{self, Isolation};
 use crate::service::Service;
 use crate::settings::AppSettings;
 use crate::state::{Release, Shared};
-use crate::store::{Status, Store};
+use crate::store::{Copied, Location, Status, Store};
 use crate::supervisor::Supervisor;
 use crate::{ftp, http, owner, releases, secrets};
 
@@ -70,6 +70,8 @@ impl Startup {
         std::fs::set_permissions(data_dir.root(), std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("make {} private", data_dir.root().display()))?;
         let lock = lock_data_dir(&data_dir)?;
+        // The database URL may hold a password: nothing the server starts (git, hooks) inherits it.
+        std::env::remove_var("SLIPWAY_DATABASE");
         let owner = owner::owner_id(data_dir.root());
         owner::mark_this_process(&owner);
         Ok(Startup { config, owner, _lock: lock })
@@ -78,6 +80,21 @@ impl Startup {
     pub fn config(&self) -> &Config {
         &self.config
     }
+}
+
+/// `slipway db migrate-to`: copies the data dir's SQLite store into the (empty) database at
+/// `target`, holding the data dir's lock meanwhile so that no server writes to it.
+pub fn migrate_store(data_dir: &Path, target: &Location) -> anyhow::Result<Copied> {
+    let data_dir = DataDir::new(
+        std::path::absolute(data_dir)
+            .with_context(|| format!("--data-dir {}: cannot resolve it", data_dir.display()))?,
+    );
+    let source = data_dir.database();
+    anyhow::ensure!(source.is_file(), "{}: no slipway store there (give the server's --data-dir)", source.display());
+    let _lock = lock_data_dir(&data_dir).context("stop slipway serve before copying its store")?;
+    let from = Store::open(&Location::Sqlite(source))?;
+    let to = Store::open(target)?;
+    Ok(from.copy_into(&to)?)
 }
 
 /// Takes `run/lock` for this server and writes its pid there; refuses, naming the holder's pid,
@@ -159,7 +176,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let Startup { config, owner, _lock } = startup;
     let data_dir = DataDir::new(config.data_dir.clone());
-    let store = Store::open(&data_dir.database())?;
+    let location = config.database.clone().unwrap_or_else(|| Location::Sqlite(data_dir.database()));
+    let store = Store::open(&location)?;
+    tracing::info!("store: {location}");
     ensure_admin_token(&store, &data_dir)?;
     store.fail_interrupted_runs("interrupted: the server stopped while it ran")?;
     for (app, id) in store.fail_interrupted(INTERRUPTED)? {

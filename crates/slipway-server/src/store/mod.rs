@@ -1,38 +1,91 @@
-//! The embedded store: one SQLite file, `<data-dir>/slipway.db`, holding apps, settings, hashed
-//! credentials and deployment records. Schema changes are numbered migrations in `migrations/`.
+//! The store: apps, settings, hashed credentials, deployment and run records.
 //!
-//! Queries are short and run under a mutex on one connection; SQLite in WAL mode answers them in
-//! microseconds, which is why they are not moved to a blocking pool.
+//! Two backends behind one query layer ([`sql`]): the embedded SQLite file
+//! `<data-dir>/slipway.db` (the default, zero set-up) and PostgreSQL (`serve --database
+//! postgres://…`, for several instances sharing one store). Each query below is written once, in
+//! the SQL both speak; the schemas are twins (`migrations/` and `migrations/postgres/`), and
+//! `slipway db migrate-to` copies one store into another ([`Store::copy_into`]).
+
+mod copy;
+mod postgres;
+pub mod sql;
+mod sqlite;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
-use rusqlite_migration::{Migrations, M};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app_name::AppName;
 use crate::hosts::DomainName;
+use sql::{values, Conn, DbError, FromValue, Row, Value};
+
+pub use copy::Copied;
+pub use postgres::describe_url;
+
+/// Where the store lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded file (`<data-dir>/slipway.db`).
+    Sqlite(PathBuf),
+    /// A `postgres://` URL (which may hold a password, so it is never shown whole).
+    Postgres(String),
+}
+
+impl Location {
+    /// `--database`: a `postgres://` (or `postgresql://`) URL.
+    pub fn parse_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Location::Postgres(url.to_string()))
+        } else {
+            Err(format!(
+                "expected a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL, got `{}` (leave --database out for the embedded SQLite store)",
+                url.split(['@', ':']).next().unwrap_or_default()
+            ))
+        }
+    }
+}
+
+/// Shows where the store is without a password.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "SQLite {}", path.display()),
+            Location::Postgres(url) => write!(f, "PostgreSQL {}", describe_url(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 pub struct Store {
-    conn: Mutex<Connection>,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(Box<postgres::Postgres>),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {}: {source}", path.display())]
-    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot open the database {what}: {source}")]
+    Open { what: String, source: DbError },
     #[error("cannot make the database {} private (mode 0600): {source}", path.display())]
     Private { path: PathBuf, source: std::io::Error },
-    #[error("cannot bring the database {} up to date: {source}", path.display())]
-    Migrate { path: PathBuf, source: rusqlite_migration::Error },
+    #[error("cannot bring the database {what} up to date: {source}")]
+    Migrate { what: String, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("database query failed ({what}): {source}")]
-    Query { what: &'static str, source: rusqlite::Error },
+    Query { what: &'static str, source: DbError },
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -42,7 +95,7 @@ trait During<T> {
     fn during(self, what: &'static str) -> StoreResult<T>;
 }
 
-impl<T> During<T> for rusqlite::Result<T> {
+impl<T> During<T> for Result<T, DbError> {
     fn during(self, what: &'static str) -> StoreResult<T> {
         self.map_err(|source| StoreError::Query { what, source })
     }
@@ -143,14 +196,14 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
-        impl ToSql for $type {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
+        impl From<$type> for Value {
+            fn from(value: $type) -> Value {
+                Value::from(value.as_str())
             }
         }
-        impl FromSql for $type {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
+        impl FromValue for $type {
+            fn from_value(value: &Value) -> Result<Self, String> {
+                sql::parse_text(value)
             }
         }
     };
@@ -167,17 +220,6 @@ text_enum!(
     [Trigger::Push, Trigger::Redeploy, Trigger::EnvReset, Trigger::Zipdeploy, Trigger::Webhook]
 );
 text_enum!(RunTrigger, "run trigger", [RunTrigger::Run, RunTrigger::Cron]);
-
-/// Times are stored as RFC 3339 text (UTC) and handled as [`OffsetDateTime`].
-struct Stamp(OffsetDateTime);
-
-impl FromSql for Stamp {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        OffsetDateTime::parse(value.as_str()?, &time::format_description::well_known::Rfc3339)
-            .map(Stamp)
-            .map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
@@ -233,13 +275,13 @@ pub struct Run {
 
 const RUN_COLUMNS: &str = "id, trigger, command, started_at, ended_at, exit_code, outcome";
 
-fn run_from_row(row: &Row) -> rusqlite::Result<Run> {
+fn run_from_row(row: &Row) -> Result<Run, DbError> {
     Ok(Run {
         id: row.get(0)?,
         trigger: row.get(1)?,
         command: row.get(2)?,
-        started_at: row.get::<_, Stamp>(3)?.0,
-        ended_at: row.get::<_, Option<Stamp>>(4)?.map(|s| s.0),
+        started_at: row.get(3)?,
+        ended_at: row.get(4)?,
         exit_code: row.get(5)?,
         outcome: row.get(6)?,
     })
@@ -257,26 +299,24 @@ pub struct NewDeployment<'a> {
 const DEPLOYMENT_COLUMNS: &str = "id, app, commit_sha, author, message, status, started_at, ended_at, active, \
      clean_env, trigger, reason, steps, python_version, activated_at, number";
 
-fn deployment_from_row(row: &Row) -> rusqlite::Result<Deployment> {
-    let app: String = row.get(1)?;
+fn deployment_from_row(row: &Row) -> Result<Deployment, DbError> {
     Ok(Deployment {
         id: row.get(0)?,
-        app: AppName::parse(&app)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+        app: row.get(1)?,
         commit: row.get(2)?,
         author: row.get(3)?,
         message: row.get(4)?,
         status: row.get(5)?,
-        started_at: row.get::<_, Stamp>(6)?.0,
-        ended_at: row.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+        started_at: row.get(6)?,
+        ended_at: row.get(7)?,
         active: row.get(8)?,
         clean_env: row.get(9)?,
         trigger: row.get(10)?,
         reason: row.get(11)?,
-        steps: row.get::<_, Option<String>>(12)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+        steps: row.get::<Option<String>>(12)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
         python_version: row.get(13)?,
-        activated_at: row.get::<_, Option<Stamp>>(14)?.map(|s| s.0),
-        number: row.get::<_, Option<i64>>(15)?.unwrap_or_default(),
+        activated_at: row.get(14)?,
+        number: row.get::<Option<i64>>(15)?.unwrap_or_default(),
     })
 }
 
@@ -288,10 +328,9 @@ pub struct Finish<'a> {
     pub python_version: Option<String>,
 }
 
-fn activate(tx: &rusqlite::Transaction, app: &AppName, id: i64) -> StoreResult<()> {
-    tx.execute("UPDATE deployments SET active = 0 WHERE app = ?1", [app.as_str()]).during("activate a deployment")?;
-    tx.execute("UPDATE deployments SET active = 1, activated_at = ?2 WHERE id = ?1", params![id, now()])
-        .during("activate a deployment")?;
+fn activate(db: &dyn Conn, app: &AppName, id: i64) -> Result<(), DbError> {
+    db.execute("UPDATE deployments SET active = 0 WHERE app = ?1", values![app])?;
+    db.execute("UPDATE deployments SET active = 1, activated_at = ?2 WHERE id = ?1", values![id, now()])?;
     Ok(())
 }
 
@@ -304,52 +343,57 @@ pub fn rfc3339(time: OffsetDateTime) -> String {
     time.format(&time::format_description::well_known::Rfc3339).expect("UTC timestamps always format")
 }
 
+fn first_column<T: FromValue>(row: &Row) -> Result<T, DbError> {
+    row.get(0)
+}
+
+fn two_columns<A: FromValue, B: FromValue>(row: &Row) -> Result<(A, B), DbError> {
+    Ok((row.get(0)?, row.get(1)?))
+}
+
 impl Store {
-    pub fn open(path: &Path) -> StoreResult<Self> {
-        let opened = |source| StoreError::Open { path: path.to_path_buf(), source };
-        let mut conn = Connection::open(path).map_err(opened)?;
-        // Private before anything is written (SQLite gives its -wal and -shm files the same mode).
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|source| StoreError::Private { path: path.to_path_buf(), source })?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(opened)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(opened)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(opened)?;
-        Migrations::new(vec![
-            M::up(include_str!("../migrations/001_init.sql")),
-            M::up(include_str!("../migrations/002_releases.sql")),
-            M::up(include_str!("../migrations/003_processes.sql")),
-            M::up(include_str!("../migrations/004_domains.sql")),
-            M::up(include_str!("../migrations/005_deployment_numbers.sql")),
-            M::up(include_str!("../migrations/006_global_settings.sql")),
-            M::up(include_str!("../migrations/007_deploy_hooks.sql")),
-        ])
-        .to_latest(&mut conn)
-        .map_err(|source| StoreError::Migrate { path: path.to_path_buf(), source })?;
-        Ok(Store { conn: Mutex::new(conn) })
+    pub fn open(location: &Location) -> StoreResult<Self> {
+        let backend = match location {
+            Location::Sqlite(path) => Backend::Sqlite(sqlite::Sqlite::open(path)?),
+            Location::Postgres(url) => Backend::Postgres(Box::new(postgres::Postgres::open(url)?)),
+        };
+        Ok(Store { backend })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `work` on the connection; `what` names it in an error.
+    fn with<R>(&self, what: &'static str, work: impl FnOnce(&dyn Conn) -> Result<R, DbError>) -> StoreResult<R> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.with(work),
+            Backend::Postgres(db) => db.with(work),
+        }
+        .during(what)
+    }
+
+    /// Runs `work` in one transaction: all of it or none.
+    fn transaction<R>(&self, what: &'static str, work: impl FnOnce(&dyn Conn) -> Result<R, DbError>) -> StoreResult<R> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.transaction(work),
+            Backend::Postgres(db) => db.transaction(work),
+        }
+        .during(what)
     }
 
     // ---- admin token ----
 
     pub fn admin_token_hash(&self) -> StoreResult<Option<String>> {
-        self.conn()
-            .query_row("SELECT token_sha256 FROM admin WHERE id = 1", [], |r| r.get(0))
-            .optional()
-            .during("read the admin token hash")
+        self.with("read the admin token hash", |db| {
+            db.row("SELECT token_sha256 FROM admin WHERE id = 1", &[], first_column)
+        })
     }
 
     pub fn set_admin_token_hash(&self, hash: &str) -> StoreResult<()> {
-        self.conn()
-            .execute(
+        self.with("store the admin token hash", |db| {
+            db.execute(
                 "INSERT INTO admin (id, token_sha256) VALUES (1, ?1)
                  ON CONFLICT(id) DO UPDATE SET token_sha256 = excluded.token_sha256",
-                [hash],
+                values![hash],
             )
-            .during("store the admin token hash")?;
+        })?;
         Ok(())
     }
 
@@ -357,75 +401,68 @@ impl Store {
 
     /// Creates the app; `false` if the name is taken.
     pub fn create_app(&self, name: &AppName, password_hash: &str) -> StoreResult<bool> {
-        let inserted = self
-            .conn()
-            .execute(
-                "INSERT OR IGNORE INTO apps (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![name.as_str(), password_hash, now()],
+        let inserted = self.with("create an app", |db| {
+            db.execute(
+                "INSERT INTO apps (name, password_hash, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                values![name, password_hash, now()],
             )
-            .during("create an app")?;
+        })?;
         Ok(inserted == 1)
     }
 
     pub fn app_names(&self) -> StoreResult<Vec<AppName>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name FROM apps ORDER BY name").during("list apps")?;
         let names: Vec<String> =
-            stmt.query_map([], |r| r.get(0)).during("list apps")?.collect::<Result<_, _>>().during("list apps")?;
+            self.with("list apps", |db| db.rows("SELECT name FROM apps ORDER BY name", &[], first_column))?;
         // Names were valid when stored; one that is not (a hand-edited database) is skipped.
         Ok(names.iter().filter_map(|n| AppName::parse(n).ok()).collect())
     }
 
-    /// The app's number (SQLite's rowid), from which its Unix user is made.
+    /// The app's number (SQLite's rowid, a column of its own in PostgreSQL), from which its Unix
+    /// user is made.
     pub fn app_number(&self, name: &AppName) -> StoreResult<Option<i64>> {
-        self.conn()
-            .query_row("SELECT rowid FROM apps WHERE name = ?1", [name.as_str()], |r| r.get(0))
-            .optional()
-            .during("read an app's number")
+        self.with("read an app's number", |db| {
+            db.row("SELECT rowid FROM apps WHERE name = ?1", values![name], first_column)
+        })
     }
 
     /// When the app was created, if it exists.
     pub fn app_created_at(&self, name: &AppName) -> StoreResult<Option<OffsetDateTime>> {
-        let stamp: Option<Stamp> = self
-            .conn()
-            .query_row("SELECT created_at FROM apps WHERE name = ?1", [name.as_str()], |r| r.get(0))
-            .optional()
-            .during("read an app")?;
-        Ok(stamp.map(|s| s.0))
+        self.with("read an app", |db| {
+            db.row("SELECT created_at FROM apps WHERE name = ?1", values![name], first_column)
+        })
     }
 
     pub fn password_hash(&self, app: &AppName) -> StoreResult<Option<String>> {
-        self.conn()
-            .query_row("SELECT password_hash FROM apps WHERE name = ?1", [app.as_str()], |r| r.get(0))
-            .optional()
-            .during("read an app's password hash")
+        self.with("read an app's password hash", |db| {
+            db.row("SELECT password_hash FROM apps WHERE name = ?1", values![app], first_column)
+        })
     }
 
     pub fn set_password_hash(&self, app: &AppName, hash: &str) -> StoreResult<()> {
-        self.conn()
-            .execute("UPDATE apps SET password_hash = ?2 WHERE name = ?1", params![app.as_str(), hash])
-            .during("store an app's password hash")?;
+        self.with("store an app's password hash", |db| {
+            db.execute("UPDATE apps SET password_hash = ?2 WHERE name = ?1", values![app, hash])
+        })?;
         Ok(())
     }
 
     /// The sha256 of the app's deployment webhook secret, if it has one.
     pub fn hook_secret_hash(&self, app: &AppName) -> StoreResult<Option<String>> {
-        self.conn()
-            .query_row("SELECT hook_secret_hash FROM apps WHERE name = ?1", [app.as_str()], |r| r.get(0))
-            .optional()
-            .during("read an app's webhook secret")
-            .map(Option::flatten)
+        let hash = self.with("read an app's webhook secret", |db| {
+            db.row("SELECT hook_secret_hash FROM apps WHERE name = ?1", values![app], first_column)
+        })?;
+        Ok(hash.flatten())
     }
 
     pub fn set_hook_secret_hash(&self, app: &AppName, hash: &str) -> StoreResult<()> {
-        self.conn()
-            .execute("UPDATE apps SET hook_secret_hash = ?2 WHERE name = ?1", params![app.as_str(), hash])
-            .during("store an app's webhook secret")?;
+        self.with("store an app's webhook secret", |db| {
+            db.execute("UPDATE apps SET hook_secret_hash = ?2 WHERE name = ?1", values![app, hash])
+        })?;
         Ok(())
     }
 
     pub fn delete_app(&self, name: &AppName) -> StoreResult<bool> {
-        Ok(self.conn().execute("DELETE FROM apps WHERE name = ?1", [name.as_str()]).during("delete an app")? == 1)
+        let deleted = self.with("delete an app", |db| db.execute("DELETE FROM apps WHERE name = ?1", values![name]))?;
+        Ok(deleted == 1)
     }
 
     // ---- settings ----
@@ -439,54 +476,45 @@ impl Store {
 
     /// The settings set on the app itself.
     pub fn own_settings(&self, app: &AppName) -> StoreResult<BTreeMap<String, String>> {
-        self.key_values("SELECT key, value FROM settings WHERE app = ?1 ORDER BY key", [app.as_str()])
+        self.key_values("SELECT key, value FROM settings WHERE app = ?1 ORDER BY key", values![app])
     }
 
     pub fn global_settings(&self) -> StoreResult<BTreeMap<String, String>> {
-        self.key_values("SELECT key, value FROM global_settings ORDER BY key", [])
+        self.key_values("SELECT key, value FROM global_settings ORDER BY key", &[])
     }
 
-    fn key_values(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<BTreeMap<String, String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(sql).during("read settings")?;
-        let rows = stmt
-            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))
-            .during("read settings")?
-            .collect::<Result<_, _>>()
-            .during("read settings")?;
-        Ok(rows)
+    fn key_values(&self, sql: &str, params: &[Value]) -> StoreResult<BTreeMap<String, String>> {
+        let rows = self.with("read settings", |db| db.rows(sql, params, two_columns))?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Stores the values on the app, or server-wide with `app` `None`: all or none.
     pub fn set_settings(&self, app: Option<&AppName>, values: &BTreeMap<String, String>) -> StoreResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().during("store settings")?;
-        for (key, value) in values {
-            match app {
-                Some(app) => tx.execute(
-                    "INSERT INTO settings (app, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(app, key) DO UPDATE SET value = excluded.value",
-                    params![app.as_str(), key, value],
-                ),
-                None => tx.execute(
-                    "INSERT INTO global_settings (key, value) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![key, value],
-                ),
+        self.transaction("store settings", |db| {
+            for (key, value) in values {
+                match app {
+                    Some(app) => db.execute(
+                        "INSERT INTO settings (app, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(app, key) DO UPDATE SET value = excluded.value",
+                        values![app, key, value],
+                    ),
+                    None => db.execute(
+                        "INSERT INTO global_settings (key, value) VALUES (?1, ?2)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        values![key, value],
+                    ),
+                }?;
             }
-            .during("store settings")?;
-        }
-        tx.commit().during("store settings")
+            Ok(())
+        })
     }
 
     /// Deletes a setting of the app, or a server-wide one with `app` `None`; `false` if there was none.
     pub fn delete_setting(&self, app: Option<&AppName>, key: &str) -> StoreResult<bool> {
-        let conn = self.conn();
-        let deleted = match app {
-            Some(app) => conn.execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", params![app.as_str(), key]),
-            None => conn.execute("DELETE FROM global_settings WHERE key = ?1", params![key]),
-        }
-        .during("delete a setting")?;
+        let deleted = self.with("delete a setting", |db| match app {
+            Some(app) => db.execute("DELETE FROM settings WHERE app = ?1 AND key = ?2", values![app, key]),
+            None => db.execute("DELETE FROM global_settings WHERE key = ?1", values![key]),
+        })?;
         Ok(deleted == 1)
     }
 
@@ -494,24 +522,20 @@ impl Store {
 
     /// How many processes of each type the app runs, for the types scaled.
     pub fn scale(&self, app: &AppName) -> StoreResult<BTreeMap<String, u32>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT kind, count FROM formation WHERE app = ?1").during("read the scale")?;
-        let rows = stmt
-            .query_map([app.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .during("read the scale")?
-            .collect::<Result<_, _>>()
-            .during("read the scale")?;
-        Ok(rows)
+        let rows = self.with("read the scale", |db| {
+            db.rows("SELECT kind, count FROM formation WHERE app = ?1", values![app], two_columns)
+        })?;
+        Ok(rows.into_iter().collect())
     }
 
     pub fn set_scale(&self, app: &AppName, kind: &str, count: u32) -> StoreResult<()> {
-        self.conn()
-            .execute(
+        self.with("store the scale", |db| {
+            db.execute(
                 "INSERT INTO formation (app, kind, count) VALUES (?1, ?2, ?3)
                  ON CONFLICT(app, kind) DO UPDATE SET count = excluded.count",
-                params![app.as_str(), kind, count],
+                values![app, kind, count],
             )
-            .during("store the scale")?;
+        })?;
         Ok(())
     }
 
@@ -519,39 +543,31 @@ impl Store {
 
     /// Adds a custom domain to the app; `Err` names the app that has it already.
     pub fn add_domain(&self, app: &AppName, domain: &DomainName) -> StoreResult<Result<(), AppName>> {
-        let conn = self.conn();
-        let owner: Option<String> = conn
-            .query_row("SELECT app FROM domains WHERE domain = ?1", [domain.as_str()], |r| r.get(0))
-            .optional()
-            .during("read a domain")?;
-        if let Some(owner) = owner.and_then(|o| AppName::parse(&o).ok()) {
-            return Ok(Err(owner));
-        }
-        conn.execute(
-            "INSERT INTO domains (domain, app, created_at) VALUES (?1, ?2, ?3)",
-            params![domain.as_str(), app.as_str(), now()],
-        )
-        .during("add a domain")?;
-        Ok(Ok(()))
+        self.transaction("add a domain", |db| {
+            let owner: Option<String> =
+                db.row("SELECT app FROM domains WHERE domain = ?1", values![domain.as_str()], first_column)?;
+            if let Some(owner) = owner.and_then(|o| AppName::parse(&o).ok()) {
+                return Ok(Err(owner));
+            }
+            db.execute(
+                "INSERT INTO domains (domain, app, created_at) VALUES (?1, ?2, ?3)",
+                values![domain.as_str(), app, now()],
+            )?;
+            Ok(Ok(()))
+        })
     }
 
     pub fn remove_domain(&self, app: &AppName, domain: &DomainName) -> StoreResult<bool> {
-        let removed = self
-            .conn()
-            .execute("DELETE FROM domains WHERE app = ?1 AND domain = ?2", params![app.as_str(), domain.as_str()])
-            .during("remove a domain")?;
+        let removed = self.with("remove a domain", |db| {
+            db.execute("DELETE FROM domains WHERE app = ?1 AND domain = ?2", values![app, domain.as_str()])
+        })?;
         Ok(removed == 1)
     }
 
     /// Every custom domain and its app.
     pub fn domains(&self) -> StoreResult<Vec<(DomainName, AppName)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT domain, app FROM domains ORDER BY domain").during("list domains")?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .during("list domains")?
-            .collect::<Result<_, _>>()
-            .during("list domains")?;
+        let rows: Vec<(String, String)> = self
+            .with("list domains", |db| db.rows("SELECT domain, app FROM domains ORDER BY domain", &[], two_columns))?;
         // Names were valid when stored; one that is not (a hand-edited database) is skipped.
         Ok(rows.iter().filter_map(|(d, a)| Some((DomainName::parse(d).ok()?, AppName::parse(a).ok()?))).collect())
     }
@@ -559,45 +575,35 @@ impl Store {
     // ---- runs ----
 
     pub fn insert_run(&self, app: &AppName, trigger: RunTrigger, command: &str) -> StoreResult<Run> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO runs (app, trigger, command, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![app.as_str(), trigger, command, now()],
-        )
-        .during("record a run")?;
-        let id = conn.last_insert_rowid();
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
-        conn.query_row(&sql, [id], run_from_row).during("read the run just recorded")
+        let sql = format!(
+            "INSERT INTO runs (app, trigger, command, started_at) VALUES (?1, ?2, ?3, ?4) RETURNING {RUN_COLUMNS}"
+        );
+        let run = self.with("record a run", |db| db.row(&sql, values![app, trigger, command, now()], run_from_row))?;
+        run.ok_or(StoreError::Query { what: "record a run", source: DbError::Schema("no row came back".into()) })
     }
 
     pub fn finish_run(&self, id: i64, exit_code: Option<i32>, outcome: &str) -> StoreResult<()> {
-        self.conn()
-            .execute(
+        self.with("finish a run", |db| {
+            db.execute(
                 "UPDATE runs SET ended_at = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
-                params![id, now(), exit_code, outcome],
+                values![id, now(), exit_code, outcome],
             )
-            .during("finish a run")?;
+        })?;
         Ok(())
     }
 
     /// The app's newest runs first, at most `limit`; only those of `trigger` when given.
     pub fn runs(&self, app: &AppName, trigger: Option<RunTrigger>, limit: usize) -> StoreResult<Vec<Run>> {
-        let conn = self.conn();
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND (?2 IS NULL OR trigger = ?2) ORDER BY id DESC LIMIT ?3"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND (CAST(?2 AS TEXT) IS NULL OR trigger = ?2)
+             ORDER BY id DESC LIMIT ?3"
         );
-        let mut stmt = conn.prepare(&sql).during("list runs")?;
-        let rows = stmt
-            .query_map(params![app.as_str(), trigger, limit as i64], run_from_row)
-            .during("list runs")?
-            .collect::<Result<_, _>>()
-            .during("list runs")?;
-        Ok(rows)
+        self.with("list runs", |db| db.rows(&sql, values![app, trigger, limit], run_from_row))
     }
 
     pub fn run(&self, app: &AppName, id: i64) -> StoreResult<Option<Run>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND id = ?2");
-        self.conn().query_row(&sql, params![app.as_str(), id], run_from_row).optional().during("read a run")
+        self.with("read a run", |db| db.row(&sql, values![app, id], run_from_row))
     }
 
     /// The newest cron run of `command`, if it ran.
@@ -605,175 +611,141 @@ impl Store {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE app = ?1 AND trigger = 'cron' AND command = ?2 ORDER BY id DESC LIMIT 1"
         );
-        self.conn().query_row(&sql, params![app.as_str(), command], run_from_row).optional().during("read a cron run")
+        self.with("read a cron run", |db| db.row(&sql, values![app, command], run_from_row))
     }
 
     /// Deletes all but the newest `keep` runs of the app; returns the ids deleted (their logs go too).
     pub fn purge_runs(&self, app: &AppName, keep: usize) -> StoreResult<Vec<i64>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT id FROM runs WHERE app = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2")
-            .during("purge runs")?;
-        let ids: Vec<i64> = stmt
-            .query_map(params![app.as_str(), keep as i64], |r| r.get(0))
-            .during("purge runs")?
-            .collect::<Result<_, _>>()
-            .during("purge runs")?;
-        for id in &ids {
-            conn.execute("DELETE FROM runs WHERE id = ?1", [id]).during("purge runs")?;
-        }
-        Ok(ids)
+        self.transaction("purge runs", |db| {
+            let ids: Vec<i64> = db.rows(
+                "SELECT id FROM runs WHERE app = ?1
+                 AND id NOT IN (SELECT id FROM runs WHERE app = ?1 ORDER BY id DESC LIMIT ?2)",
+                values![app, keep],
+                first_column,
+            )?;
+            for id in &ids {
+                db.execute("DELETE FROM runs WHERE id = ?1", values![id])?;
+            }
+            Ok(ids)
+        })
     }
 
     /// After a crash: runs that had not ended are marked as interrupted.
     pub fn fail_interrupted_runs(&self, outcome: &str) -> StoreResult<()> {
-        self.conn()
-            .execute("UPDATE runs SET ended_at = ?1, outcome = ?2 WHERE ended_at IS NULL", params![now(), outcome])
-            .during("mark interrupted runs")?;
+        self.with("mark interrupted runs", |db| {
+            db.execute("UPDATE runs SET ended_at = ?1, outcome = ?2 WHERE ended_at IS NULL", values![now(), outcome])
+        })?;
         Ok(())
     }
 
     // ---- deployments ----
 
     pub fn insert_deployment(&self, new: &NewDeployment) -> StoreResult<Deployment> {
-        let conn = self.conn();
-        conn.execute(
+        let sql = format!(
             "INSERT INTO deployments (app, commit_sha, author, message, status, started_at, clean_env, trigger, number)
              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7,
-                     (SELECT COALESCE(MAX(number), 0) + 1 FROM deployments WHERE app = ?1))",
-            params![new.app.as_str(), new.commit, new.author, new.message, now(), new.clean_env, new.trigger],
-        )
-        .during("record a deployment")?;
-        let id = conn.last_insert_rowid();
-        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?1");
-        conn.query_row(&sql, [id], deployment_from_row).during("read the deployment just recorded")
+                     (SELECT COALESCE(MAX(number), 0) + 1 FROM deployments WHERE app = ?1))
+             RETURNING {DEPLOYMENT_COLUMNS}"
+        );
+        let params = values![new.app, new.commit, new.author, new.message, now(), new.clean_env, new.trigger];
+        let deployment = self.with("record a deployment", |db| db.row(&sql, params, deployment_from_row))?;
+        deployment.ok_or(StoreError::Query {
+            what: "record a deployment",
+            source: DbError::Schema("no row came back".into()),
+        })
     }
 
     /// The app's deployment `v{number}`.
     pub fn deployment_by_number(&self, app: &AppName, number: i64) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND number = ?2");
-        self.conn()
-            .query_row(&sql, params![app.as_str(), number], deployment_from_row)
-            .optional()
-            .during("read a deployment")
+        self.with("read a deployment", |db| db.row(&sql, values![app, number], deployment_from_row))
     }
 
     pub fn deployment(&self, app: &AppName, id: i64) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND id = ?2");
-        self.conn()
-            .query_row(&sql, params![app.as_str(), id], deployment_from_row)
-            .optional()
-            .during("read a deployment")
+        self.with("read a deployment", |db| db.row(&sql, values![app, id], deployment_from_row))
     }
 
     /// Newest first.
     pub fn deployments(&self, app: &AppName) -> StoreResult<Vec<Deployment>> {
-        let conn = self.conn();
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 ORDER BY id DESC");
-        let mut stmt = conn.prepare(&sql).during("list deployments")?;
-        let rows = stmt
-            .query_map([app.as_str()], deployment_from_row)
-            .during("list deployments")?
-            .collect::<Result<_, _>>()
-            .during("list deployments")?;
-        Ok(rows)
+        self.with("list deployments", |db| db.rows(&sql, values![app], deployment_from_row))
     }
 
     /// The app's newest deployment, whatever its status.
     pub fn newest_deployment(&self, app: &AppName) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT 1");
-        self.conn().query_row(&sql, [app.as_str()], deployment_from_row).optional().during("read the newest deployment")
+        self.with("read the newest deployment", |db| db.row(&sql, values![app], deployment_from_row))
     }
 
     pub fn active_deployment(&self, app: &AppName) -> StoreResult<Option<Deployment>> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE app = ?1 AND active = 1");
-        self.conn().query_row(&sql, [app.as_str()], deployment_from_row).optional().during("read the active deployment")
+        self.with("read the active deployment", |db| db.row(&sql, values![app], deployment_from_row))
     }
 
     pub fn set_status(&self, id: i64, status: Status) -> StoreResult<()> {
-        self.conn()
-            .execute("UPDATE deployments SET status = ?2 WHERE id = ?1", params![id, status])
-            .during("update a deployment's status")?;
+        self.with("update a deployment's status", |db| {
+            db.execute("UPDATE deployments SET status = ?2 WHERE id = ?1", values![id, status])
+        })?;
         Ok(())
     }
 
     /// Ends a deployment; a successful one becomes the app's only active deployment.
     pub fn finish(&self, app: &AppName, id: i64, finish: &Finish) -> StoreResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().during("finish a deployment")?;
         let steps = serde_json::to_string(finish.steps).unwrap_or_default();
-        tx.execute(
-            "UPDATE deployments SET status = ?2, ended_at = ?3, reason = ?4, steps = ?5, python_version = ?6
-             WHERE id = ?1",
-            params![id, finish.status, now(), finish.reason, steps, finish.python_version],
-        )
-        .during("finish a deployment")?;
-        if finish.status == Status::Success {
-            activate(&tx, app, id)?;
-        }
-        tx.commit().during("finish a deployment")
+        self.transaction("finish a deployment", |db| {
+            db.execute(
+                "UPDATE deployments SET status = ?2, ended_at = ?3, reason = ?4, steps = ?5, python_version = ?6
+                 WHERE id = ?1",
+                values![id, finish.status, now(), finish.reason, steps, finish.python_version.as_deref()],
+            )?;
+            if finish.status == Status::Success {
+                activate(db, app, id)?;
+            }
+            Ok(())
+        })
     }
 
     /// Makes a successful deployment the app's live release again (a rollback).
     pub fn activate(&self, app: &AppName, id: i64) -> StoreResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().during("activate a deployment")?;
-        activate(&tx, app, id)?;
-        tx.commit().during("activate a deployment")
+        self.transaction("activate a deployment", |db| activate(db, app, id))
     }
 
     /// After a crash: every deployment that was still running is failed. Returns the ids. (Its
     /// release is removed by `releases::recover`; the live release and its env were never
     /// touched, so the next deployment reuses them.)
     pub fn fail_interrupted(&self, reason: &str) -> StoreResult<Vec<(String, i64)>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().during("fail interrupted deployments")?;
-        let interrupted: Vec<(String, i64)> = {
-            let mut stmt = tx
-                .prepare("SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')")
-                .during("find interrupted deployments")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .during("find interrupted deployments")?
-                .collect::<Result<_, _>>()
-                .during("find interrupted deployments")?;
-            rows
-        };
-        for (_, id) in &interrupted {
-            tx.execute(
-                "UPDATE deployments SET status = 'failed', ended_at = ?2, reason = ?3 WHERE id = ?1",
-                params![id, now(), reason],
-            )
-            .during("fail an interrupted deployment")?;
-        }
-        tx.commit().during("fail interrupted deployments")?;
-        Ok(interrupted)
+        self.transaction("fail interrupted deployments", |db| {
+            let interrupted: Vec<(String, i64)> = db.rows(
+                "SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')",
+                &[],
+                two_columns,
+            )?;
+            for (_, id) in &interrupted {
+                db.execute(
+                    "UPDATE deployments SET status = 'failed', ended_at = ?2, reason = ?3 WHERE id = ?1",
+                    values![id, now(), reason],
+                )?;
+            }
+            Ok(interrupted)
+        })
     }
 
-    /// Deletes all but the newest `keep` deployments of `app` (never the active one); returns
-    /// the ids deleted so their logs can go too.
+    /// Deletes all but the newest `keep` deployments of `app` (never the active one, nor one
+    /// still running); returns the ids deleted so their logs can go too.
     pub fn purge_deployments(&self, app: &AppName, keep: usize) -> StoreResult<Vec<i64>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().during("purge old deployments")?;
-        let doomed: Vec<i64> = {
-            let mut stmt = tx
-                .prepare(
-                    "SELECT id FROM (SELECT id, active, status FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2)
-                     WHERE active = 0 AND status IN ('success', 'failed')",
-                )
-                .during("find old deployments")?;
-            let rows = stmt
-                .query_map(params![app.as_str(), keep as i64], |r| r.get(0))
-                .during("find old deployments")?
-                .collect::<Result<_, _>>()
-                .during("find old deployments")?;
-            rows
-        };
-        for id in &doomed {
-            tx.execute("DELETE FROM deployments WHERE id = ?1", [id]).during("delete an old deployment")?;
-        }
-        tx.commit().during("purge old deployments")?;
-        Ok(doomed)
+        self.transaction("purge old deployments", |db| {
+            let doomed: Vec<i64> = db.rows(
+                "SELECT id FROM deployments WHERE app = ?1 AND active = 0 AND status IN ('success', 'failed')
+                 AND id NOT IN (SELECT id FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT ?2)",
+                values![app, keep],
+                first_column,
+            )?;
+            for id in &doomed {
+                db.execute("DELETE FROM deployments WHERE id = ?1", values![id])?;
+            }
+            Ok(doomed)
+        })
     }
 }
 
@@ -783,7 +755,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = Store::open(&Location::Sqlite(dir.path().join("db"))).unwrap();
         (dir, store)
     }
 
