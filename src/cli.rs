@@ -77,6 +77,8 @@ pub enum Command {
     /// The app's deployment webhook: a URL that a Git host calls on a push to deploy it from
     /// DEPLOYMENT_REPOSITORY.
     Webhook(WebhookArgs),
+    /// The instances sharing the server's store: name, state, address, processes.
+    Instances(InstancesArgs),
     /// The server's store: copy the embedded SQLite store into PostgreSQL.
     Db(DbArgs),
     /// Run one build described as JSON on standard input (run by `slipway serve`, not by people).
@@ -108,6 +110,11 @@ pub struct ServeArgs {
     /// environment variable: a command line is visible to every user of the host.
     #[arg(long, env = "SLIPWAY_DATABASE", hide_env_values = true, value_name = "URL")]
     pub database: Option<String>,
+    /// This instance's name, when several `slipway serve` share the data dir and a PostgreSQL
+    /// --database; its run time state goes to `<data-dir>/run/instances/NAME/`
+    /// [default: the host's name, and `<data-dir>/run/`].
+    #[arg(long, env = "SLIPWAY_INSTANCE", value_name = "NAME", value_parser = slipway_server::cluster::parse_instance_name)]
+    pub instance: Option<String>,
     /// HTTP address: API, git, dashboard and `<app>.localhost` proxy.
     #[arg(long, default_value = DEFAULT_HTTP, value_name = "ADDR")]
     pub http: std::net::SocketAddr,
@@ -252,6 +259,15 @@ pub struct RuntimesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstancesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]

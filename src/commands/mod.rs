@@ -11,6 +11,7 @@ mod deployments;
 mod domains;
 mod env;
 mod hook;
+mod instances;
 mod login;
 mod logs;
 mod processes;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DeploymentScript => deployment_script::run(),
         Command::Serve(args) => serve::run(args),
         Command::Db(args) => db::run(args),
+        Command::Instances(args) => instances::run(args),
         Command::Login(args) => login::login(args),
         Command::Logout => login::logout(),
         Command::Open(args) => apps::open(args),

@@ -32,8 +32,16 @@ pub fn run(args: PsArgs) -> anyhow::Result<()> {
     if processes.is_empty() {
         eprintln!("app `{app}` runs no processes");
     } else {
-        let rows: Vec<Vec<String>> = processes.iter().map(row).collect();
-        print_table(&["NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "MEMORY", "CPU", "COMMAND"], &rows);
+        let mut header = vec!["NAME", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "MEMORY", "CPU", "COMMAND"];
+        let mut rows: Vec<Vec<String>> = processes.iter().map(row).collect();
+        // Several instances share the store: each runs the app, and each row says where.
+        if processes.iter().any(|p| p["instance"].is_string()) {
+            header.insert(0, "INSTANCE");
+            for (row, process) in rows.iter_mut().zip(&processes) {
+                row.insert(0, process["instance"].as_str().unwrap_or("-").to_string());
+            }
+        }
+        print_table(&header, &rows);
     }
     if let Some(requests) = requests_summary(&answer["requests"]) {
         println!("\nRequests: {requests}");

@@ -23,6 +23,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::with_defaults(args.data_dir, exe);
     // Checked here, not by clap, whose error would print the URL and its password.
     config.database = args.database.as_deref().map(database_location).transpose()?;
+    config.instance = args.instance;
     config.http = args.http;
     config.ftp = args.ftp;
     config.ftp_passive = args.ftp_passive;

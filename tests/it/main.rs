@@ -15,6 +15,7 @@ mod dashboard;
 mod domains;
 mod ftp;
 mod installers;
+mod instances;
 mod isolation;
 mod kudu;
 mod lifecycle;

@@ -36,6 +36,8 @@ pub struct TestServer {
     pub https: Option<String>,
     /// The PostgreSQL database the store is in, when not the data dir's SQLite file.
     pub database: Option<String>,
+    /// `<dir>/data`, or the data dir several instances share.
+    data: PathBuf,
     child: Option<Child>,
     stderr_log: PathBuf,
 }
@@ -63,12 +65,27 @@ impl TestServer {
         Self::launch(dir, extra, database)
     }
 
+    /// One of several instances sharing `data_dir` and the PostgreSQL `database` (`serve
+    /// --instance NAME`); its own temp dir keeps its log.
+    pub fn start_instance(data_dir: &Path, name: &str, database: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix("slipway-instance-").tempdir().unwrap();
+        Self::launch_on(dir, &["--instance", name], Some(database.to_string()), data_dir)
+    }
+
     /// Starts `slipway serve` with its store in `database` (a URL) or else in the data dir.
     fn launch(dir: tempfile::TempDir, extra: &[&str], database: Option<String>) -> Self {
+        let data_dir = dir.path().join("data");
+        Self::launch_on(dir, extra, database, &data_dir)
+    }
+
+    fn launch_on(dir: tempfile::TempDir, extra: &[&str], database: Option<String>, data_dir: &Path) -> Self {
         let stderr_log = dir.path().join("server-stderr.log");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
-        let data_dir = dir.path().join("data");
-        let info_file = data_dir.join("run/server.json");
+        let run_dir = match extra.iter().position(|a| *a == "--instance") {
+            Some(i) => data_dir.join("run/instances").join(extra[i + 1]),
+            None => data_dir.join("run"),
+        };
+        let info_file = run_dir.join("server.json");
         // A restart on the same data dir: the old file is the killed server's.
         let _ = std::fs::remove_file(&info_file);
         let http: &[&str] = if extra.contains(&"--http") { &[] } else { &["--http", "127.0.0.1:0"] };
@@ -81,7 +98,7 @@ impl TestServer {
             .arg("serve")
             .args(http)
             .args(["--ftp", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
+            .arg(data_dir)
             .args(extra)
             .env("SLIPWAY_UV", uv())
             .env_remove("PIP_FIND_LINKS")
@@ -111,7 +128,8 @@ impl TestServer {
         let base = info["url"].as_str().unwrap().to_string();
         let ftp_addr = info["ftp"].as_str().unwrap().to_string();
         let https = info["https"].as_str().map(String::from);
-        TestServer { dir, base, ftp_addr, https, database, child: Some(child), stderr_log }
+        let data = data_dir.to_path_buf();
+        TestServer { dir, base, ftp_addr, https, database, data, child: Some(child), stderr_log }
     }
 
     /// The server's pid.
@@ -138,7 +156,7 @@ impl TestServer {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data.clone()
     }
 
     pub fn token(&self) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use slipway_build::log::{StepOutcome, StepTiming};
 use slipway_server::app_name::AppName;
 use slipway_server::hosts::DomainName;
-use slipway_server::store::{Finish, Location, NewDeployment, RunTrigger, Status, Store, Trigger};
+use slipway_server::store::{Finish, InstanceRecord, Location, NewDeployment, RunTrigger, Status, Store, Trigger};
 
 use crate::cli::{bare, cli, run};
 use crate::postgres::{psql, scratch_database};
@@ -43,8 +43,15 @@ fn exercise(store: &Store) -> Vec<String> {
     said.push(format!("scale {:?}", store.scale(&app).unwrap()));
 
     let deploy = |status, trigger| {
-        let new =
-            NewDeployment { app: &app, commit: "abc1234", author: "A <a@b>", message: "m", clean_env: true, trigger };
+        let new = NewDeployment {
+            app: &app,
+            commit: "abc1234",
+            author: "A <a@b>",
+            message: "m",
+            clean_env: true,
+            trigger,
+            instance: "a",
+        };
         let d = store.insert_deployment(&new).unwrap();
         store.set_status(d.id, Status::Building).unwrap();
         let steps = [StepTiming {
@@ -72,6 +79,7 @@ fn exercise(store: &Store) -> Vec<String> {
         message: "",
         clean_env: false,
         trigger: Trigger::Redeploy,
+        instance: "b",
     });
     let running = running.unwrap();
     said.push(format!("purged {}", store.purge_deployments(&app, 2).unwrap().len()));
@@ -82,15 +90,23 @@ fn exercise(store: &Store) -> Vec<String> {
     ));
     said.push(format!("by number {:?}", store.deployment_by_number(&app, running.number).unwrap().map(|d| d.status)));
     said.push(format!("newest v{}", store.newest_deployment(&app).unwrap().unwrap().number));
-    let interrupted = store.fail_interrupted("crash").unwrap();
-    said.push(format!("interrupted {:?}", interrupted.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>()));
+    let unfinished = store.unfinished_deployments().unwrap();
+    said.push(format!(
+        "unfinished {:?}",
+        unfinished.iter().map(|d| (d.app.as_str(), d.status, d.instance.as_deref())).collect::<Vec<_>>()
+    ));
+    said.push(format!(
+        "failed {} again {}",
+        store.fail_unfinished(running.id, "crash").unwrap(),
+        store.fail_unfinished(running.id, "crash").unwrap()
+    ));
     let failed = store.deployment(&app, running.id).unwrap().unwrap();
     said.push(format!("then {:?} {:?}", failed.status, failed.reason));
 
     for (trigger, command) in
         [(RunTrigger::Run, "ls"), (RunTrigger::Cron, "tick"), (RunTrigger::Cron, "tick"), (RunTrigger::Run, "top")]
     {
-        let run = store.insert_run(&app, trigger, command).unwrap();
+        let run = store.insert_run(&app, trigger, command, "a").unwrap();
         if command != "top" {
             store.finish_run(run.id, Some(3), "exit status: 3").unwrap();
         }
@@ -99,7 +115,8 @@ fn exercise(store: &Store) -> Vec<String> {
     said.push(format!("runs {:?} cron {:?}", runs(None), runs(Some(RunTrigger::Cron))));
     said.push(format!("last cron {:?}", store.last_cron_run(&app, "tick").unwrap().map(|r| (r.exit_code, r.outcome))));
     said.push(format!("purged runs {}", store.purge_runs(&app, 2).unwrap().len()));
-    store.fail_interrupted_runs("interrupted").unwrap();
+    store.fail_interrupted_runs("b", "not mine").unwrap();
+    store.fail_interrupted_runs("a", "interrupted").unwrap();
     said.push(format!(
         "runs then {:?}",
         store.runs(&app, None, 1).unwrap().iter().map(|r| r.outcome.clone()).collect::<Vec<_>>()
@@ -117,6 +134,34 @@ fn exercise(store: &Store) -> Vec<String> {
         store.remove_domain(&other, &domain).unwrap(),
         store.remove_domain(&app, &domain).unwrap()
     ));
+
+    let minute = "2026-11-26T10:00:00+00:00";
+    let claims = [("a", minute), ("b", minute), ("b", "2026-11-26T10:01:00+00:00")]
+        .map(|(instance, minute)| store.claim_cron_minute(minute, instance, "2026-11-25T10:00:00+00:00").unwrap());
+    said.push(format!("cron claims {claims:?}"));
+    said.push(format!("lock {} unlock {:?}", store.try_lock("k").unwrap(), store.unlock("k").is_ok()));
+    let started = time::OffsetDateTime::now_utc();
+    let beat = |name: &str| InstanceRecord {
+        name: name.into(),
+        url: format!("http://{name}"),
+        pid: 7,
+        started_at: started,
+        seen_at: started,
+        processes: "{}".into(),
+    };
+    store.heartbeat(&beat("b")).unwrap();
+    store.heartbeat(&beat("a")).unwrap();
+    store.heartbeat(&beat("a")).unwrap();
+    store.remove_instance("b").unwrap();
+    said.push(format!(
+        "instances {:?}",
+        store.instances().unwrap().iter().map(|i| (&i.name, &i.url)).collect::<Vec<_>>()
+    ));
+    let expires = started + time::Duration::hours(1);
+    store.create_session("h1", "csrf1", expires).unwrap();
+    said.push(format!("session {:?}", store.session("h1").unwrap().map(|(csrf, _)| csrf)));
+    store.delete_session("h1").unwrap();
+    said.push(format!("ended {:?}", store.session("h1").unwrap()));
 
     store.set_admin_token_hash("t1").unwrap();
     store.set_admin_token_hash("t2").unwrap();
@@ -145,7 +190,11 @@ fn the_store_answers_the_same_on_sqlite_and_postgres() {
         r#"settings {"K": "own", "Q": "2"} own {"K": "own", "Q": "2"}"#,
         "numbers [1, 2, 3, 4]",
         "rolled back to v1",
-        "interrupted [\"shop\"]",
+        r#"unfinished [("shop", Pending, Some("b"))]"#,
+        "failed true again false",
+        "cron claims [true, false, true]",
+        r#"instances [("a", "http://a")]"#,
+        r#"session Some("csrf1")"#,
         r#"runs ["top", "tick", "tick", "ls"] cron ["tick", "tick"]"#,
         "domain Ok(()) Err(AppName(\"shop\"))",
         "admin Some(\"t2\")",

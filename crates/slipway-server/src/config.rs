@@ -20,6 +20,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `--database`: PostgreSQL instead of the embedded SQLite file in the data dir.
     pub database: Option<crate::store::Location>,
+    /// `--instance`: this instance's name among several sharing the data dir and the database;
+    /// its run time state goes to `run/<name>/`. Without it: the host's name, and `run/`.
+    pub instance: Option<String>,
     /// HTTP listen address; port 0 picks a free one (tests).
     pub http: SocketAddr,
     /// FTP listen address, shown to users as the app's FTP host.
@@ -63,10 +66,21 @@ pub struct TlsFiles {
 }
 
 impl Config {
+    /// This instance's name: `--instance`, else the host's.
+    pub fn instance_name(&self) -> String {
+        self.instance.clone().unwrap_or_else(crate::cluster::host_instance_name)
+    }
+
+    /// The data dir's layout, with this instance's run dir.
+    pub fn data_dir(&self) -> crate::layout::DataDir {
+        crate::layout::DataDir::new(self.data_dir.clone()).for_instance(self.instance.as_deref())
+    }
+
     pub fn with_defaults(data_dir: PathBuf, slipway_exe: PathBuf) -> Self {
         Config {
             data_dir,
             database: None,
+            instance: None,
             http: DEFAULT_HTTP.parse().expect("valid address"),
             ftp: DEFAULT_FTP.parse().expect("valid address"),
             ftp_passive: parse_port_range(DEFAULT_FTP_PASSIVE).expect("valid range"),

@@ -22,6 +22,8 @@ use slipway_build::job::{Built, Job};
 use slipway_build::log::{BuildLog, Cancel, LogSink};
 use slipway_build::pipeline::BuildRequest;
 use tokio::sync::{mpsc, Notify, OwnedMutexGuard};
+
+use crate::cluster::{AppEvent, ClusterLock};
 use tokio_util::task::TaskTracker;
 
 use crate::app_name::AppName;
@@ -90,7 +92,7 @@ pub struct Deployer {
     running: Mutex<HashMap<i64, Running>>,
     /// Locks kept for pushes whose deployment ended while their `git http-backend` still runs,
     /// by push id; given back by [`Deployer::push_ended`].
-    held_for_pushes: Mutex<HashMap<String, OwnedMutexGuard<()>>>,
+    held_for_pushes: Mutex<HashMap<String, AppTurn>>,
 }
 
 struct Running {
@@ -141,6 +143,13 @@ impl LogSink for DeploymentSink {
     }
 }
 
+/// An app's turn to deploy (or roll back, scale, be deleted): its lock on this instance and,
+/// with a shared store, across the cluster. Both go when it is dropped.
+pub struct AppTurn {
+    _local: OwnedMutexGuard<()>,
+    _cluster: Option<ClusterLock>,
+}
+
 impl Deployer {
     pub fn new(shared: Arc<Shared>) -> Self {
         Deployer {
@@ -156,9 +165,13 @@ impl Deployer {
         self.app_locks.lock().unwrap().entry(app.clone()).or_default().clone()
     }
 
-    /// The app's lock, for work that must not run beside a deployment (a rollback, a delete).
-    pub async fn lock_app(&self, app: &AppName) -> OwnedMutexGuard<()> {
-        self.app_lock(app).lock_owned().await
+    /// The app's lock, for work that must not run beside a deployment (a rollback, a delete):
+    /// this instance's, then the cluster's.
+    pub async fn lock_app(&self, app: &AppName) -> AppTurn {
+        let local = self.app_lock(app).lock_owned().await;
+        let never = Notify::new();
+        let cluster = ClusterLock::wait(&self.shared, app, |_| {}, &never).await;
+        AppTurn { _local: local, _cluster: cluster }
     }
 
     /// Records the deployment and starts it; the returned handle ends with the final record.
@@ -179,6 +192,7 @@ impl Deployer {
             message: &info.message,
             clean_env: request.clean_env,
             trigger: request.trigger,
+            instance: &self.shared.instance.name,
         })?;
         let running = Running { app: request.app.clone(), cancel: Cancel::default(), woken: Arc::default() };
         let (cancel, woken) = (running.cancel.clone(), running.woken.clone());
@@ -225,18 +239,7 @@ impl Deployer {
         cancel: Cancel,
         woken: Arc<Notify>,
     ) -> Deployment {
-        let lock = self.app_lock(&record.app);
-        let turn = match lock.clone().try_lock_owned() {
-            Ok(guard) => Some(guard),
-            Err(_) => {
-                let _ = progress
-                    .send(format!("Another deployment of {} is running: waiting for it to finish…", record.app));
-                tokio::select! {
-                    guard = lock.lock_owned() => Some(guard),
-                    _ = woken.notified() => None,
-                }
-            }
-        };
+        let turn = self.take_turn(&record, &progress, &woken).await;
         let store = &self.shared.store;
         let log = match self.open_log(&record, progress) {
             Ok(log) => log.with_cancel(cancel.clone()),
@@ -279,6 +282,9 @@ impl Deployer {
             tracing::error!("recording the end of deployment {}: {e}", record.id);
         }
         self.running.lock().unwrap().remove(&record.id);
+        if status == Status::Success {
+            crate::cluster::tell_instances(&self.shared, AppEvent::Release, &record.app);
+        }
         self.purge_old(&record.app);
         if let (Some(push), Some(guard)) = (&request.push, turn) {
             self.hold_for_push(push, guard);
@@ -288,8 +294,34 @@ impl Deployer {
         ended
     }
 
+    /// Waits for the app's turn — no other deployment of it on this instance, then none on any
+    /// other — saying so while it waits; `None` if the deployment is cancelled meanwhile. With
+    /// the turn, deployments whose instance died building are failed.
+    async fn take_turn(
+        &self,
+        record: &Deployment,
+        progress: &mpsc::UnboundedSender<String>,
+        woken: &Notify,
+    ) -> Option<AppTurn> {
+        let say = |line: String| drop(progress.send(line));
+        let lock = self.app_lock(&record.app);
+        let local = match lock.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                say(format!("Another deployment of {} is running: waiting for it to finish…", record.app));
+                tokio::select! {
+                    guard = lock.lock_owned() => guard,
+                    _ = woken.notified() => return None,
+                }
+            }
+        };
+        let cluster = ClusterLock::wait(&self.shared, &record.app, say, woken).await?;
+        crate::cluster::fail_orphans(&self.shared, &record.app, Some(record.id));
+        Some(AppTurn { _local: local, _cluster: Some(cluster) })
+    }
+
     /// Keeps the app's lock until the push's git process ends (or a time limit passes).
-    fn hold_for_push(self: &Arc<Self>, push: &PushCheck, guard: OwnedMutexGuard<()>) {
+    fn hold_for_push(self: &Arc<Self>, push: &PushCheck, guard: AppTurn) {
         self.held_for_pushes.lock().unwrap().insert(push.id.clone(), guard);
         let (this, id) = (self.clone(), push.id.clone());
         tokio::spawn(async move {
@@ -535,6 +567,7 @@ impl Deployer {
         self.shared.start_release(app, Release::of(target), &settings, &log).await.map_err(Error::StartFailed)?;
         releases::switch(&paths, target.id).map_err(|e| Error::io("switch wwwroot to", release, e))?;
         self.shared.store.activate(app, target.id)?;
+        crate::cluster::tell_instances(&self.shared, AppEvent::Release, app);
         Ok(())
     }
 

@@ -5,8 +5,9 @@
 //!   slipway.db                  the store (SQLite)
 //!   admin-token                 the operator's API token, mode 0600
 //!   cache/                      probed runtimes
-//!   run/                        this server's run time state, mode 0700
-//!     lock                      held (flock) by the one server using this data dir; its pid
+//!   run/                        this server's run time state, mode 0700 (with `--instance NAME`,
+//!                               `run/instances/NAME/`: one per instance sharing the data dir)
+//!     lock                      held (flock) by the one server using this run dir; its pid
 //!     server.json               pid and the addresses it listens on
 //!     hook.sock                 git's pre-receive hook talks to the server here
 //!   apps/<app>/                 the app home (its FTP root), see [`AppPaths`]
@@ -20,13 +21,22 @@ use crate::app_name::AppName;
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
+    run: PathBuf,
 }
 
 impl DataDir {
     /// `root` should be absolute: git runs the hook (which finds the server through a path below
     /// it) in the repository, not here.
     pub fn new(root: PathBuf) -> Self {
-        DataDir { root }
+        DataDir { run: root.join("run"), root }
+    }
+
+    /// With `--instance NAME`, the run dir is this instance's own, `run/instances/NAME/`.
+    pub fn for_instance(self, instance: Option<&str>) -> Self {
+        match instance {
+            Some(name) => DataDir { run: self.root.join("run/instances").join(name), root: self.root },
+            None => self,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -56,7 +66,7 @@ impl DataDir {
     }
 
     pub fn run_dir(&self) -> PathBuf {
-        self.root.join("run")
+        self.run.clone()
     }
 
     pub fn server_info(&self) -> PathBuf {

@@ -23,6 +23,7 @@ pub mod app_name;
 pub mod archive;
 pub mod certs;
 pub mod cgroups;
+pub mod cluster;
 pub mod config;
 pub mod deployer;
 pub mod error;

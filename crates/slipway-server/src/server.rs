@@ -30,6 +30,7 @@ use crate::hosts::{DomainName, Hosts};
 
 use crate::app_name::AppName;
 use crate::cgroups::Cgroups;
+use crate::cluster::{self, ClusterLock, Instance};
 use crate::config::Config;
 use crate::deployer::Deployer;
 use crate::git::{self, hook};
@@ -44,7 +45,6 @@ use crate::{ftp, http, owner, releases, secrets};
 
 /// How long a stopping server waits for running deployments before recording them as failed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(120);
-const INTERRUPTED: &str = "slipway stopped while this deployment was running";
 
 /// The data dir, taken: made absolute and created, locked for this server, and this process
 /// marked as the owner of what it will start.
@@ -61,7 +61,7 @@ impl Startup {
         // Absolute, because git runs the hook (which finds the server through it) in the repository.
         config.data_dir = std::path::absolute(&config.data_dir)
             .with_context(|| format!("--data-dir {}: cannot resolve it", config.data_dir.display()))?;
-        let data_dir = DataDir::new(config.data_dir.clone());
+        let data_dir = config.data_dir();
         for dir in [data_dir.apps_dir(), data_dir.run_dir()] {
             std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         }
@@ -72,7 +72,8 @@ impl Startup {
         let lock = lock_data_dir(&data_dir)?;
         // The database URL may hold a password: nothing the server starts (git, hooks) inherits it.
         std::env::remove_var("SLIPWAY_DATABASE");
-        let owner = owner::owner_id(data_dir.root());
+        // Each instance on a shared data dir stops only what it started itself.
+        let owner = owner::owner_id(&data_dir.root().join(config.instance.as_deref().unwrap_or_default()));
         owner::mark_this_process(&owner);
         Ok(Startup { config, owner, _lock: lock })
     }
@@ -115,7 +116,7 @@ fn lock_data_dir(data_dir: &DataDir) -> anyhow::Result<std::fs::File> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             anyhow::bail!(
-                "the data dir {} is in use by another slipway serve (pid {}): stop it, or give this one another --data-dir",
+                "the data dir {} is in use by another slipway serve (pid {}): stop it, or give this one another --data-dir (or, with a PostgreSQL --database, an --instance name of its own)",
                 data_dir.root().display(),
                 holder.trim()
             );
@@ -175,17 +176,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Startup { config, owner, _lock } = startup;
-    let data_dir = DataDir::new(config.data_dir.clone());
+    let data_dir = config.data_dir();
     let location = config.database.clone().unwrap_or_else(|| Location::Sqlite(data_dir.database()));
     let store = Store::open(&location)?;
-    tracing::info!("store: {location}");
+    let instance = Instance::new(config.instance_name());
+    tracing::info!("store: {location}; this instance: {}", instance.name);
     ensure_admin_token(&store, &data_dir)?;
-    store.fail_interrupted_runs("interrupted: the server stopped while it ran")?;
-    for (app, id) in store.fail_interrupted(INTERRUPTED)? {
-        tracing::warn!(
-            "deployment {id} of {app} was interrupted by a stop; marked failed, its next deployment builds a fresh env"
-        );
-    }
     let discovery = Discovery::from_process_env(config.pythons.clone(), Some(data_dir.runtime_cache()));
     let runtimes = RuntimeCatalog::discover(&discovery)?;
     tracing::info!("runtimes: {}", runtimes.describe_versions());
@@ -195,9 +191,6 @@ pub async fn serve(
         let warning = "slipway serve runs as an ordinary user: every app runs as that user, and apps are not isolated from each other or from slipway's data (run it as root to give each app its own user and sandbox)";
         tracing::warn!("{warning}");
         println!("warning: {warning}");
-    }
-    for app in store.app_names()? {
-        recover_app(&store, &data_dir, &config, &app, &isolation);
     }
     let cgroups = Cgroups::detect(&owner);
     tracing::info!("resource limits (MEMORY_LIMIT, CPU_LIMIT, PROCESS_LIMIT): {}", cgroups.describe());
@@ -213,6 +206,7 @@ pub async fn serve(
     let acme = config.https.map(|_| Acme::new(config.acme.clone(), data_dir.acme()));
     let certs = Arc::new(Certificates::load(data_dir.certs(), listeners.tls.clone(), acme));
     let shared = Arc::new(Shared {
+        instance,
         http_addr: listeners.http.local_addr()?,
         https_addr: listeners.https.as_ref().map(TcpListener::local_addr).transpose()?,
         hosts,
@@ -232,6 +226,13 @@ pub async fn serve(
         store,
         runtimes,
     });
+    cluster::recover_orphans(&shared, true);
+    for app in shared.store.app_names()? {
+        // An app another instance deploys right now is that instance's to tidy.
+        if let Some(_lock) = ClusterLock::try_take(&shared, &app) {
+            recover_app(&shared, &app);
+        }
+    }
     let deployer = Arc::new(Deployer::new(shared.clone()));
     let service = Service::new(shared.clone(), deployer.clone());
     let hook_task = tokio::spawn(hook::serve(hook_listener, service.clone()));
@@ -242,6 +243,8 @@ pub async fn serve(
     let idle_task = tokio::spawn(sleep_idle_apps(service.clone()));
     let usage_task = tokio::spawn(sample_usage(service.clone()));
     let renew_task = tokio::spawn(renew_certificates(service.clone()));
+    let heartbeat_task = tokio::spawn(beat_and_sweep(service.clone()));
+    let listen_task = tokio::spawn(follow_other_instances(service.clone()));
     let stopping = CancellationToken::new();
     let router = http::router(service);
     let https_task = listeners.https.map(|listener| {
@@ -268,8 +271,11 @@ pub async fn serve(
     ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");
     if !deployer.drain(SHUTDOWN_GRACE).await {
-        shared.store.fail_interrupted(INTERRUPTED)?;
+        cluster::recover_orphans(&shared, true);
     }
+    heartbeat_task.abort();
+    listen_task.abort();
+    let _ = shared.store.remove_instance(&shared.instance.name);
     hook_task.abort();
     shared.placement.stop_all().await;
     let _ = std::fs::remove_file(shared.data_dir.hook_socket());
@@ -321,7 +327,8 @@ fn announce(shared: &Shared) -> anyhow::Result<()> {
 
 /// After a (re)start: the app's releases agree with the store (the live one is the store's, a
 /// release a crash left half-built is gone), and its git hook runs this server's binary.
-fn recover_app(store: &Store, data_dir: &DataDir, config: &Config, app: &AppName, isolation: &Isolation) {
+fn recover_app(shared: &Shared, app: &AppName) {
+    let Shared { store, data_dir, config, isolation, .. } = shared;
     let paths = data_dir.app(app);
     let ids = isolation.is_sandboxed().then(|| store.app_number(app).ok().flatten().map(sandbox::app_ids)).flatten();
     if let Err(e) = sandbox::prepare_home(&paths, ids) {
@@ -397,6 +404,24 @@ async fn sample_usage(service: Service) {
         let service = service.clone();
         // It reads /proc: off the async threads.
         let _ = tokio::task::spawn_blocking(move || service.sample_usage()).await;
+    }
+}
+
+/// Every few seconds: this instance is alive (and runs these processes); deployments and runs
+/// of instances that died are failed.
+async fn beat_and_sweep(service: Service) {
+    loop {
+        let beating = service.clone();
+        let _ = tokio::task::spawn_blocking(move || beating.beat_and_sweep()).await;
+        tokio::time::sleep(cluster::HEARTBEAT).await;
+    }
+}
+
+/// What the other instances say about apps, applied to this one's processes.
+async fn follow_other_instances(service: Service) {
+    let Some(mut notices) = service.shared().store.listen() else { return };
+    while let Some(notice) = notices.recv().await {
+        service.follow(notice).await;
     }
 }
 

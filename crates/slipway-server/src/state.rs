@@ -12,6 +12,8 @@ use crate::store::Store;
 pub struct Shared {
     /// The command line's choices. Read-only after start.
     pub config: Config,
+    /// This instance: its name among the instances sharing the store.
+    pub instance: crate::cluster::Instance,
     /// Every path below the data dir (made absolute at start).
     pub data_dir: DataDir,
     /// Apps, settings, credentials, deployments. Written by the service layer and the deployer.

@@ -20,6 +20,7 @@ use crate::metrics::RequestStats;
 use crate::service::apps::AppSummary;
 use crate::service::cron::CronEntry;
 use crate::service::domains::DomainView;
+use crate::service::instances::InstanceView;
 use crate::service::logs::LogQuery;
 use crate::service::runs::RunEvent;
 use crate::service::settings::{Applied, Change};
@@ -63,9 +64,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/apps/{app}/domains", get(list_domains).post(add_domain))
         .route("/apps/{app}/domains/{domain}", delete(remove_domain))
         .route("/apps/{app}/domains/{domain}/certificate", axum::routing::put(put_certificate))
+        .route("/instances", get(list_instances))
         .merge(vfs::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(axum::middleware::from_fn_with_state(state, super::auth::require_admin))
+}
+
+async fn list_instances(State(state): State<AppState>) -> ApiResult<Json<Vec<InstanceView>>> {
+    Ok(Json(state.service.instances()?))
 }
 
 async fn runtimes(State(state): State<AppState>) -> Json<Value> {

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::Service;
 use crate::app_name::AppName;
+use crate::cluster::AppEvent;
 use crate::error::{Error, Result};
 use crate::state::Release;
 use crate::store::{Deployment, Trigger};
@@ -157,6 +158,7 @@ impl Service {
         })
         .await?;
         self.forget_domains(app, &domains);
+        self.tell_instances(AppEvent::Remove, app);
         tracing::info!("deleted app {app}");
         Ok(())
     }
@@ -166,12 +168,15 @@ impl Service {
         let active = self.active_deployment(app)?.ok_or_else(|| Error::NothingDeployed(app.clone()))?;
         let settings = self.settings(app)?;
         let log = |line: &str| tracing::info!("{app}: {line}");
-        self.shared.start_release(app, Release::of(&active), &settings, &log).await.map_err(Error::StartFailed)
+        self.shared.start_release(app, Release::of(&active), &settings, &log).await.map_err(Error::StartFailed)?;
+        self.tell_instances(AppEvent::Restart, app);
+        Ok(())
     }
 
     pub async fn stop_app(&self, app: &AppName) -> Result<()> {
         self.require_app(app)?;
         self.shared.placement.stop(app).await;
+        self.tell_instances(AppEvent::Stop, app);
         Ok(())
     }
 }

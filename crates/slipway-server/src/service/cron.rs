@@ -47,6 +47,13 @@ impl Service {
 
     /// Runs every app's jobs due at `minute`; the scheduler calls it once a minute.
     pub async fn run_due_cron_jobs(&self, minute: DateTime<Utc>) {
+        // Several instances share the store: the first to claim the minute runs its jobs.
+        let day_ago = (minute - chrono::TimeDelta::days(1)).to_rfc3339();
+        match self.shared.store.claim_cron_minute(&minute.to_rfc3339(), &self.shared.instance.name, &day_ago) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => return tracing::warn!("cron jobs of {minute}: {e}"),
+        }
         for app in self.shared.store.app_names().unwrap_or_default() {
             let jobs = match self.live_cron_jobs(&app) {
                 Ok(jobs) => jobs,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::Service;
 use crate::app_name::AppName;
 use crate::certs::{CertStatus, Source};
+use crate::cluster::AppEvent;
 use crate::error::{Error, Result};
 use crate::hosts::DomainName;
 
@@ -60,6 +61,7 @@ impl Service {
             return Err(Error::Conflict(format!("{domain} already belongs to app `{owner}`; remove it there first")));
         }
         self.refresh_hosts()?;
+        self.tell_instances(AppEvent::Domains, app);
         tracing::info!("{app}: added the domain {domain}");
         self.obtain_in_background(domain.as_str());
         Ok(self.view(domain.as_str(), "custom"))
@@ -73,6 +75,7 @@ impl Service {
         }
         self.shared.certs.remove(parsed.as_str());
         self.refresh_hosts()?;
+        self.tell_instances(AppEvent::Domains, app);
         tracing::info!("{app}: removed the domain {parsed}");
         Ok(())
     }
@@ -136,7 +139,7 @@ impl Service {
         tokio::spawn(async move { certs.obtain(&name).await });
     }
 
-    fn refresh_hosts(&self) -> Result<()> {
+    pub(super) fn refresh_hosts(&self) -> Result<()> {
         self.shared.hosts.set_domains(self.shared.store.domains()?);
         Ok(())
     }

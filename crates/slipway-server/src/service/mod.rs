@@ -6,7 +6,7 @@
 //! One module per concept: [`apps`], [`credentials`], [`settings`], [`deployments`], [`env`],
 //! [`logs`] (the app's log), [`processes`] (ps, scale, idle), [`runs`] (one-off commands), [`cron`], [`domains`] (names
 //! and certificates), [`zipdeploy`] (code uploaded as an archive),
-//! [`hooks`] (the deployment webhook). They all add methods
+//! [`hooks`] (the deployment webhook), [`instances`] (several instances on one store). They all add methods
 //! to [`Service`].
 
 pub mod apps;
@@ -16,6 +16,7 @@ pub mod deployments;
 pub mod domains;
 pub mod env;
 pub mod hooks;
+pub mod instances;
 pub mod logs;
 pub mod processes;
 pub mod runs;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::Service;
 use crate::app_name::AppName;
+use crate::cluster::AppEvent;
 use crate::error::{Error, Result};
 use crate::metrics::RequestStats;
 use crate::supervisor::ProcessRow;
@@ -15,9 +16,18 @@ use crate::supervisor::ProcessRow;
 pub const MAX_SCALE: u32 = 16;
 
 impl Service {
+    /// The app's processes: this instance's, and with a shared store every live instance's
+    /// (as their last heartbeat reported them), each row naming its instance.
     pub fn processes(&self, app: &AppName) -> Result<Vec<ProcessRow>> {
         self.require_app(app)?;
-        Ok(self.shared.placement.processes(app))
+        let mut rows = self.shared.placement.processes(app);
+        if self.shared.store.is_shared() {
+            for row in &mut rows {
+                row.instance = Some(self.shared.instance.name.clone());
+            }
+            rows.extend(self.other_instances_processes(app));
+        }
+        Ok(rows)
     }
 
     /// What the proxy has seen of the app's requests since the server started.
@@ -70,6 +80,7 @@ impl Service {
             self.shared.placement.scale(app, kind, *count, &log).await.map_err(Error::Invalid)?;
             self.shared.store.set_scale(app, kind, *count)?;
         }
+        self.tell_instances(AppEvent::Scale, app);
         Ok(self.shared.placement.processes(app))
     }
 

@@ -69,7 +69,7 @@ impl Service {
         let settings = self.settings(app)?;
         let paths = self.paths(app);
         std::fs::create_dir_all(paths.runs()).map_err(|e| Error::io("create", paths.runs(), e))?;
-        let run = self.shared.store.insert_run(app, trigger, command)?;
+        let run = self.shared.store.insert_run(app, trigger, command, &self.shared.instance.name)?;
         let log_path = paths.run_log(run.id);
         let mut log = std::fs::File::create(&log_path).map_err(|e| Error::io("create", log_path, e))?;
         let cancel = Cancel::default();

@@ -53,7 +53,7 @@ impl Store {
             }
             if postgres {
                 for (table, column) in IDENTITIES {
-                    db.query(
+                    db.execute(
                         &format!(
                             "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
                         ),

@@ -249,6 +249,18 @@ pub struct Deployment {
     /// When it last became the live release.
     #[serde(with = "time::serde::rfc3339::option")]
     pub activated_at: Option<OffsetDateTime>,
+    /// The instance that ran it (none for deployments made before instances were recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+/// A deployment that has not ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub app: AppName,
+    pub id: i64,
+    pub status: Status,
+    pub instance: Option<String>,
 }
 
 impl Deployment {
@@ -271,9 +283,12 @@ pub struct Run {
     pub exit_code: Option<i32>,
     /// How it ended: `exit status: 0`, `signal: 9 (SIGKILL)`, interrupted by a restart.
     pub outcome: Option<String>,
+    /// The instance that ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
-const RUN_COLUMNS: &str = "id, trigger, command, started_at, ended_at, exit_code, outcome";
+const RUN_COLUMNS: &str = "id, trigger, command, started_at, ended_at, exit_code, outcome, instance";
 
 fn run_from_row(row: &Row) -> Result<Run, DbError> {
     Ok(Run {
@@ -284,6 +299,7 @@ fn run_from_row(row: &Row) -> Result<Run, DbError> {
         ended_at: row.get(4)?,
         exit_code: row.get(5)?,
         outcome: row.get(6)?,
+        instance: row.get(7)?,
     })
 }
 
@@ -294,10 +310,12 @@ pub struct NewDeployment<'a> {
     pub message: &'a str,
     pub clean_env: bool,
     pub trigger: Trigger,
+    /// The instance that runs it.
+    pub instance: &'a str,
 }
 
 const DEPLOYMENT_COLUMNS: &str = "id, app, commit_sha, author, message, status, started_at, ended_at, active, \
-     clean_env, trigger, reason, steps, python_version, activated_at, number";
+     clean_env, trigger, reason, steps, python_version, activated_at, number, instance";
 
 fn deployment_from_row(row: &Row) -> Result<Deployment, DbError> {
     Ok(Deployment {
@@ -317,6 +335,7 @@ fn deployment_from_row(row: &Row) -> Result<Deployment, DbError> {
         python_version: row.get(13)?,
         activated_at: row.get(14)?,
         number: row.get::<Option<i64>>(15)?.unwrap_or_default(),
+        instance: row.get(16)?,
     })
 }
 
@@ -341,6 +360,28 @@ pub fn now() -> String {
 
 pub fn rfc3339(time: OffsetDateTime) -> String {
     time.format(&time::format_description::well_known::Rfc3339).expect("UTC timestamps always format")
+}
+
+/// The channel instances tell each other about apps on ([`Store::notify`]).
+const NOTIFY_CHANNEL: &str = "slipway";
+
+/// The key of an app's cluster-wide lock (PostgreSQL hashes it to a 64-bit advisory lock key).
+pub fn app_lock_key(app: &AppName) -> String {
+    format!("slipway app {app}")
+}
+
+/// An instance, as its heartbeats record it.
+#[derive(Debug, Clone)]
+pub struct InstanceRecord {
+    pub name: String,
+    /// Where its HTTP listener answers.
+    pub url: String,
+    pub pid: i64,
+    pub started_at: OffsetDateTime,
+    /// Its last heartbeat.
+    pub seen_at: OffsetDateTime,
+    /// Its processes, `{"app": [ProcessRow…]}` as JSON.
+    pub processes: String,
 }
 
 fn first_column<T: FromValue>(row: &Row) -> Result<T, DbError> {
@@ -574,11 +615,13 @@ impl Store {
 
     // ---- runs ----
 
-    pub fn insert_run(&self, app: &AppName, trigger: RunTrigger, command: &str) -> StoreResult<Run> {
+    pub fn insert_run(&self, app: &AppName, trigger: RunTrigger, command: &str, instance: &str) -> StoreResult<Run> {
         let sql = format!(
-            "INSERT INTO runs (app, trigger, command, started_at) VALUES (?1, ?2, ?3, ?4) RETURNING {RUN_COLUMNS}"
+            "INSERT INTO runs (app, trigger, command, started_at, instance) VALUES (?1, ?2, ?3, ?4, ?5)
+             RETURNING {RUN_COLUMNS}"
         );
-        let run = self.with("record a run", |db| db.row(&sql, values![app, trigger, command, now()], run_from_row))?;
+        let params = values![app, trigger, command, now(), instance];
+        let run = self.with("record a run", |db| db.row(&sql, params, run_from_row))?;
         run.ok_or(StoreError::Query { what: "record a run", source: DbError::Schema("no row came back".into()) })
     }
 
@@ -630,10 +673,14 @@ impl Store {
         })
     }
 
-    /// After a crash: runs that had not ended are marked as interrupted.
-    pub fn fail_interrupted_runs(&self, outcome: &str) -> StoreResult<()> {
+    /// Runs of `instance` (and, with `None`, of instances that are gone) that had not ended are
+    /// marked as interrupted. Runs recorded before instances were are the first instance's.
+    pub fn fail_interrupted_runs(&self, instance: &str, outcome: &str) -> StoreResult<()> {
         self.with("mark interrupted runs", |db| {
-            db.execute("UPDATE runs SET ended_at = ?1, outcome = ?2 WHERE ended_at IS NULL", values![now(), outcome])
+            db.execute(
+                "UPDATE runs SET ended_at = ?1, outcome = ?2 WHERE ended_at IS NULL AND (instance = ?3 OR instance IS NULL)",
+                values![now(), outcome, instance],
+            )
         })?;
         Ok(())
     }
@@ -642,12 +689,14 @@ impl Store {
 
     pub fn insert_deployment(&self, new: &NewDeployment) -> StoreResult<Deployment> {
         let sql = format!(
-            "INSERT INTO deployments (app, commit_sha, author, message, status, started_at, clean_env, trigger, number)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7,
+            "INSERT INTO deployments
+                 (app, commit_sha, author, message, status, started_at, clean_env, trigger, instance, number)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8,
                      (SELECT COALESCE(MAX(number), 0) + 1 FROM deployments WHERE app = ?1))
              RETURNING {DEPLOYMENT_COLUMNS}"
         );
-        let params = values![new.app, new.commit, new.author, new.message, now(), new.clean_env, new.trigger];
+        let params =
+            values![new.app, new.commit, new.author, new.message, now(), new.clean_env, new.trigger, new.instance];
         let deployment = self.with("record a deployment", |db| db.row(&sql, params, deployment_from_row))?;
         deployment.ok_or(StoreError::Query {
             what: "record a deployment",
@@ -711,24 +760,30 @@ impl Store {
         self.transaction("activate a deployment", |db| activate(db, app, id))
     }
 
-    /// After a crash: every deployment that was still running is failed. Returns the ids. (Its
-    /// release is removed by `releases::recover`; the live release and its env were never
-    /// touched, so the next deployment reuses them.)
-    pub fn fail_interrupted(&self, reason: &str) -> StoreResult<Vec<(String, i64)>> {
-        self.transaction("fail interrupted deployments", |db| {
-            let interrupted: Vec<(String, i64)> = db.rows(
-                "SELECT app, id FROM deployments WHERE status IN ('pending', 'building', 'deploying')",
+    /// Deployments that have not ended, anywhere: `(app, id, status, instance)`.
+    pub fn unfinished_deployments(&self) -> StoreResult<Vec<Unfinished>> {
+        self.with("find unfinished deployments", |db| {
+            db.rows(
+                "SELECT app, id, status, instance FROM deployments WHERE status IN ('pending', 'building', 'deploying')
+                 ORDER BY id",
                 &[],
-                two_columns,
-            )?;
-            for (_, id) in &interrupted {
-                db.execute(
-                    "UPDATE deployments SET status = 'failed', ended_at = ?2, reason = ?3 WHERE id = ?1",
-                    values![id, now(), reason],
-                )?;
-            }
-            Ok(interrupted)
+                |row| Ok(Unfinished { app: row.get(0)?, id: row.get(1)?, status: row.get(2)?, instance: row.get(3)? }),
+            )
         })
+    }
+
+    /// Fails a deployment that has not ended (its builder stopped or died); `false` if it had
+    /// ended meanwhile. (Its half-built release is removed by the caller; the live release and
+    /// its env were never touched, so the next deployment reuses them.)
+    pub fn fail_unfinished(&self, id: i64, reason: &str) -> StoreResult<bool> {
+        let failed = self.with("fail an interrupted deployment", |db| {
+            db.execute(
+                "UPDATE deployments SET status = 'failed', ended_at = ?2, reason = ?3
+                 WHERE id = ?1 AND status IN ('pending', 'building', 'deploying')",
+                values![id, now(), reason],
+            )
+        })?;
+        Ok(failed == 1)
     }
 
     /// Deletes all but the newest `keep` deployments of `app` (never the active one, nor one
@@ -747,6 +802,125 @@ impl Store {
             Ok(doomed)
         })
     }
+
+    // ---- several instances (PostgreSQL) ----
+
+    /// Whether several instances can share this store: PostgreSQL, not the embedded file.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Takes a cluster-wide lock (an app's: [`app_lock_key`]), if no other instance holds it: a
+    /// session-level advisory lock, which PostgreSQL lets go with the session when an instance
+    /// dies. (Locks are counted per session, so an instance serializes its own users first.)
+    /// With SQLite there is one instance, whose local locks are all there is.
+    pub fn try_lock(&self, key: &str) -> StoreResult<bool> {
+        let Backend::Postgres(db) = &self.backend else { return Ok(true) };
+        let taken: Option<bool> = db
+            .with(|db| db.row("SELECT pg_try_advisory_lock(hashtextextended(?1, 0))", values![key], first_column))
+            .during("take a lock")?;
+        Ok(taken.unwrap_or(false))
+    }
+
+    pub fn unlock(&self, key: &str) -> StoreResult<()> {
+        let Backend::Postgres(db) = &self.backend else { return Ok(()) };
+        db.with(|db| db.execute("SELECT pg_advisory_unlock(hashtextextended(?1, 0))", values![key]))
+            .during("let go of a lock")?;
+        Ok(())
+    }
+
+    /// Tells every other instance listening ([`Store::listen`]) `payload`.
+    pub fn notify(&self, payload: &str) -> StoreResult<()> {
+        let Backend::Postgres(db) = &self.backend else { return Ok(()) };
+        // `execute`: pg_notify returns `void`, which is no value of ours.
+        db.with(|db| db.execute("SELECT pg_notify(?1, ?2)", values![NOTIFY_CHANNEL, payload]))
+            .during("notify the instances")?;
+        Ok(())
+    }
+
+    /// What other instances [`Store::notify`], on a connection of its own: `Some(payload)`, or
+    /// `None` after the connection was made again (notices may have been missed meanwhile).
+    /// `None` with SQLite, where there are no other instances.
+    pub fn listen(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Option<String>>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => Some(db.listen(NOTIFY_CHANNEL)),
+        }
+    }
+
+    /// Records that `instance` is alive, with its processes.
+    pub fn heartbeat(&self, instance: &InstanceRecord) -> StoreResult<()> {
+        let InstanceRecord { name, url, pid, started_at, processes, .. } = instance;
+        self.with("record a heartbeat", |db| {
+            db.execute(
+                "INSERT INTO instances (name, url, pid, started_at, seen_at, processes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(name) DO UPDATE SET url = excluded.url, pid = excluded.pid,
+                     started_at = excluded.started_at, seen_at = excluded.seen_at, processes = excluded.processes",
+                values![name, url, *pid, rfc3339(*started_at), now(), processes],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Every instance that has beaten, by name.
+    pub fn instances(&self) -> StoreResult<Vec<InstanceRecord>> {
+        self.with("list instances", |db| {
+            db.rows("SELECT name, url, pid, started_at, seen_at, processes FROM instances ORDER BY name", &[], |row| {
+                Ok(InstanceRecord {
+                    name: row.get(0)?,
+                    url: row.get(1)?,
+                    pid: row.get(2)?,
+                    started_at: row.get(3)?,
+                    seen_at: row.get(4)?,
+                    processes: row.get(5)?,
+                })
+            })
+        })
+    }
+
+    /// An instance that stopped (or is gone for good) leaves the list.
+    pub fn remove_instance(&self, name: &str) -> StoreResult<()> {
+        self.with("remove an instance", |db| db.execute("DELETE FROM instances WHERE name = ?1", values![name]))?;
+        Ok(())
+    }
+
+    /// Claims the cron jobs of `minute` (RFC 3339) for `instance`; `false` if another instance
+    /// did. Claims older than a day are forgotten.
+    pub fn claim_cron_minute(&self, minute: &str, instance: &str, day_ago: &str) -> StoreResult<bool> {
+        let claimed = self.with("claim a cron minute", |db| {
+            db.execute("DELETE FROM cron_minutes WHERE minute < ?1", values![day_ago])?;
+            db.execute(
+                "INSERT INTO cron_minutes (minute, instance) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                values![minute, instance],
+            )
+        })?;
+        Ok(claimed == 1)
+    }
+
+    // ---- dashboard sessions ----
+
+    pub fn create_session(&self, id_sha256: &str, csrf: &str, expires_at: OffsetDateTime) -> StoreResult<()> {
+        self.with("create a session", |db| {
+            db.execute("DELETE FROM sessions WHERE expires_at < ?1", values![now()])?;
+            db.execute(
+                "INSERT INTO sessions (id_sha256, csrf, expires_at) VALUES (?1, ?2, ?3)",
+                values![id_sha256, csrf, rfc3339(expires_at)],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The session's CSRF token and expiry, if it exists.
+    pub fn session(&self, id_sha256: &str) -> StoreResult<Option<(String, OffsetDateTime)>> {
+        self.with("read a session", |db| {
+            db.row("SELECT csrf, expires_at FROM sessions WHERE id_sha256 = ?1", values![id_sha256], two_columns)
+        })
+    }
+
+    pub fn delete_session(&self, id_sha256: &str) -> StoreResult<()> {
+        self.with("end a session", |db| db.execute("DELETE FROM sessions WHERE id_sha256 = ?1", values![id_sha256]))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -760,8 +934,15 @@ mod tests {
     }
 
     fn deploy(store: &Store, app: &AppName) -> Deployment {
-        let new =
-            NewDeployment { app, commit: "abc", author: "a", message: "m", clean_env: false, trigger: Trigger::Push };
+        let new = NewDeployment {
+            app,
+            commit: "abc",
+            author: "a",
+            message: "m",
+            clean_env: false,
+            trigger: Trigger::Push,
+            instance: "i",
+        };
         store.insert_deployment(&new).unwrap()
     }
 
@@ -807,7 +988,9 @@ mod tests {
         store.create_app(&app(), "h").unwrap();
         let d = deploy(&store, &app());
         store.set_status(d.id, Status::Building).unwrap();
-        assert_eq!(store.fail_interrupted("crash").unwrap(), [("app".to_string(), d.id)]);
+        let unfinished = Unfinished { app: app(), id: d.id, status: Status::Building, instance: Some("i".into()) };
+        assert_eq!(store.unfinished_deployments().unwrap(), [unfinished]);
+        assert!(store.fail_unfinished(d.id, "crash").unwrap());
         assert_eq!(store.deployment(&app(), d.id).unwrap().unwrap().status, Status::Failed);
     }
 

@@ -13,14 +13,19 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_executor::block_on;
+use futures_util::StreamExt;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, Config, GenericClient, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config, GenericClient, NoTls};
 
 use super::sql::{Conn, DbError, Row, Value};
 use super::{StoreError, StoreResult};
 
 /// The schema's history; a new migration is appended here and as a SQLite twin in `migrations/`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/001_schema.sql"),
+    include_str!("../../migrations/postgres/002_instances.sql"),
+];
 /// Held while migrating, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x736c_6970_7761_7901;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,7 +53,7 @@ impl Postgres {
         let mut client = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if client.is_closed() {
             *client = connect(&self.config)?;
-            tracing::info!("connected to PostgreSQL again");
+            tracing::warn!("connected to PostgreSQL again (app locks the lost connection held are gone)");
         }
         Ok(client)
     }
@@ -64,6 +69,58 @@ impl Postgres {
         let result = work(&Pg(&tx))?;
         block_on(tx.commit())?;
         Ok(result)
+    }
+}
+
+impl Postgres {
+    /// `LISTEN`s on `channel` on a connection of its own, made again whenever it is lost;
+    /// notifications arrive as `Some(payload)`, a new connection as `None`. The thread ends when
+    /// the receiver is dropped.
+    pub fn listen(&self, channel: &'static str) -> UnboundedReceiver<Option<String>> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let config = self.config.clone();
+        let spawned = std::thread::Builder::new().name("slipway-listen".into()).spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let Ok(runtime) = runtime else { return tracing::error!("LISTEN: cannot start its runtime") };
+            runtime.block_on(listen_forever(config, channel, sender));
+        });
+        if let Err(e) = spawned {
+            tracing::error!("LISTEN: cannot start its thread: {e}");
+        }
+        receiver
+    }
+}
+
+async fn listen_forever(config: Config, channel: &str, sender: UnboundedSender<Option<String>>) {
+    let mut first = true;
+    while !sender.is_closed() {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let forward = sender.clone();
+                let messages = tokio::spawn(async move {
+                    let mut messages = std::pin::pin!(futures_util::stream::poll_fn(|cx| connection.poll_message(cx)));
+                    while let Some(message) = messages.next().await {
+                        match message {
+                            Ok(AsyncMessage::Notification(n))
+                                if forward.send(Some(n.payload().to_string())).is_err() =>
+                            {
+                                break
+                            }
+                            Ok(_) => {}
+                            Err(e) => return tracing::warn!("LISTEN: the connection ended: {e}"),
+                        }
+                    }
+                });
+                match client.batch_execute(&format!("LISTEN {channel}")).await {
+                    Ok(()) if !first => drop(sender.send(None)),
+                    Ok(()) => first = false,
+                    Err(e) => tracing::warn!("LISTEN {channel}: {e}"),
+                }
+                let _ = messages.await;
+            }
+            Err(e) => tracing::warn!("LISTEN: cannot connect: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

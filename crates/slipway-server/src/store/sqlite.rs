@@ -34,6 +34,7 @@ impl Sqlite {
             M::up(include_str!("../../migrations/005_deployment_numbers.sql")),
             M::up(include_str!("../../migrations/006_global_settings.sql")),
             M::up(include_str!("../../migrations/007_deploy_hooks.sql")),
+            M::up(include_str!("../../migrations/008_instances.sql")),
         ])
         .to_latest(&mut conn)
         .map_err(|source| StoreError::Migrate { what, source: Box::new(source) })?;

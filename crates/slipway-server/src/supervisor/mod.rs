@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -43,7 +43,7 @@ pub use health::Health;
 use monitor::Monitor;
 use process::{spawn, terminate, Launch};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProcessState {
     Starting,
@@ -71,7 +71,7 @@ pub struct ProcessInfo {
 }
 
 /// One process, as `slipway ps` lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessRow {
     /// `web.1`, `worker.2`.
     pub name: String,
@@ -89,6 +89,9 @@ pub struct ProcessRow {
     /// CPU time (user and system) of it and what it started, so far.
     pub cpu_seconds: Option<f64>,
     pub last_exit: Option<String>,
+    /// The instance it runs on, when several share the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// One process of an app, as the supervisor tracks it.
@@ -249,6 +252,7 @@ impl Supervisor {
                     memory: None,
                     cpu_seconds: None,
                     last_exit: slot.last_exit.clone(),
+                    instance: None,
                 }
             })
             .collect()

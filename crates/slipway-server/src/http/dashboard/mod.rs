@@ -38,7 +38,8 @@ pub struct DashState {
 
 /// The dashboard's routes, ready to merge into the server's router.
 pub fn router(state: AppState) -> Router<AppState> {
-    let dash = DashState { app: state, sessions: Arc::new(Sessions::new(session::SESSION_TTL)) };
+    let sessions = Arc::new(Sessions::new(session::SESSION_TTL, state.service.clone()));
+    let dash = DashState { app: state, sessions };
     let protected =
         pages::protected_routes().layer(axum::middleware::from_fn_with_state(dash.clone(), session::require_session));
     Router::new()

@@ -1,9 +1,10 @@
 //! Dashboard sessions and CSRF protection.
 //!
 //! Logging in with the admin token gives the browser a random session id in an `HttpOnly`,
-//! `SameSite=Strict` cookie; the server keeps the session (its expiry, its CSRF token and the
-//! one-time messages to show) in memory, keyed by the id's SHA-256, so the admin token itself never
-//! travels in a cookie and logging out really ends the session. A restart logs everyone out.
+//! `SameSite=Strict` cookie; the store keeps the session (its expiry and CSRF token), keyed by the
+//! id's SHA-256, so the admin token itself never travels in a cookie, logging out really ends the
+//! session, and a login holds on every instance sharing the store. The one-time messages to show
+//! stay in the memory of the instance that made them.
 //!
 //! Every state-changing request goes through [`require_session`]: it needs a live session, an
 //! `Origin` (when the browser sends one) that is this server, and a `csrf` form field equal to the
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 use super::{DashState, Page};
 use crate::secrets;
+use crate::service::Service;
 
 pub const COOKIE: &str = "slipway_session";
 /// A session lasts this long after logging in, however busy it is.
@@ -51,10 +53,11 @@ struct Session {
     flashes: Vec<Flash>,
 }
 
-/// The live sessions of this server process.
+/// The live sessions: in the store (the server's), or in memory (unit tests).
 pub struct Sessions {
     ttl: Duration,
     by_id_hash: Mutex<HashMap<String, Session>>,
+    store: Option<Service>,
 }
 
 /// The session of the request being handled (put in its extensions by [`require_session`]).
@@ -65,13 +68,32 @@ pub struct CurrentSession {
 }
 
 impl Sessions {
-    pub fn new(ttl: Duration) -> Self {
-        Sessions { ttl, by_id_hash: Mutex::default() }
+    /// Sessions kept in the service's store.
+    pub fn new(ttl: Duration, service: Service) -> Self {
+        Sessions { ttl, by_id_hash: Mutex::default(), store: Some(service) }
+    }
+
+    #[cfg(test)]
+    fn in_memory(ttl: Duration) -> Self {
+        Sessions { ttl, by_id_hash: Mutex::default(), store: None }
     }
 
     /// A new session; returns its id (for the cookie).
     pub fn create(&self) -> String {
         let id = secrets::generate_token();
+        let (id_hash, csrf) = (secrets::token_sha256(&id), secrets::generate_token());
+        if let Some(service) = &self.store {
+            let expires = time::OffsetDateTime::now_utc() + self.ttl;
+            if let Err(e) = service.shared().store.create_session(&id_hash, &csrf, expires) {
+                tracing::warn!("storing a dashboard session: {e}");
+            }
+        }
+        self.remember(id_hash, csrf);
+        id
+    }
+
+    /// Keeps the session in memory, for its messages (and, without a store, for itself).
+    fn remember(&self, id_hash: String, csrf: String) {
         let now = Instant::now();
         let mut sessions = self.by_id_hash.lock().unwrap();
         sessions.retain(|_, s| s.expires > now);
@@ -79,16 +101,21 @@ impl Sessions {
             let oldest = sessions.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone()).expect("not empty");
             sessions.remove(&oldest);
         }
-        sessions.insert(
-            secrets::token_sha256(&id),
-            Session { csrf: secrets::generate_token(), expires: now + self.ttl, flashes: Vec::new() },
-        );
-        id
+        sessions.insert(id_hash, Session { csrf, expires: now + self.ttl, flashes: Vec::new() });
     }
 
     /// The live session with this id; an expired one is forgotten.
     pub fn get(&self, id: &str) -> Option<CurrentSession> {
         let id_hash = secrets::token_sha256(id);
+        if let Some(service) = &self.store {
+            let store = &service.shared().store;
+            let (csrf, expires) = store.session(&id_hash).ok().flatten()?;
+            if expires <= time::OffsetDateTime::now_utc() {
+                let _ = store.delete_session(&id_hash);
+                return None;
+            }
+            return Some(CurrentSession { csrf, id_hash });
+        }
         let mut sessions = self.by_id_hash.lock().unwrap();
         let session = sessions.get(&id_hash)?;
         if session.expires <= Instant::now() {
@@ -99,10 +126,19 @@ impl Sessions {
     }
 
     pub fn remove(&self, session: &CurrentSession) {
+        if let Some(service) = &self.store {
+            if let Err(e) = service.shared().store.delete_session(&session.id_hash) {
+                tracing::warn!("ending a dashboard session: {e}");
+            }
+        }
         self.by_id_hash.lock().unwrap().remove(&session.id_hash);
     }
 
     pub fn flash(&self, session: &CurrentSession, flash: Flash) {
+        if !self.by_id_hash.lock().unwrap().contains_key(&session.id_hash) {
+            // A session made on another instance.
+            self.remember(session.id_hash.clone(), session.csrf.clone());
+        }
         if let Some(s) = self.by_id_hash.lock().unwrap().get_mut(&session.id_hash) {
             s.flashes.push(flash);
         }
@@ -249,7 +285,7 @@ mod tests {
 
     #[test]
     fn sessions_expire_and_end_at_logout() {
-        let sessions = Sessions::new(Duration::from_secs(60));
+        let sessions = Sessions::in_memory(Duration::from_secs(60));
         let id = sessions.create();
         let session = sessions.get(&id).expect("a new session is live");
         assert_eq!(session.csrf.len(), 43);
@@ -264,7 +300,7 @@ mod tests {
 
     #[test]
     fn flashes_are_shown_once() {
-        let sessions = Sessions::new(Duration::from_secs(60));
+        let sessions = Sessions::in_memory(Duration::from_secs(60));
         let session = sessions.get(&sessions.create()).unwrap();
         sessions.flash(&session, Flash::Notice("saved".into()));
         assert_eq!(sessions.take_flashes(&session).len(), 1);

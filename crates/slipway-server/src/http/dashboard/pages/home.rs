@@ -14,6 +14,17 @@ use super::{back_to, flash_views, FlashView};
 use crate::app_name::AppName;
 use crate::error::Error;
 use crate::http::error::status_of;
+use crate::service::instances::InstanceView;
+
+/// An instance sharing the store, as the home page lists it.
+struct InstanceRow {
+    name: String,
+    this: bool,
+    badge: Badge,
+    url: String,
+    seen: views::When,
+    processes: String,
+}
 
 struct AppRow {
     name: AppName,
@@ -31,6 +42,7 @@ struct HomePage {
     chrome: Chrome,
     flashes: Vec<FlashView>,
     apps: Vec<AppRow>,
+    instances: Vec<InstanceRow>,
     runtimes: String,
     create_error: String,
     create_name: String,
@@ -70,11 +82,27 @@ fn home_with(
         chrome: Chrome::new("Apps", Some(&session.csrf)),
         flashes: flash_views(dash, session, headers),
         apps,
+        instances: service.instances()?.into_iter().map(instance_row).collect(),
         runtimes: service.runtimes().describe_versions(),
         create_error,
         create_name,
     };
     Ok(Page::render(status, &page))
+}
+
+fn instance_row(view: InstanceView) -> InstanceRow {
+    let badge = match view.state {
+        "up" => Badge { label: "Up", tone: "ok", icon: "●" },
+        _ => Badge { label: "Gone", tone: "bad", icon: "✕" },
+    };
+    InstanceRow {
+        processes: format!("{} processes of {} apps", view.processes, view.apps),
+        seen: views::when(view.seen_at),
+        name: view.name,
+        this: view.this,
+        badge,
+        url: view.url,
+    }
 }
 
 #[derive(Deserialize)]
