@@ -31,6 +31,9 @@ pub struct Acme {
     account: tokio::sync::Mutex<Option<Account>>,
     /// HTTP-01 tokens being validated, and their key authorizations.
     challenges: Mutex<HashMap<String, String>>,
+    /// The same, as files in the shared data dir, so that an instance sharing it answers the CA
+    /// when a load balancer sends the validation there.
+    challenge_dir: PathBuf,
 }
 
 impl Acme {
@@ -39,7 +42,14 @@ impl Acme {
         let id: String =
             Sha256::digest(config.directory.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
         let account_file = dir.join(format!("account-{id}.json"));
-        Acme { config, account_file, account: tokio::sync::Mutex::default(), challenges: Mutex::default() }
+        let challenge_dir = dir.join("challenges");
+        Acme {
+            config,
+            account_file,
+            account: tokio::sync::Mutex::default(),
+            challenges: Mutex::default(),
+            challenge_dir,
+        }
     }
 
     pub fn directory(&self) -> &str {
@@ -47,7 +57,12 @@ impl Acme {
     }
 
     pub fn challenge_response(&self, token: &str) -> Option<String> {
-        self.challenges.lock().unwrap().get(token).cloned()
+        if let Some(answer) = self.challenges.lock().unwrap().get(token) {
+            return Some(answer.clone());
+        }
+        // Tokens are base64url: anything else is not one, and never a path.
+        let is_token = !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        is_token.then(|| std::fs::read_to_string(self.challenge_dir.join(token)).ok()).flatten()
     }
 
     /// A certificate chain and its private key (PEM) for `name`.
@@ -71,13 +86,20 @@ impl Acme {
                 .challenge(ChallengeType::Http01)
                 .ok_or_else(|| format!("the CA offers no HTTP-01 challenge for {name}"))?;
             let token = challenge.token.clone();
-            self.challenges.lock().unwrap().insert(token.clone(), challenge.key_authorization().as_str().to_string());
+            let answer = challenge.key_authorization().as_str().to_string();
+            if let Err(e) = std::fs::create_dir_all(&self.challenge_dir)
+                .and_then(|_| std::fs::write(self.challenge_dir.join(&token), &answer))
+            {
+                tracing::warn!("writing the HTTP-01 answer where other instances read it: {e}");
+            }
+            self.challenges.lock().unwrap().insert(token.clone(), answer);
             tokens.push(token);
             challenge.set_ready().await.map_err(|e| format!("challenge: {e}"))?;
         }
         let result = self.finish(&mut order, name).await;
         let mut challenges = self.challenges.lock().unwrap();
         for token in tokens {
+            let _ = std::fs::remove_file(self.challenge_dir.join(&token));
             challenges.remove(&token);
         }
         result

@@ -80,17 +80,14 @@ struct Attempt {
 impl Certificates {
     /// Loads every certificate under `dir`; one that cannot be read is logged and left out.
     pub fn load(dir: PathBuf, fallback: Option<Arc<CertifiedKey>>, acme: Option<Acme>) -> Self {
-        let mut loaded = HashMap::new();
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            match read_loaded(&entry.path()) {
-                Ok(cert) => {
-                    loaded.insert(name, cert);
-                }
-                Err(e) => tracing::warn!("certificate of {name}: {e}"),
-            }
-        }
-        Certificates { dir, loaded: RwLock::new(loaded), fallback, acme, attempts: Mutex::default() }
+        let loaded = RwLock::new(read_all(&dir));
+        Certificates { dir, loaded, fallback, acme, attempts: Mutex::default() }
+    }
+
+    /// Reads every certificate again: another instance sharing the data dir obtained, installed
+    /// or removed one.
+    pub fn reload(&self) {
+        *self.loaded.write().unwrap() = read_all(&self.dir);
     }
 
     /// Whether certificates are obtained with ACME (the server has `--https`).
@@ -182,6 +179,21 @@ impl Certificates {
     pub fn resolver(self: &Arc<Self>) -> Arc<dyn ResolvesServerCert> {
         Arc::new(Resolver(self.clone()))
     }
+}
+
+/// Every certificate under `dir`; one that cannot be read is logged and left out.
+fn read_all(dir: &std::path::Path) -> HashMap<String, Loaded> {
+    let mut loaded = HashMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match read_loaded(&entry.path()) {
+            Ok(cert) => {
+                loaded.insert(name, cert);
+            }
+            Err(e) => tracing::warn!("certificate of {name}: {e}"),
+        }
+    }
+    loaded
 }
 
 /// Picks the certificate by SNI.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Service;
 use crate::app_name::AppName;
 use crate::certs::{CertStatus, Source};
-use crate::cluster::AppEvent;
+use crate::cluster::{AppEvent, ClusterLock};
 use crate::error::{Error, Result};
 use crate::hosts::DomainName;
 
@@ -107,8 +107,28 @@ impl Service {
             self.shared.store.domains().unwrap_or_default().into_iter().map(|(d, _)| d.to_string()).collect();
         names.extend(self.shared.store.app_names().unwrap_or_default().iter().filter_map(|app| self.base_name(app)));
         for name in names.into_iter().filter(|n| self.shared.certs.needs_certificate(n)) {
-            self.shared.certs.obtain(&name).await;
+            self.obtain(&name).await;
         }
+    }
+
+    /// Obtains `name`'s certificate, unless another instance is obtaining it right now; the
+    /// others load it from the shared data dir when told.
+    async fn obtain(&self, name: &str) {
+        let Some(_only_here) = ClusterLock::try_take_key(&self.shared, format!("slipway certificate {name}")) else {
+            return;
+        };
+        let status = self.shared.certs.obtain(name).await;
+        if let (Some(app), "issued") = (self.owner_of(name), status.state) {
+            self.tell_instances(AppEvent::Domains, &app);
+        }
+    }
+
+    /// The app a name belongs to: a custom domain, or `<app>.<base>`.
+    fn owner_of(&self, name: &str) -> Option<AppName> {
+        self.shared.hosts.domain_app(name).or_else(|| {
+            let base = self.shared.hosts.base()?;
+            AppName::parse(name.strip_suffix(&format!(".{base}"))?).ok()
+        })
     }
 
     /// With `--domain` and `--https`: a new app's certificate for `<app>.<base>`.
@@ -135,8 +155,8 @@ impl Service {
         if !self.shared.certs.acme_enabled() {
             return;
         }
-        let (certs, name) = (self.shared.certs.clone(), name.to_string());
-        tokio::spawn(async move { certs.obtain(&name).await });
+        let (service, name) = (self.clone(), name.to_string());
+        tokio::spawn(async move { service.obtain(&name).await });
     }
 
     pub(super) fn refresh_hosts(&self) -> Result<()> {

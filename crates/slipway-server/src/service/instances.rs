@@ -65,15 +65,20 @@ impl Service {
         Ok(views)
     }
 
-    /// The app's processes on the other live instances, as their last heartbeat reported them.
-    pub(super) fn other_instances_processes(&self, app: &AppName) -> Vec<ProcessRow> {
+    /// The other instances that are alive (none with SQLite).
+    pub(super) fn other_live_instances(&self) -> Vec<InstanceRecord> {
         let now = OffsetDateTime::now_utc();
         let records = self.shared.store.instances().unwrap_or_default();
-        let others = records
+        records
             .into_iter()
-            .filter(|r| r.name != self.shared.instance.name && now - r.seen_at <= cluster::GONE_AFTER);
+            .filter(|r| r.name != self.shared.instance.name && now - r.seen_at <= cluster::GONE_AFTER)
+            .collect()
+    }
+
+    /// The app's processes on `instances`, as their last heartbeat reported them.
+    pub(super) fn processes_on(&self, instances: &[InstanceRecord], app: &AppName) -> Vec<ProcessRow> {
         let mut rows = Vec::new();
-        for record in others {
+        for record in instances {
             let mut processes: ProcessesByApp = serde_json::from_str(&record.processes).unwrap_or_default();
             for mut row in processes.remove(app.as_str()).unwrap_or_default() {
                 row.instance = Some(record.name.clone());
@@ -162,9 +167,13 @@ impl Service {
                 shared.placement.remove(app).await;
                 shared.metrics.forget(app);
                 shared.cgroups.remove(app);
+                shared.certs.reload();
                 self.refresh_hosts().map_err(|e| e.to_string())
             }
-            AppEvent::Domains => self.refresh_hosts().map_err(|e| e.to_string()),
+            AppEvent::Domains => {
+                shared.certs.reload();
+                self.refresh_hosts().map_err(|e| e.to_string())
+            }
         };
         if let Err(e) = outcome {
             tracing::warn!("{app}: applying `{event:?}` from another instance: {e}");

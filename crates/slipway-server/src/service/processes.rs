@@ -16,16 +16,17 @@ use crate::supervisor::ProcessRow;
 pub const MAX_SCALE: u32 = 16;
 
 impl Service {
-    /// The app's processes: this instance's, and with a shared store every live instance's
+    /// The app's processes: this instance's and, when other instances share the store, theirs
     /// (as their last heartbeat reported them), each row naming its instance.
     pub fn processes(&self, app: &AppName) -> Result<Vec<ProcessRow>> {
         self.require_app(app)?;
         let mut rows = self.shared.placement.processes(app);
-        if self.shared.store.is_shared() {
+        let others = self.other_live_instances();
+        if !others.is_empty() {
             for row in &mut rows {
                 row.instance = Some(self.shared.instance.name.clone());
             }
-            rows.extend(self.other_instances_processes(app));
+            rows.extend(self.processes_on(&others, app));
         }
         Ok(rows)
     }
