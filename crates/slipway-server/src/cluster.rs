@@ -16,6 +16,8 @@ use crate::store::{app_lock_key, Status, Unfinished};
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// An instance not seen for this long is gone: its unfinished work is failed by the others.
 pub const GONE_AFTER: Duration = Duration::from_secs(20);
+/// An instance gone for this long leaves `slipway instances`.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often a deployment waiting for another instance's asks again.
 const LOCK_POLL: Duration = Duration::from_millis(300);
 
@@ -210,6 +212,21 @@ pub fn recover_orphans(shared: &Arc<Shared>, at_start: bool) {
         interrupted(me);
     }
     gone.into_iter().for_each(interrupted);
+    for forgotten in instances.iter().filter(|i| i.name != me && now - i.seen_at > FORGET_AFTER) {
+        let _ = shared.store.remove_instance(&forgotten.name);
+    }
+}
+
+/// One queue per app for what the other instances say, so that an app's notices are applied one
+/// at a time while a slow start of one app holds up no other.
+#[derive(Default)]
+pub struct AppQueues(std::sync::Mutex<std::collections::HashMap<AppName, Arc<tokio::sync::Mutex<()>>>>);
+
+impl AppQueues {
+    pub async fn turn(&self, app: &AppName) -> tokio::sync::OwnedMutexGuard<()> {
+        let queue = self.0.lock().unwrap().entry(app.clone()).or_default().clone();
+        queue.lock_owned().await
+    }
 }
 
 fn fail_orphan(shared: &Shared, orphan: &Unfinished) {

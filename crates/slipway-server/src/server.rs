@@ -207,6 +207,7 @@ pub async fn serve(
     let certs = Arc::new(Certificates::load(data_dir.certs(), listeners.tls.clone(), acme));
     let shared = Arc::new(Shared {
         instance,
+        notices: Default::default(),
         http_addr: listeners.http.local_addr()?,
         https_addr: listeners.https.as_ref().map(TcpListener::local_addr).transpose()?,
         hosts,
@@ -421,7 +422,8 @@ async fn beat_and_sweep(service: Service) {
 async fn follow_other_instances(service: Service) {
     let Some(mut notices) = service.shared().store.listen() else { return };
     while let Some(notice) = notices.recv().await {
-        service.follow(notice).await;
+        let service = service.clone();
+        tokio::spawn(async move { service.follow(notice).await });
     }
 }
 

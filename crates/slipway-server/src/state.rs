@@ -14,6 +14,8 @@ pub struct Shared {
     pub config: Config,
     /// This instance: its name among the instances sharing the store.
     pub instance: crate::cluster::Instance,
+    /// What the other instances say about each app, applied in turn.
+    pub notices: crate::cluster::AppQueues,
     /// Every path below the data dir (made absolute at start).
     pub data_dir: DataDir,
     /// Apps, settings, credentials, deployments. Written by the service layer and the deployer.

@@ -138,6 +138,7 @@ impl Service {
     /// Does to this instance's processes what the origin did to its own.
     async fn apply(&self, event: AppEvent, app: &AppName) {
         let shared = &self.shared;
+        let _turn = shared.notices.turn(app).await;
         let log = |line: &str| tracing::info!("{app}: {line}");
         let outcome = match event {
             AppEvent::Release | AppEvent::Restart => match self.active_deployment(app) {
