@@ -7,6 +7,8 @@
 //! plain executor, so a query never needs — or blocks — the server's runtime. Calls stay
 //! synchronous like SQLite's; a lost connection is made again at the next call.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,7 +18,7 @@ use futures_executor::block_on;
 use futures_util::StreamExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{AsyncMessage, Client, Config, GenericClient, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config, GenericClient, NoTls, Statement};
 
 use super::sql::{Conn, DbError, Row, Value};
 use super::{StoreError, StoreResult};
@@ -32,8 +34,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Postgres {
     config: Config,
-    client: Mutex<Client>,
+    connection: Mutex<Connection>,
 }
+
+/// The client, and the statements prepared on its connection: each query is parsed once per
+/// connection, then only bound and run (one round trip, not two).
+struct Connection {
+    client: Client,
+    statements: Statements,
+}
+
+type Statements = RefCell<HashMap<String, Statement>>;
 
 impl Postgres {
     pub fn open(url: &str) -> StoreResult<Self> {
@@ -45,28 +56,30 @@ impl Postgres {
         }
         let mut client = connect(&config).map_err(opened)?;
         migrate(&mut client).map_err(|source| StoreError::Migrate { what: what.clone(), source: Box::new(source) })?;
-        Ok(Postgres { config, client: Mutex::new(client) })
+        Ok(Postgres { config, connection: Mutex::new(Connection { client, statements: Statements::default() }) })
     }
 
-    /// The client, connected again if the connection was lost (a PostgreSQL restart, a failover).
-    fn client(&self) -> Result<MutexGuard<'_, Client>, DbError> {
-        let mut client = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if client.is_closed() {
-            *client = connect(&self.config)?;
+    /// The connection, made again if it was lost (a PostgreSQL restart, a failover).
+    fn connection(&self) -> Result<MutexGuard<'_, Connection>, DbError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if connection.client.is_closed() {
+            *connection = Connection { client: connect(&self.config)?, statements: Statements::default() };
             tracing::warn!("connected to PostgreSQL again (app locks the lost connection held are gone)");
         }
-        Ok(client)
+        Ok(connection)
     }
 
     pub fn with<R>(&self, work: impl FnOnce(&dyn Conn) -> Result<R, DbError>) -> Result<R, DbError> {
-        work(&Pg(&*self.client()?))
+        let connection = self.connection()?;
+        work(&Pg { client: &connection.client, statements: &connection.statements })
     }
 
     pub fn transaction<R>(&self, work: impl FnOnce(&dyn Conn) -> Result<R, DbError>) -> Result<R, DbError> {
-        let mut client = self.client()?;
+        let mut connection = self.connection()?;
+        let Connection { client, statements } = &mut *connection;
         let tx = block_on(client.transaction())?;
         // On an error the transaction is dropped, which rolls it back.
-        let result = work(&Pg(&tx))?;
+        let result = work(&Pg { client: &tx, statements })?;
         block_on(tx.commit())?;
         Ok(result)
     }
@@ -194,16 +207,31 @@ fn migrate(client: &mut Client) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A client or a transaction.
-struct Pg<'c, C>(&'c C);
+/// A client or a transaction, with the connection's prepared statements.
+struct Pg<'c, C> {
+    client: &'c C,
+    statements: &'c Statements,
+}
+
+impl<C: GenericClient> Pg<'_, C> {
+    /// `sql`, prepared on this connection (once).
+    fn statement(&self, sql: &str) -> Result<Statement, DbError> {
+        if let Some(statement) = self.statements.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = block_on(self.client.prepare(&numbered(sql)))?;
+        self.statements.borrow_mut().insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+}
 
 impl<C: GenericClient> Conn for Pg<'_, C> {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        Ok(block_on(self.0.execute(&numbered(sql), &references(params)))?)
+        Ok(block_on(self.client.execute(&self.statement(sql)?, &references(params)))?)
     }
 
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let rows = block_on(self.0.query(&numbered(sql), &references(params)))?;
+        let rows = block_on(self.client.query(&self.statement(sql)?, &references(params)))?;
         rows.iter().map(row_of).collect()
     }
 }
