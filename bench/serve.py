@@ -40,9 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, run
-
-SLIPWAY = ROOT / "target/release/slipway"
+from common import ROOT, SLIPWAY, run, start_serve
 APP = "flask-hello"
 RSS_AFTER_PUSHES = 20
 APP_PY = ('from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route("/")\ndef hello():\n'
@@ -66,16 +64,7 @@ def step_timings(deployment):
 
 class Server:
     def __init__(self, tmp, env):
-        data, out = tmp / "data", tmp / "server.log"
-        with open(out, "w") as f:
-            self.proc = subprocess.Popen([SLIPWAY, "serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0",
-                                          "--data-dir", data], stdout=f, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while not (m := re.search(r"slipway listening on http://[\d.]+:(\d+)", out.read_text())):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("error: slipway serve did not start:\n" + out.read_text())
-            time.sleep(0.02)
-        self.port, self.token = int(m[1]), (data / "admin-token").read_text().strip()
+        self.proc, self.port, self.token = start_serve(tmp / "data", tmp / "server.log", env)
         self.fresh_rss = self.rss_mb()
 
     def rss_mb(self):

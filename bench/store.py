@@ -18,7 +18,6 @@ import argparse
 import http.client
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -26,28 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, run
-
-SLIPWAY = ROOT / "target/release/slipway"
+from common import ROOT, SLIPWAY, run, start_serve
 APPS = 20
 
 
 class Server:
     def __init__(self, tmp, database=None):
-        data, out = tmp / "data", tmp / "server.log"
         env = dict(os.environ)
         env.pop("SLIPWAY_DATABASE", None)
         if database:
             env["SLIPWAY_DATABASE"] = database
-        with open(out, "w") as f:
-            self.proc = subprocess.Popen([SLIPWAY, "serve", "--http", "127.0.0.1:0", "--ftp", "127.0.0.1:0",
-                                          "--data-dir", data], stdout=f, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while not (m := re.search(r"slipway listening on http://[\d.]+:(\d+)", out.read_text())):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("error: slipway serve did not start:\n" + out.read_text())
-            time.sleep(0.02)
-        self.port, self.token = int(m[1]), (data / "admin-token").read_text().strip()
+        self.proc, self.port, self.token = start_serve(tmp / "data", tmp / "server.log", env)
 
     def api(self, method, path, body=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
