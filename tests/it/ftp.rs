@@ -62,7 +62,7 @@ fn ftplib(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Value {
 }
 
 /// `lftp -c "open …; <commands>"` as `user`; lftp exits with the last command's status.
-fn lftp(server: &TestServer, user: &str, password: &str, settings: &str, commands: &str) -> Output {
+pub(crate) fn lftp(server: &TestServer, user: &str, password: &str, settings: &str, commands: &str) -> Output {
     let script = format!(
         "set net:max-retries 1; set net:reconnect-interval-base 1; set net:timeout 20; set cmd:fail-exit yes; {settings}; open -u {user},{password} -p {} 127.0.0.1; {commands}",
         server.ftp_port()
@@ -70,7 +70,7 @@ fn lftp(server: &TestServer, user: &str, password: &str, settings: &str, command
     Command::new("lftp").arg("-c").arg(script).output().expect("run lftp (scripts/setup.sh installs it)")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 

@@ -58,6 +58,10 @@ fn three_instances_serve_every_app_and_switch_together_without_failing_a_request
     });
     assert!(ps.starts_with("INSTANCE"), "{ps}");
 
+    // FTP on another instance: the same password, the same files.
+    let listed = crate::ftp::lftp(c, "shared", &password, "", "cd site/wwwroot; cls -1");
+    assert!(crate::ftp::text(&listed).contains("app.py"), "{}", crate::ftp::text(&listed));
+
     // A login on one instance holds on the others (sessions are in the store).
     let cookie = dashboard_login(a);
     let home = curl_with_cookie(c, &cookie);

@@ -173,8 +173,8 @@ pub fn fail_orphans(shared: &Shared, app: &AppName, except: Option<i64>) {
 }
 
 /// Deployments and runs no live instance will finish: at start, this instance's own from its
-/// previous run; always, those of instances gone silent, and those building with their app's
-/// lock free (their instance's session ended: it died).
+/// previous run; always, those building with their app's lock free (their instance's session
+/// ended: it died), and those waiting on, and runs of, instances gone silent.
 pub fn recover_orphans(shared: &Arc<Shared>, at_start: bool) {
     let me = shared.instance.name.as_str();
     let instances = shared.store.instances().unwrap_or_default();
@@ -184,22 +184,17 @@ pub fn recover_orphans(shared: &Arc<Shared>, at_start: bool) {
     let live = |name: &str| instances.iter().any(|i| i.name == name) && !gone.contains(&name);
     for orphan in shared.store.unfinished_deployments().unwrap_or_default() {
         match orphan.instance.as_deref() {
-            None => {}
-            Some(name) if name == me => {}
-            Some(name) if !live(name) => {
-                fail_orphan(shared, &orphan);
-                continue;
-            }
-            Some(_) if orphan.status != Status::Pending => {
+            // Building: only the lock says its builder died (a slow instance still holds it).
+            Some(name) if name != me && orphan.status != Status::Pending => {
                 if let Some(_lock) = ClusterLock::try_take(shared, &orphan.app) {
                     fail_orphan(shared, &orphan);
                 }
-                continue;
             }
-            Some(_) => continue,
-        }
-        if at_start {
-            fail_orphan(shared, &orphan);
+            // Waiting for its turn (nothing on disk yet): orphaned when its instance is gone.
+            Some(name) if name != me && !live(name) => fail_orphan(shared, &orphan),
+            Some(name) if name != me => {}
+            _ if at_start => fail_orphan(shared, &orphan),
+            _ => {}
         }
     }
     let interrupted = |name: &str| {

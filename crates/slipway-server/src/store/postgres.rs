@@ -124,10 +124,15 @@ async fn listen_forever(config: Config, channel: &str, sender: UnboundedSender<O
                         }
                     }
                 });
-                match client.batch_execute(&format!("LISTEN {channel}")).await {
+                let listening = client.batch_execute(&format!("LISTEN {channel}")).await;
+                match listening {
                     Ok(()) if !first => drop(sender.send(None)),
                     Ok(()) => first = false,
-                    Err(e) => tracing::warn!("LISTEN {channel}: {e}"),
+                    Err(e) => {
+                        tracing::warn!("LISTEN {channel}: {e}");
+                        // Ends the connection, and so the wait below: try again.
+                        drop(client);
+                    }
                 }
                 let _ = messages.await;
             }
