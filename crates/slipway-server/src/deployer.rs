@@ -22,11 +22,10 @@ use slipway_build::job::{Built, Job};
 use slipway_build::log::{BuildLog, Cancel, LogSink};
 use slipway_build::pipeline::BuildRequest;
 use tokio::sync::{mpsc, Notify, OwnedMutexGuard};
-
-use crate::cluster::{AppEvent, ClusterLock};
 use tokio_util::task::TaskTracker;
 
 use crate::app_name::AppName;
+use crate::cluster::{AppEvent, ClusterLock};
 use crate::error::{Error, Result};
 use crate::git::{self, ObjectAccess};
 use crate::layout::AppPaths;
