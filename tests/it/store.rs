@@ -271,3 +271,26 @@ fn a_database_that_is_not_postgres_or_cannot_be_reached_is_one_clear_line_withou
         assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
     }
 }
+
+#[test]
+#[cfg_attr(no_postgres, ignore = "PostgreSQL is not installed (./scripts/setup.sh installs it)")]
+fn a_lost_database_connection_is_made_again() {
+    let database = scratch_database();
+    let dir = tempfile::Builder::new().prefix("slipway-srv-").tempdir().unwrap();
+    let server = TestServer::start_in_with(dir, &["--database", &database]);
+    server.create_app("steady");
+    let name = database.rsplit('/').next().unwrap();
+    let ended = psql(
+        crate::postgres::admin_url(),
+        &format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}'"),
+    );
+    assert!(ended.parse::<u32>().unwrap() >= 2, "the store's connection and LISTEN's: {ended}");
+    wait_until(Duration::from_secs(10), "the API answering again", || {
+        (server.api("GET", "/api/apps/steady", None).0 == 200).then_some(())
+    });
+    let log = wait_until(Duration::from_secs(10), "both connections made again", || {
+        let log = server.server_log();
+        log.contains("connected to PostgreSQL again").then_some(log)
+    });
+    assert!(log.contains("terminating connection due to administrator command (SQLSTATE 57P01)"), "{log}");
+}

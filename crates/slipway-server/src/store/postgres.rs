@@ -120,7 +120,7 @@ async fn listen_forever(config: Config, channel: &str, sender: UnboundedSender<O
                                 break
                             }
                             Ok(_) => {}
-                            Err(e) => return tracing::warn!("LISTEN: the connection ended: {e}"),
+                            Err(e) => return tracing::warn!("LISTEN: the connection ended: {}", DbError::from(e)),
                         }
                     }
                 });
@@ -176,7 +176,7 @@ fn connect(config: &Config) -> Result<Client, DbError> {
                 Ok((client, connection)) => {
                     let _ = sender.send(Ok(client));
                     if let Err(e) = connection.await {
-                        tracing::warn!("the PostgreSQL connection ended: {e}");
+                        tracing::warn!("the PostgreSQL connection ended: {}", DbError::from(e));
                     }
                 }
                 Err(e) => drop(sender.send(Err(e.into()))),

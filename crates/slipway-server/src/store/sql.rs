@@ -22,7 +22,7 @@ pub enum Value {
 pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
+    #[error("{}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("cannot connect: {0}")]
     Connection(String),
@@ -30,6 +30,14 @@ pub enum DbError {
     Schema(String),
     #[error("column {column}: {message}")]
     Decode { column: usize, message: String },
+}
+
+/// What PostgreSQL said (tokio-postgres shows only `db error` for it), else the client's error.
+fn postgres_message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("PostgreSQL: {} (SQLSTATE {})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 /// A connection (or a transaction on one) of either backend.
