@@ -10,12 +10,12 @@ use time::OffsetDateTime;
 
 use crate::app_name::AppName;
 use crate::state::Shared;
-use crate::store::{app_lock_key, Status, Unfinished};
+use crate::store::{app_lock_key, InstanceRecord, Status, Unfinished};
 
 /// How often an instance records that it is alive (and its processes).
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// An instance not seen for this long is gone: its unfinished work is failed by the others.
-pub const GONE_AFTER: Duration = Duration::from_secs(20);
+const GONE_AFTER: Duration = Duration::from_secs(20);
 /// An instance gone for this long leaves `slipway instances`.
 const FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often a deployment waiting for another instance's asks again.
@@ -179,8 +179,7 @@ pub fn recover_orphans(shared: &Arc<Shared>, at_start: bool) {
     let me = shared.instance.name.as_str();
     let instances = shared.store.instances().unwrap_or_default();
     let now = OffsetDateTime::now_utc();
-    let gone: Vec<&str> =
-        instances.iter().filter(|i| i.name != me && now - i.seen_at > GONE_AFTER).map(|i| i.name.as_str()).collect();
+    let gone: Vec<&str> = instances.iter().filter(|i| is_gone(i, me, now)).map(|i| i.name.as_str()).collect();
     let live = |name: &str| instances.iter().any(|i| i.name == name) && !gone.contains(&name);
     for orphan in shared.store.unfinished_deployments().unwrap_or_default() {
         match orphan.instance.as_deref() {
@@ -210,6 +209,11 @@ pub fn recover_orphans(shared: &Arc<Shared>, at_start: bool) {
     for forgotten in instances.iter().filter(|i| i.name != me && now - i.seen_at > FORGET_AFTER) {
         let _ = shared.store.remove_instance(&forgotten.name);
     }
+}
+
+/// Whether `instance` stopped beating: not seen for [`GONE_AFTER`] (never this instance, `me`).
+pub fn is_gone(instance: &InstanceRecord, me: &str, now: OffsetDateTime) -> bool {
+    instance.name != me && now - instance.seen_at > GONE_AFTER
 }
 
 /// One queue per app for what the other instances say, so that an app's notices are applied one

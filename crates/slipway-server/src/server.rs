@@ -242,9 +242,8 @@ pub async fn serve(
     tokio::spawn(start_deployed_apps(service.clone()));
     let cron_task = tokio::spawn(run_cron_jobs(service.clone()));
     let idle_task = tokio::spawn(sleep_idle_apps(service.clone()));
-    let usage_task = tokio::spawn(sample_usage(service.clone()));
     let renew_task = tokio::spawn(renew_certificates(service.clone()));
-    let heartbeat_task = tokio::spawn(beat_and_sweep(service.clone()));
+    let observe_task = tokio::spawn(observe_processes(service.clone()));
     let listen_task = tokio::spawn(follow_other_instances(service.clone()));
     let stopping = CancellationToken::new();
     let router = http::router(service);
@@ -267,14 +266,13 @@ pub async fn serve(
 
     cron_task.abort();
     idle_task.abort();
-    usage_task.abort();
     renew_task.abort();
     ftp_task.abort();
     tracing::info!("stopping: waiting for running deployments");
     if !deployer.drain(SHUTDOWN_GRACE).await {
         cluster::recover_orphans(&shared, true);
     }
-    heartbeat_task.abort();
+    observe_task.abort();
     listen_task.abort();
     let _ = shared.store.remove_instance(&shared.instance.name);
     hook_task.abort();
@@ -396,24 +394,17 @@ fn hosts(config: &Config, store: &Store) -> anyhow::Result<Hosts> {
 /// How often apps are checked against their `IDLE_TIMEOUT`.
 const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// How often the apps' memory and CPU are sampled for their charts.
-const USAGE_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
-
-async fn sample_usage(service: Service) {
+/// Every [`cluster::HEARTBEAT`]: each app's processes are read once (off the async threads: it
+/// reads /proc) for the memory and CPU charts and for this instance's heartbeat; then deployments
+/// and runs of instances that died are failed.
+async fn observe_processes(service: Service) {
     loop {
-        tokio::time::sleep(USAGE_SAMPLE).await;
-        let service = service.clone();
-        // It reads /proc: off the async threads.
-        let _ = tokio::task::spawn_blocking(move || service.sample_usage()).await;
-    }
-}
-
-/// Every few seconds: this instance is alive (and runs these processes); deployments and runs
-/// of instances that died are failed.
-async fn beat_and_sweep(service: Service) {
-    loop {
-        let beating = service.clone();
-        let _ = tokio::task::spawn_blocking(move || beating.beat_and_sweep()).await;
+        let observing = service.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let running = observing.sample_usage();
+            observing.beat_and_sweep(running);
+        })
+        .await;
         tokio::time::sleep(cluster::HEARTBEAT).await;
     }
 }

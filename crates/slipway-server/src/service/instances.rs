@@ -1,8 +1,6 @@
 //! The instances sharing the store (`slipway instances`), their heartbeats, and what each
 //! applies to its own processes when another tells it about an app (`docs/scale-out.md`).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -10,6 +8,7 @@ use super::Service;
 use crate::app_name::AppName;
 use crate::cluster::{self, AppEvent};
 use crate::error::Result;
+use crate::service::processes::ProcessesByApp;
 use crate::state::Release;
 use crate::store::InstanceRecord;
 use crate::supervisor::ProcessRow;
@@ -33,8 +32,6 @@ pub struct InstanceView {
     pub apps: usize,
 }
 
-type ProcessesByApp = BTreeMap<String, Vec<ProcessRow>>;
-
 impl Service {
     /// Every instance that has beaten, this one first.
     pub fn instances(&self) -> Result<Vec<InstanceView>> {
@@ -47,7 +44,7 @@ impl Service {
             .into_iter()
             .map(|record| {
                 let processes: ProcessesByApp = serde_json::from_str(&record.processes).unwrap_or_default();
-                let gone = record.name != *me && now - record.seen_at > cluster::GONE_AFTER;
+                let gone = cluster::is_gone(&record, me, now);
                 InstanceView {
                     this: record.name == *me,
                     state: if gone { "gone" } else { "up" },
@@ -71,7 +68,7 @@ impl Service {
         let records = self.shared.store.instances().unwrap_or_default();
         records
             .into_iter()
-            .filter(|r| r.name != self.shared.instance.name && now - r.seen_at <= cluster::GONE_AFTER)
+            .filter(|r| r.name != self.shared.instance.name && !cluster::is_gone(r, &self.shared.instance.name, now))
             .collect()
     }
 
@@ -88,17 +85,10 @@ impl Service {
         rows
     }
 
-    /// Records that this instance is alive, with its processes; fails what dead instances left
-    /// unfinished. Every [`cluster::HEARTBEAT`]; it reads /proc, so off the async threads.
-    pub fn beat_and_sweep(&self) {
+    /// Records that this instance is alive, running `processes`; fails what dead instances left
+    /// unfinished. Every [`cluster::HEARTBEAT`].
+    pub fn beat_and_sweep(&self, processes: ProcessesByApp) {
         let shared = &self.shared;
-        let mut processes = ProcessesByApp::new();
-        for app in shared.store.app_names().unwrap_or_default() {
-            let rows = shared.placement.processes(&app);
-            if !rows.is_empty() {
-                processes.insert(app.to_string(), rows);
-            }
-        }
         let record = InstanceRecord {
             name: shared.instance.name.clone(),
             url: format!("{}://{}", shared.config.http_scheme(), shared.http_addr),

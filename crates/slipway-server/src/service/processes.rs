@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 use crate::metrics::RequestStats;
 use crate::supervisor::ProcessRow;
 
+/// Processes by app name, as an instance's heartbeat carries them.
+pub type ProcessesByApp = BTreeMap<String, Vec<ProcessRow>>;
+
 /// The most processes of one type an app may run.
 pub const MAX_SCALE: u32 = 16;
 
@@ -38,8 +41,9 @@ impl Service {
     }
 
     /// Notes every running app's memory and CPU for its charts (the server calls it every few
-    /// seconds).
-    pub fn sample_usage(&self) {
+    /// seconds); returns the running apps' processes.
+    pub fn sample_usage(&self) -> ProcessesByApp {
+        let mut running = ProcessesByApp::new();
         for app in self.shared.store.app_names().unwrap_or_default() {
             let processes = self.shared.placement.processes(&app);
             if processes.is_empty() {
@@ -48,7 +52,9 @@ impl Service {
             let memory = processes.iter().filter_map(|p| p.memory).sum();
             let cpu = processes.iter().filter_map(|p| p.cpu_seconds).sum();
             self.shared.metrics.sample_usage(&app, memory, cpu);
+            running.insert(app.to_string(), processes);
         }
+        running
     }
 
     /// Every app's request and process metrics, in the OpenMetrics text format (`GET /metrics`).

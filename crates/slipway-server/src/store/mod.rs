@@ -384,6 +384,16 @@ pub struct InstanceRecord {
     pub processes: String,
 }
 
+/// Deletes the rows of `table` whose ids `select` finds; returns those ids.
+fn delete_selected(db: &dyn Conn, table: &str, select: &str, params: &[Value]) -> Result<Vec<i64>, DbError> {
+    let ids: Vec<i64> = db.rows(select, params, first_column)?;
+    let delete = format!("DELETE FROM {table} WHERE id = ?1");
+    for id in &ids {
+        db.execute(&delete, values![id])?;
+    }
+    Ok(ids)
+}
+
 fn first_column<T: FromValue>(row: &Row) -> Result<T, DbError> {
     row.get(0)
 }
@@ -660,16 +670,13 @@ impl Store {
     /// Deletes all but the newest `keep` runs of the app; returns the ids deleted (their logs go too).
     pub fn purge_runs(&self, app: &AppName, keep: usize) -> StoreResult<Vec<i64>> {
         self.transaction("purge runs", |db| {
-            let ids: Vec<i64> = db.rows(
+            delete_selected(
+                db,
+                "runs",
                 "SELECT id FROM runs WHERE app = ?1
                  AND id NOT IN (SELECT id FROM runs WHERE app = ?1 ORDER BY id DESC LIMIT ?2)",
                 values![app, keep],
-                first_column,
-            )?;
-            for id in &ids {
-                db.execute("DELETE FROM runs WHERE id = ?1", values![id])?;
-            }
-            Ok(ids)
+            )
         })
     }
 
@@ -790,16 +797,13 @@ impl Store {
     /// still running); returns the ids deleted so their logs can go too.
     pub fn purge_deployments(&self, app: &AppName, keep: usize) -> StoreResult<Vec<i64>> {
         self.transaction("purge old deployments", |db| {
-            let doomed: Vec<i64> = db.rows(
+            delete_selected(
+                db,
+                "deployments",
                 "SELECT id FROM deployments WHERE app = ?1 AND active = 0 AND status IN ('success', 'failed')
                  AND id NOT IN (SELECT id FROM deployments WHERE app = ?1 ORDER BY id DESC LIMIT ?2)",
                 values![app, keep],
-                first_column,
-            )?;
-            for id in &doomed {
-                db.execute("DELETE FROM deployments WHERE id = ?1", values![id])?;
-            }
-            Ok(doomed)
+            )
         })
     }
 
