@@ -7,6 +7,20 @@ use slipway_server::config::{parse_port_range, DEFAULT_DATA_DIR, DEFAULT_FTP, DE
 
 use crate::app_arg::AppArg;
 
+/// An argument clap accepted whose shape its command checks itself (`KEY=VALUE`, `TYPE=COUNT`,
+/// where the first argument may instead be the app): `main` exits 2 for it, as clap does for the
+/// usage errors it finds.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// git push a Python web app; slipway builds and runs it.
 ///
 /// Exit status: 0 on success, 1 on an error (one line on stderr saying what was wrong), 2 on a

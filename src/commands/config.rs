@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use serde_json::Value;
 
-use crate::cli::{ConfigArgs, ConfigCommand};
+use crate::cli::{ConfigArgs, ConfigCommand, UsageError};
 use slipway_server::service::settings::Applied;
 
 use crate::app_arg;
@@ -150,8 +150,12 @@ fn parse_pairs<'a>(args: impl IntoIterator<Item = &'a String>) -> anyhow::Result
             Some((key, value)) if !key.is_empty() => {
                 pairs.insert(key.to_string(), value.to_string());
             }
-            Some(_) => bail!("invalid argument `{arg}`: the setting name before `=` is empty (expected KEY=VALUE)"),
-            None => bail!("invalid argument `{arg}`: expected KEY=VALUE"),
+            Some(_) => {
+                let why =
+                    format!("invalid argument `{arg}`: the setting name before `=` is empty (expected KEY=VALUE)");
+                return Err(UsageError(why).into());
+            }
+            None => return Err(UsageError(format!("invalid argument `{arg}`: expected KEY=VALUE")).into()),
         }
     }
     Ok(pairs)

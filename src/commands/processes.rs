@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::bail;
 use serde_json::Value;
 
 use crate::app_arg;
-use crate::cli::{PsArgs, PsCommand};
+use crate::cli::{PsArgs, PsCommand, UsageError};
 use crate::client::{app_path, print_json, print_table, Client};
 
 pub fn run(args: PsArgs) -> anyhow::Result<()> {
@@ -104,7 +103,10 @@ fn parse_counts(args: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
             Some((kind, count)) if !kind.is_empty() => {
                 counts.insert(kind.to_string(), count);
             }
-            _ => bail!("invalid argument `{arg}`: expected TYPE=COUNT, e.g. `web=2` or `worker=0`"),
+            _ => {
+                let why = format!("invalid argument `{arg}`: expected TYPE=COUNT, e.g. `web=2` or `worker=0`");
+                return Err(UsageError(why).into());
+            }
         }
     }
     Ok(counts)

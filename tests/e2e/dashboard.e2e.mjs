@@ -178,10 +178,10 @@ async function ftpLogin(host, port, user, password) {
   }
 }
 
-function getThroughProxy(base, app, path = "/") {
+function getThroughProxy(base, app, path = "/", host = `${app}.localhost`) {
   const { port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path, headers: { Host: `${app}.localhost:${port}` } }, (response) => {
+    const request = http.get({ host: "127.0.0.1", port, path, headers: { Host: `${host}:${port}` } }, (response) => {
       let body = "";
       response.on("data", (d) => (body += d));
       response.on("end", () => resolve({ status: response.statusCode, body }));
@@ -189,6 +189,17 @@ function getThroughProxy(base, app, path = "/") {
     request.on("error", reject);
     request.setTimeout(15_000, () => request.destroy(new Error("proxy request timed out")));
   });
+}
+
+/** The admin API, for set-up the pages are not about. */
+async function api(base, token, method, route, body) {
+  const response = await fetch(`${base}/api${route}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} /api${route}: ${response.status} ${await response.text()}`);
+  return response.json();
 }
 
 // ---- page helpers ----
@@ -382,6 +393,19 @@ async function main() {
     await Promise.all([page.waitForLoadState("load"), page.click("#start-app")]);
     check((await getThroughProxy(base, APP)).status === 200, "Start starts it again");
 
+    // Domains from the page: add one, the proxy routes it, a malformed one is refused, remove it.
+    await page.fill("#new-domain", "www.e2e-shop.test");
+    await Promise.all([page.waitForLoadState("load"), page.click("#add-domain button[type=submit]")]);
+    check((await page.locator('li[data-domain="www.e2e-shop.test"]').count()) === 1, "Add a domain lists it on the app page");
+    const viaDomain = await getThroughProxy(base, APP, "/", "www.e2e-shop.test");
+    check(viaDomain.status === 200 && viaDomain.body.startsWith("v1 python"), `the proxy routes the added domain to the app (${viaDomain.status})`);
+    await page.fill("#new-domain", "not a domain");
+    await Promise.all([page.waitForLoadState("load"), page.click("#add-domain button[type=submit]")]);
+    check((await page.locator(".flash").count()) === 1 && (await page.locator('li[data-domain="not a domain"]').count()) === 0, "a malformed domain is refused with a message");
+    await Promise.all([page.waitForLoadState("load"), page.click('li[data-domain="www.e2e-shop.test"] button[type=submit]')]);
+    check((await page.locator('li[data-domain="www.e2e-shop.test"]').count()) === 0, "Remove takes the domain off the page");
+    check((await getThroughProxy(base, APP, "/", "www.e2e-shop.test")).status === 404, "and the proxy no longer routes it (404)");
+
     // Reset Python environment: confirm, then a new clean-env deployment runs and succeeds.
     await page.click("#reset-env");
     await page.waitForURL(`${base}/apps/${APP}/env/reset`);
@@ -428,6 +452,28 @@ async function main() {
     check((await getThroughProxy(base, APP)).status === 200, "the live release keeps serving after the cancel");
     git(repo, ["rm", "--quiet", ".deployment", "deploy.sh"]);
     git(repo, ["commit", "--quiet", "-m", "no hanging build"]);
+
+    // Twenty deployments, as many as are kept: quick failing ones (a PROJECT folder that does not
+    // exist fails before anything is built), so the table is seen full on the desktop and phone.
+    await api(base, token, "PUT", `/apps/${APP}/settings?restart=false`, { PROJECT: "no-such-folder" });
+    for (let listed = (await api(base, token, "GET", `/apps/${APP}/deployments`)).length; listed < 20; listed++) {
+      const started = await api(base, token, "POST", `/apps/${APP}/deployments/v${firstId}/redeploy`);
+      const until = Date.now() + 60_000;
+      while (!["failed", "succeeded"].includes((await api(base, token, "GET", `/apps/${APP}/deployments/v${started.number}`)).status)) {
+        if (Date.now() > until) throw new Error(`redeploy v${started.number} did not end`);
+        await page.waitForTimeout(100);
+      }
+    }
+    await api(base, token, "DELETE", `/apps/${APP}/settings/PROJECT?restart=false`);
+    await page.goto(`${base}/apps/${APP}`);
+    const rows = await page.locator("tr[data-deployment]").count();
+    check(rows === 20, `the app page lists all 20 kept deployments (${rows})`);
+    const tall = await page.evaluate(() => document.querySelector("#deploy-list").getBoundingClientRect().height);
+    // Three short lines a row (commit and message, author, reason): a failure's long reason or
+    // message is cut to one line, not wrapped into a tall card (it was 165px a row).
+    check(tall / rows < 80, `the deployments table stays compact at 20 rows (${Math.round(tall / rows)}px a row)`);
+    check((await getThroughProxy(base, APP)).status === 200, "the live release kept serving through the failed deployments");
+    await shot("12b-twenty-deployments", page.locator("#deploy-list"));
 
     // A phone-sized window: nothing wider than the screen.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, storageState: await context.storageState() });

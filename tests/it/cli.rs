@@ -22,7 +22,16 @@ impl Out {
 
     /// Asserts exit code 1 and exactly one line on stderr; returns that line.
     pub(crate) fn error_line(&self) -> String {
-        assert_eq!(self.code, Some(1), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self.failure_line(1)
+    }
+
+    /// Asserts exit code 2 (a usage error) and exactly one line on stderr; returns that line.
+    pub(crate) fn usage_error_line(&self) -> String {
+        self.failure_line(2)
+    }
+
+    fn failure_line(&self, code: i32) -> String {
+        assert_eq!(self.code, Some(code), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
         assert!(lines[0].starts_with("error: "), "{}", lines[0]);
@@ -192,7 +201,7 @@ fn config_set_list_and_unset() {
 
     // A bad argument is refused before anything is sent.
     let bad = cli(&server, &["config", "set", "conf", "A_KEY=2", "OOPS"]);
-    assert_eq!(bad.error_line(), "error: invalid argument `OOPS`: expected KEY=VALUE");
+    assert_eq!(bad.usage_error_line(), "error: invalid argument `OOPS`: expected KEY=VALUE");
     let invalid = cli(&server, &["config", "set", "conf", "bad key=1"]);
     assert!(invalid.error_line().contains("invalid setting name `bad key`"), "{}", invalid.stderr);
     let settings = cli(&server, &["config", "list", "conf", "--json", "--reveal"]).ok().json();

@@ -156,6 +156,9 @@ fn workers_are_supervised_scaled_and_named() {
     assert_eq!(names, [json!("web.1"), json!("web.2")]);
     let line = cli(&server, &["ps", "scale", "jobs", "clock=1"]).stderr;
     assert!(line.contains("the live release has no process type `clock`; it has: web, worker"), "{line}");
+    let malformed = cli(&server, &["ps", "scale", "jobs", "web=x"]);
+    assert_eq!(malformed.code, Some(2), "a malformed count is a usage error: {}", malformed.stderr);
+    assert!(malformed.stderr.contains("expected TYPE=COUNT"), "{}", malformed.stderr);
 }
 
 #[test]
@@ -407,7 +410,13 @@ fn the_app_log_merges_processes_router_and_release_and_the_proxy_counts_requests
     // Metrics: ps, apps show and /metrics.
     let ps = cli(&server, &["ps", "watched"]).ok().stdout;
     assert!(ps.contains("Requests: 8 since the server started (2xx 7, 5xx 1); latency p50 "), "{ps}");
-    assert!(ps.lines().any(|l| l.starts_with("web.1") && l.contains(" MB") && l.contains('s')), "{ps}");
+    let cpu_seconds = |token: &str| {
+        token.strip_suffix('s').and_then(|n| n.split_once('.')).is_some_and(|(whole, tenth)| {
+            !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && tenth.len() == 1
+        })
+    };
+    let web = ps.lines().find(|l| l.starts_with("web.1")).unwrap_or_else(|| panic!("no web.1 row: {ps}"));
+    assert!(web.contains(" MB") && web.split_whitespace().any(cpu_seconds), "memory and CPU seconds: {web}");
     let shown = cli(&server, &["apps", "show", "watched"]).ok().stdout;
     assert!(shown.contains("Requests:    8 since the server started"), "{shown}");
     let (status, _) = server.request("GET", "/metrics", None, None);

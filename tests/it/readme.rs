@@ -37,6 +37,8 @@ fn the_walkthrough_runs_as_written() {
         script.lines().filter_map(|l| l.split_once("# → ").map(|(_, e)| e.trim().to_string())).collect();
     assert!(!expected.is_empty());
 
+    // One stream, so that what is printed keeps its order.
+    let script = format!("exec 2>&1\n{script}");
     let home = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
         .args(["-e", "-o", "pipefail", "-c", &script])
@@ -59,8 +61,12 @@ fn the_walkthrough_runs_as_written() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the walkthrough failed:\n{text}");
     for output in &expected {
-        assert!(text.contains(output.as_str()), "no `{output}` in what the walkthrough printed:\n{text}");
+        let wanted = expected.iter().filter(|e| *e == output).count();
+        let seen = text.matches(output.as_str()).count();
+        assert!(seen >= wanted, "`{output}` printed {seen} times, the walkthrough shows it {wanted}:\n{text}");
     }
+    let (_, after_ftp) = text.split_once(" as v4").expect("the redeploy after the FTP step");
+    assert!(after_ftp.contains("No virtual environment at"), "v4 found env deleted over FTP:\n{after_ftp}");
     for step in [
         "Deleting incompatible virtual environment.",
         "Deployment v4 succeeded.",

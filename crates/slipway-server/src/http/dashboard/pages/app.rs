@@ -114,6 +114,8 @@ struct AppPage {
     output_truncated: bool,
     processes: Vec<ProcessView>,
     scale: Vec<ScaleRow>,
+    /// The scale form's upper bound: what the service accepts.
+    max_scale: u32,
     requests: RequestsView,
     log_sources: Vec<SourceLink>,
     /// The source the log is filtered by, or empty.
@@ -179,6 +181,7 @@ pub(super) async fn app_page(
     let processes = service.processes(&app)?;
     let page = AppPage {
         scale: scale_rows(service.scale(&app)?, &processes),
+        max_scale: crate::service::processes::MAX_SCALE,
         processes: processes.into_iter().map(process_view).collect(),
         requests: views::requests_view(&service.request_stats(&app)?),
         log_sources: LOG_SOURCES
