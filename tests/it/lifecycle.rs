@@ -321,10 +321,37 @@ fn changing_settings_restarts_the_app_with_no_failed_request() {
         let out = cli(&server, &["config", "set", "tuned", "GREETING=later", "--no-restart"]).ok().stdout;
         assert!(out.contains("not restarted"), "{out}");
         assert!(server.get_app("tuned", "/").1.ends_with(" hi"), "deferred");
+        let out = cli(&server, &["config", "unset", "tuned", "GREETING"]).ok().stdout;
+        assert!(out.contains("the app was restarted with them"), "unset restarts too: {out}");
+        assert!(server.get_app("tuned", "/").1.ends_with(" -"), "the setting is gone from the live process");
         stop.store(true, Ordering::Relaxed);
     });
     assert!(done.load(Ordering::Relaxed) > 20, "the load ran");
     assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed across the restart");
+}
+
+#[test]
+fn a_setting_changed_during_a_build_reaches_the_release_it_builds() {
+    let server = TestServer::start();
+    let repo = app_repo("web: python app.py\n");
+    let (url, _) = deploy(&server, "midway", &repo);
+    // The release command says it runs, then holds the deployment until the setting has been
+    // changed: both through the app's data folder, which it and the test see.
+    let data = server.data_dir().join("apps/midway/data");
+    let release = "release: python -c \"import os,time; d=os.environ['SLIPWAY_APP_DATA']; open(d+'/started','w').close(); [time.sleep(0.1) for _ in iter(lambda: os.path.exists(d+'/set'), True)]\"";
+    repo.write("Procfile", &format!("web: python app.py\n{release}\n"));
+    repo.write("app.py", &APP.replace("VERSION = \"v1\"", "VERSION = \"v2\""));
+    repo.commit("a release phase that waits");
+    std::thread::scope(|scope| {
+        let push = scope.spawn(|| repo.push_ok(&url, &["main"]));
+        wait_until(Duration::from_secs(90), "the release phase", || data.join("started").exists().then_some(()));
+        let out = cli(&server, &["config", "set", "midway", "GREETING=midway"]).ok().stdout;
+        assert!(out.contains("the app was restarted with them"), "the live v1 restarts at once: {out}");
+        assert!(server.get_app("midway", "/").1.starts_with("v1 web.1 midway"), "v1 has it");
+        std::fs::write(data.join("set"), "").unwrap();
+        push.join().unwrap();
+    });
+    assert!(server.get_app("midway", "/").1.starts_with("v2 web.1 midway"), "and so does v2, which was building");
 }
 
 #[test]
@@ -342,6 +369,16 @@ fn an_idle_app_stops_and_the_next_request_wakes_it() {
     assert!(server.get_app("sleepy", "/").1.starts_with("v1 web.1"), "the request that wakes it is served");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(server.api("GET", "/api/apps/sleepy", None).1["process"]["state"], "running");
+
+    // Scaled while asleep, it stays asleep; the request that wakes it starts the new count.
+    wait_until(Duration::from_secs(40), "the app to go idle again", || {
+        (server.api("GET", "/api/apps/sleepy", None).1["process"]["state"] == "idle").then_some(())
+    });
+    cli(&server, &["ps", "scale", "sleepy", "web=2"]).ok();
+    assert!(processes(&server, "sleepy").is_empty(), "scaling does not wake it");
+    assert_eq!(server.api("GET", "/api/apps/sleepy", None).1["process"]["state"], "idle");
+    assert!(server.get_app("sleepy", "/").1.starts_with("v1 web."), "a request wakes it");
+    assert_eq!(processes(&server, "sleepy").len(), 2, "as many as it is scaled to");
 }
 
 #[test]

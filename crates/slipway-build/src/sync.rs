@@ -167,9 +167,10 @@ fn copied_entries(source: &Path, log: &BuildLog) -> Result<Vec<walkdir::DirEntry
         .collect()
 }
 
-/// Files of the commit that would replace, with other content, a file in wwwroot that the app or
-/// a user made (the previous deployment did not bring it): a SQLite database, an upload. Refused,
-/// naming them, unless `overwrite` (the setting `SCM_OVERWRITE_RUNTIME_FILES`) says otherwise.
+/// Entries of the commit that would replace, with other content, something in wwwroot that the
+/// app or a user made (the previous deployment did not bring it): a SQLite database, an upload,
+/// a folder of uploads, a link. Refused, naming them, unless `overwrite` (the setting
+/// `SCM_OVERWRITE_RUNTIME_FILES`) says otherwise.
 fn check_app_files(
     entries: &[walkdir::DirEntry],
     source: &Path,
@@ -179,17 +180,12 @@ fn check_app_files(
     log: &BuildLog,
 ) -> Result<()> {
     let mut in_the_way = Vec::new();
-    for entry in entries.iter().filter(|e| e.file_type().is_file()) {
+    for entry in entries {
         let rel = entry.path().strip_prefix(source).expect("walk stays below source");
-        let name = manifest_name(rel);
         let dest = target.join(rel);
         let Ok(dest_meta) = std::fs::symlink_metadata(&dest) else { continue };
-        if previous.contains(&name) || !dest_meta.is_file() {
-            continue;
-        }
-        let size = entry.metadata().map_err(|e| BuildError::io("read", entry.path(), e.into()))?.len();
-        if size != dest_meta.len() || !same_contents(entry.path(), &dest)? {
-            in_the_way.push(name);
+        if replaces_app_content(entry, source, rel, &dest, &dest_meta, previous)? {
+            in_the_way.push(manifest_name(rel));
         }
     }
     if in_the_way.is_empty() {
@@ -205,6 +201,57 @@ fn check_app_files(
     Err(BuildError::AppFiles(format!(
         "the commit would overwrite files that the app or a user made in wwwroot (not a deployment): {names}; remove them from the repository (data belongs in $SLIPWAY_APP_DATA), or set {SCM_OVERWRITE_RUNTIME_FILES}=true to overwrite them"
     )))
+}
+
+/// Whether copying `entry` to `dest` (which exists) would replace what the app or a user made.
+fn replaces_app_content(
+    entry: &walkdir::DirEntry,
+    source: &Path,
+    rel: &Path,
+    dest: &Path,
+    dest_meta: &std::fs::Metadata,
+    previous: &BTreeSet<String>,
+) -> Result<bool> {
+    let kind = entry.file_type();
+    let name = manifest_name(rel);
+    if dest_meta.is_dir() {
+        // A folder merges into a folder; anything else replaces the folder and all it holds.
+        return if kind.is_dir() { Ok(false) } else { holds_app_content(dest, &name, previous) };
+    }
+    if previous.contains(&name) {
+        return Ok(false);
+    }
+    if kind.is_dir() {
+        return Ok(true);
+    }
+    if kind.is_symlink() {
+        let link = std::fs::read_link(entry.path()).at("read symlink", entry.path())?;
+        // A link that points outside the repository is not copied at all.
+        let copied = stays_inside(source, rel, &link);
+        return Ok(copied && std::fs::read_link(dest).ok().as_ref() != Some(&link));
+    }
+    if !dest_meta.is_file() {
+        return Ok(true);
+    }
+    let size = entry.metadata().map_err(|e| BuildError::io("read", entry.path(), e.into()))?.len();
+    Ok(size != dest_meta.len() || !same_contents(entry.path(), dest)?)
+}
+
+/// Whether a folder in wwwroot holds anything the previous deployment did not bring (or is
+/// itself one it did not bring).
+fn holds_app_content(dir: &Path, name: &str, previous: &BTreeSet<String>) -> Result<bool> {
+    if !previous.contains(&format!("{name}/")) {
+        return Ok(true);
+    }
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+        let entry = entry.map_err(|e| BuildError::io("read", dir, e.into()))?;
+        let inner = manifest_name(entry.path().strip_prefix(dir).expect("walk stays below dir"));
+        let key = if entry.file_type().is_dir() { format!("{name}/{inner}/") } else { format!("{name}/{inner}") };
+        if !previous.contains(&key) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn is_never_copied(rel: &Path, custom_script: Option<&Path>, log: &BuildLog) -> bool {
@@ -563,6 +610,30 @@ mod tests {
             "a test fixture",
             "the commit brought it last time"
         );
+
+        // A folder of uploads the app made, and a link a user made: a commit's file of that
+        // name would replace them (and all the folder holds).
+        std::fs::create_dir_all(dst.join("uploads/2026")).unwrap();
+        std::fs::write(dst.join("uploads/2026/photo.jpg"), "a user's photo").unwrap();
+        std::fs::write(src.join("uploads"), "a file").unwrap();
+        let err = sync(&options, &log).unwrap_err().to_string();
+        assert!(err.contains("(not a deployment): `uploads`;"), "{err}");
+        assert!(dst.join("uploads/2026/photo.jpg").is_file(), "nothing is lost");
+        std::fs::remove_file(src.join("uploads")).unwrap();
+        std::os::unix::fs::symlink("app.py", dst.join("current")).unwrap();
+        std::fs::create_dir(src.join("current")).unwrap();
+        std::fs::write(src.join("current/readme"), "x").unwrap();
+        let err = sync(&options, &log).unwrap_err().to_string();
+        assert!(err.contains("`current`"), "{err}");
+        std::fs::remove_dir_all(src.join("current")).unwrap();
+        // A folder the commit brought, with only what it brought, merges or goes quietly.
+        std::fs::create_dir_all(src.join("static")).unwrap();
+        std::fs::write(src.join("static/site.css"), "body{}").unwrap();
+        sync(&options, &log).unwrap();
+        std::fs::remove_dir_all(src.join("static")).unwrap();
+        std::fs::write(src.join("static"), "now a file").unwrap();
+        sync(&options, &log).unwrap();
+        assert_eq!(std::fs::read_to_string(dst.join("static")).unwrap(), "now a file");
 
         std::fs::write(dst.join("uploads.txt"), "mine").unwrap();
         std::fs::write(src.join("uploads.txt"), "theirs").unwrap();

@@ -84,6 +84,10 @@ pub struct Deployer {
     shared: Arc<Shared>,
     /// One per app, taken for the whole of a deployment or a rollback.
     app_locks: Mutex<HashMap<AppName, Arc<tokio::sync::Mutex<()>>>>,
+    /// One per app, taken only while a release's processes start and `wwwroot` follows (a
+    /// deployment's `start` step, a rollback, a restart): a restart for new settings need not
+    /// wait for a whole build, yet never starts a release that a deployment is leaving.
+    switch_locks: Mutex<HashMap<AppName, Arc<tokio::sync::Mutex<()>>>>,
     /// The running deployments, which a stopping server waits for.
     tasks: TaskTracker,
     /// Deployments that have not ended (running or waiting for their turn), by id: how to cancel
@@ -154,6 +158,7 @@ impl Deployer {
         Deployer {
             shared,
             app_locks: Mutex::default(),
+            switch_locks: Mutex::default(),
             tasks: TaskTracker::new(),
             running: Mutex::default(),
             held_for_pushes: Mutex::default(),
@@ -162,6 +167,25 @@ impl Deployer {
 
     fn app_lock(&self, app: &AppName) -> Arc<tokio::sync::Mutex<()>> {
         self.app_locks.lock().unwrap().entry(app.clone()).or_default().clone()
+    }
+
+    async fn switch_turn(&self, app: &AppName) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.switch_locks.lock().unwrap().entry(app.clone()).or_default().clone();
+        lock.lock_owned().await
+    }
+
+    /// Starts the live release's processes again with the app's current settings (a new process
+    /// beside the old one, then the switch). Between a deployment's or a rollback's switch steps,
+    /// so the release restarted is the one `wwwroot` points at when it starts.
+    pub async fn restart_live(&self, app: &AppName) -> Result<()> {
+        let _switch = self.switch_turn(app).await;
+        let paths = self.shared.data_dir.app(app);
+        let live = releases::live(&paths).filter(|(id, _)| *id > 0);
+        let live = live.and_then(|(id, _)| self.shared.store.deployment(app, id).ok().flatten());
+        let live = live.ok_or_else(|| Error::NothingDeployed(app.clone()))?;
+        let settings = AppSettings::new(self.shared.store.settings(app)?);
+        let log = |line: &str| tracing::info!("{app}: {line}");
+        self.shared.start_release(app, Release::of(&live), &settings, &log).await.map_err(Error::StartFailed)
     }
 
     /// The app's lock, for work that must not run beside a deployment (a rollback, a delete):
@@ -401,7 +425,10 @@ impl Deployer {
         let built = built?;
         self.shared.store.set_status(record.id, Status::Deploying).map_err(Error::from)?;
         let to_start = Release { id: record.id, number: record.number, python: built.python_version.as_deref() };
-        self.start_release(&record.app, to_start, settings, log).await?;
+        let _switch = self.switch_turn(&record.app).await;
+        // Read again: settings changed during the build apply to the release that starts now.
+        let settings = AppSettings::new(self.shared.store.settings(&record.app).map_err(Error::from)?);
+        self.start_release(&record.app, to_start, &settings, log).await?;
         releases::switch(paths, record.id).map_err(|e| Error::io("switch wwwroot to", release.clone(), e))?;
         Ok(built)
     }
@@ -561,6 +588,7 @@ impl Deployer {
                 jobs::Ended::Cancelled(reason) => return Err(Error::Internal(reason)),
             }
         }
+        let _switch = self.switch_turn(app).await;
         let settings = AppSettings::new(self.shared.store.settings(app)?);
         let log = |line: &str| tracing::info!("{app}: {line}");
         self.shared.start_release(app, Release::of(target), &settings, &log).await.map_err(Error::StartFailed)?;

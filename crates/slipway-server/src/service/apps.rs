@@ -7,7 +7,6 @@ use super::Service;
 use crate::app_name::AppName;
 use crate::cluster::AppEvent;
 use crate::error::{Error, Result};
-use crate::state::Release;
 use crate::store::{Deployment, Trigger};
 use crate::supervisor::ProcessInfo;
 use crate::{git, releases, sandbox, secrets};
@@ -165,10 +164,8 @@ impl Service {
 
     /// Starts the live release again: a new process beside the old one, then the switch.
     pub async fn restart_app(&self, app: &AppName) -> Result<()> {
-        let active = self.active_deployment(app)?.ok_or_else(|| Error::NothingDeployed(app.clone()))?;
-        let settings = self.settings(app)?;
-        let log = |line: &str| tracing::info!("{app}: {line}");
-        self.shared.start_release(app, Release::of(&active), &settings, &log).await.map_err(Error::StartFailed)?;
+        self.require_app(app)?;
+        self.deployer.restart_live(app).await?;
         self.tell_instances(AppEvent::Restart, app);
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Child;
 
-use crate::settings::{AppSettings, DEFAULT_HEALTHCHECK_STATUSES, HEALTHCHECK_STATUSES};
+use crate::settings::{AppSettings, DEFAULT_HEALTHCHECK_STATUSES, DEFAULT_STARTUP_TIMEOUT, HEALTHCHECK_STATUSES};
 
 /// How often a starting process is probed.
 const PROBE_INTERVAL: Duration = Duration::from_millis(25);
@@ -22,12 +22,16 @@ pub struct Health {
     ranges: Vec<(u16, u16)>,
     /// As the setting says it, for messages.
     pub statuses: String,
+    /// How long a process that restarted after a crash gets to answer (`STARTUP_TIMEOUT`).
+    pub timeout: Duration,
 }
 
 impl Health {
     pub fn new(path: String, ranges: Vec<(u16, u16)>, settings: &AppSettings) -> Self {
         let statuses = settings.get(HEALTHCHECK_STATUSES).unwrap_or(DEFAULT_HEALTHCHECK_STATUSES).to_string();
-        Health { path, ranges, statuses }
+        // The setting was checked when it was set; a start refuses a bad one before this.
+        let timeout = settings.startup_timeout().unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+        Health { path, ranges, statuses, timeout }
     }
 
     fn accepts(&self, status: u16) -> bool {

@@ -200,7 +200,8 @@ impl Supervisor {
             .processes
             .iter()
             .find(|slot| slot.lock().unwrap().kind == WEB)
-            .or_else(|| formation.processes.first());
+            // An idle app's workers run on, but the app is idle: its web processes sleep.
+            .or_else(|| formation.processes.first().filter(|_| !formation.idle));
         let stopped = if formation.idle { ProcessState::Idle } else { ProcessState::Stopped };
         let Some(main) = main else {
             let release = formation.running.as_ref().map(|r| r.release.clone());
@@ -491,6 +492,10 @@ impl Supervisor {
         };
         if !has_type(&running.commands, kind) {
             return Err(unknown_type(&running.commands, kind));
+        }
+        if kind == WEB && formation.lock().unwrap().idle {
+            // Asleep, it stays asleep: the next request wakes as many as it is scaled to now.
+            return Ok(());
         }
         let count = count as usize;
         let mut started = Vec::new();

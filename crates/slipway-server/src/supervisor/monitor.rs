@@ -9,7 +9,6 @@ use tokio::process::Child;
 use super::health::wait_until_healthy;
 use super::process::{kill_leftovers, spawn, terminate, Launch};
 use super::{ProcessState, Slot};
-use crate::settings::DEFAULT_STARTUP_TIMEOUT;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A process that ran this long before crashing starts its backoff afresh.
@@ -84,12 +83,17 @@ async fn run(
                     continue;
                 };
                 let answered = tokio::select! {
-                    answered = wait_until_healthy(&mut child, port, health, DEFAULT_STARTUP_TIMEOUT) => Some(answered.is_ok()),
+                    answered = wait_until_healthy(&mut child, port, health, health.timeout) => Some(answered),
                     _ = stop.notified() => None,
                 };
                 match answered {
-                    Some(true) => set_state(&slot, generation, ProcessState::Running, child.id(), false),
-                    Some(false) => {}
+                    Some(Ok(())) => set_state(&slot, generation, ProcessState::Running, child.id(), false),
+                    // Left running unhealthy, it would never get requests again: it counts as a
+                    // crash, and is restarted with the backoff.
+                    Some(Err(why)) => {
+                        launch.say(&format!("[slipway] {} is not healthy after its restart: {why}", launch.name));
+                        terminate(&mut child).await;
+                    }
                     None => return terminate(&mut child).await,
                 }
             }
