@@ -331,7 +331,7 @@ fn changing_settings_restarts_the_app_with_no_failed_request() {
 }
 
 #[test]
-fn a_setting_changed_during_a_build_reaches_the_release_it_builds() {
+fn a_setting_changed_and_a_file_uploaded_during_a_build_reach_the_release_it_builds() {
     let server = TestServer::start();
     let repo = app_repo("web: python app.py\n");
     let (url, _) = deploy(&server, "midway", &repo);
@@ -348,10 +348,20 @@ fn a_setting_changed_during_a_build_reaches_the_release_it_builds() {
         let out = cli(&server, &["config", "set", "midway", "GREETING=midway"]).ok().stdout;
         assert!(out.contains("the app was restarted with them"), "the live v1 restarts at once: {out}");
         assert!(server.get_app("midway", "/").1.starts_with("v1 web.1 midway"), "v1 has it");
+        // A file uploaded into the live release while v2 builds goes live with v2.
+        let (status, body) = server.request(
+            "PUT",
+            "/api/apps/midway/vfs/site/wwwroot/uploaded-midway.txt",
+            Some("made during the build\n".into()),
+            Some(&format!("Bearer {}", server.token())),
+        );
+        assert_eq!(status, 201, "{body}");
         std::fs::write(data.join("set"), "").unwrap();
         push.join().unwrap();
     });
     assert!(server.get_app("midway", "/").1.starts_with("v2 web.1 midway"), "and so does v2, which was building");
+    let carried = std::fs::read_to_string(server.wwwroot("midway").join("uploaded-midway.txt"));
+    assert_eq!(carried.unwrap(), "made during the build\n", "the upload made during the build is in the new release");
 }
 
 #[test]

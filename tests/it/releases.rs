@@ -115,6 +115,16 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
         Some(&format!("Bearer {}", server.token())),
     );
     assert_eq!(status, 201, "{body}");
+    // A hot-fix of a deployed file that v1 and v2 share (the releases are hard-linked clones):
+    // it changes the live release only, and the rollback runs v1 as it was built.
+    let requirements = std::fs::read_to_string(server.wwwroot("back").join("requirements.txt")).unwrap();
+    let (status, body) = server.request(
+        "PUT",
+        "/api/apps/back/vfs/site/wwwroot/requirements.txt",
+        Some("hot-fix\n".into()),
+        Some(&format!("Bearer {}", server.token())),
+    );
+    assert_eq!(status, 201, "{body}");
 
     let releases = cli(&server, &["releases", "back"]).ok().stdout;
     assert!(releases.lines().nth(1).unwrap().starts_with(&format!("v{second}")), "newest first:\n{releases}");
@@ -129,6 +139,8 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
     assert_eq!(id(&server.active("back").unwrap()), first);
     assert_eq!(server.marker("back"), first_env, "the release's own env, untouched");
     assert_eq!(std::fs::read_to_string(server.wwwroot("back").join("notes.db")).unwrap(), "precious\n");
+    let rolled_back = std::fs::read_to_string(server.wwwroot("back").join("requirements.txt")).unwrap();
+    assert_eq!(rolled_back, requirements, "v1 is as it was built, not hot-fixed through a shared inode");
     let (_, app) = server.api("GET", "/api/apps/back", None);
     assert_eq!(app["live_is_branch_head"], false, "a rollback is not the branch head: {app}");
     let shown = cli(&server, &["apps", "show", "back"]).ok().stdout;

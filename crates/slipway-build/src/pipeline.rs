@@ -136,7 +136,7 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     if let Some(why) = python_build_skipped(&paths.source, settings)? {
         log.info(format!("{why}: copying files only."));
         log.step("sync", || {
-            clone_base_env(&paths)?;
+            clone_base_env(&paths, release::Files::Linked)?;
             sync_into_wwwroot(&paths, settings, log)
         })?;
         for step in ["runtime", "resolve", "env", "install", "collectstatic"] {
@@ -183,7 +183,7 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     };
 
     log.step("sync", || {
-        clone_base(&paths)?;
+        clone_base(&paths, release::Files::Linked)?;
         sync_into_wwwroot(&paths, settings, log)
     })?;
     let prepared = log.step("env", || prepare_env(env_plan, &paths, runtime, &installer, log))?;
@@ -302,22 +302,22 @@ fn prepare_env(
 
 /// In a new release: the target starts as a copy of the base's files (not its env, which the env
 /// step decides about, nor its state).
-fn clone_base(paths: &Paths) -> Result<()> {
+fn clone_base(paths: &Paths, files: release::Files) -> Result<()> {
     match &paths.base {
-        Some(base) => release::clone_tree(base, &paths.target, sync::RESERVED_ROOT_NAMES),
+        Some(base) => release::clone_tree(base, &paths.target, sync::RESERVED_ROOT_NAMES, files),
         None => Ok(()),
     }
 }
 
 /// In a new release whose build does not touch env (files only, or a custom script that manages
 /// env itself): the base's env comes along as it is, relocated.
-fn clone_base_env(paths: &Paths) -> Result<()> {
+fn clone_base_env(paths: &Paths, files: release::Files) -> Result<()> {
     match &paths.base {
         Some(base) if base.join(env::ENV_DIR).is_dir() => {
-            clone_base(paths)?;
+            clone_base(paths, files)?;
             release::clone_env(&base.join(env::ENV_DIR), &paths.env, base, &paths.target)
         }
-        _ => clone_base(paths),
+        _ => clone_base(paths, files),
     }
 }
 
@@ -362,8 +362,9 @@ fn run_custom_script(
         version::resolve(&paths.source, &request.settings, &context, log).map(Some)
     })?;
     // The script manages env itself (`slipway build env` reuses a compatible one): it gets the
-    // base release's, relocated.
-    clone_base_env(paths)?;
+    // base release's, relocated. Its code files are copies: a script may write into a file in
+    // place, which through a hard link would change the live release.
+    clone_base_env(paths, release::Files::Copied)?;
     std::fs::create_dir_all(&paths.state).at("create directory", &paths.state)?;
     // The script decides what to do with an unclear set of files; the default build would refuse it.
     let package_manager = project::detect(&paths.source, &request.settings).map(|d| d.manager()).unwrap_or_default();

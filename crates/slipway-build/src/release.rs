@@ -32,10 +32,20 @@ fn may_name_its_path(rel: &Path) -> bool {
 /// Files larger than this are not scanned for the old path (scripts and `.pth` files are small).
 const MAX_RELOCATED_FILE: u64 = 1024 * 1024;
 
-/// Copies the tree `from` into `to` (which must not exist) as hard links, leaving out the
-/// top-level names in `skip`. Symlinks are copied as they are; where hard links are not possible
-/// (another file system), files are copied.
-pub fn clone_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
+/// How a clone holds the files of the tree it was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// Hard links: free, for builds whose every write replaces a file (sync, installers).
+    Linked,
+    /// Copies: for a custom deployment script, which may write into a file in place (`cp`, `>>`)
+    /// and through a hard link would change the live release while it builds.
+    Copied,
+}
+
+/// Copies the tree `from` into `to` (which must not exist) as hard links or copies, leaving out
+/// the top-level names in `skip`. Symlinks are copied as they are; where hard links are not
+/// possible (another file system), files are copied.
+pub fn clone_tree(from: &Path, to: &Path, skip: &[&str], files: Files) -> Result<()> {
     std::fs::create_dir_all(to).at("create directory", to)?;
     let walker = walkdir::WalkDir::new(from)
         .min_depth(1)
@@ -47,12 +57,12 @@ pub fn clone_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
             BuildError::io("read", path, e.into())
         })?;
         let rel = entry.path().strip_prefix(from).expect("below the root");
-        link_entry(&entry, &to.join(rel))?;
+        clone_entry(&entry, &to.join(rel), files)?;
     }
     Ok(())
 }
 
-fn link_entry(entry: &walkdir::DirEntry, dest: &Path) -> Result<()> {
+fn clone_entry(entry: &walkdir::DirEntry, dest: &Path, files: Files) -> Result<()> {
     let file_type = entry.file_type();
     if file_type.is_dir() {
         std::fs::create_dir(dest).at("create directory", dest)?;
@@ -61,7 +71,7 @@ fn link_entry(entry: &walkdir::DirEntry, dest: &Path) -> Result<()> {
     } else if file_type.is_symlink() {
         let link = std::fs::read_link(entry.path()).at("read symlink", entry.path())?;
         std::os::unix::fs::symlink(&link, dest).at("create symlink", dest)
-    } else if std::fs::hard_link(entry.path(), dest).is_err() {
+    } else if files == Files::Copied || std::fs::hard_link(entry.path(), dest).is_err() {
         std::fs::copy(entry.path(), dest).at("copy to", dest).map(|_| ())
     } else {
         Ok(())
@@ -72,7 +82,7 @@ fn link_entry(entry: &walkdir::DirEntry, dest: &Path) -> Result<()> {
 /// name its own place: every occurrence of `from_root` in the files that can hold it becomes
 /// `to_root`.
 pub fn clone_env(from_env: &Path, to_env: &Path, from_root: &Path, to_root: &Path) -> Result<()> {
-    clone_tree(from_env, to_env, &[])?;
+    clone_tree(from_env, to_env, &[], Files::Linked)?;
     relocate(to_env, from_root, to_root)
 }
 
@@ -216,7 +226,7 @@ mod tests {
         std::os::unix::fs::symlink("/usr/bin/python3", env.join("bin/python")).unwrap();
         std::fs::write(a.join("app.py"), "code").unwrap();
 
-        clone_tree(&a, &b, &["env"]).unwrap();
+        clone_tree(&a, &b, &["env"], Files::Linked).unwrap();
         clone_env(&env, &b.join("env"), &a, &b).unwrap();
 
         let copied = std::fs::read_to_string(b.join("env/bin/gunicorn")).unwrap();

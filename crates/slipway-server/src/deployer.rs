@@ -428,6 +428,9 @@ impl Deployer {
         let _switch = self.switch_turn(&record.app).await;
         // Read again: settings changed during the build apply to the release that starts now.
         let settings = AppSettings::new(self.shared.store.settings(&record.app).map_err(Error::from)?);
+        // Before the start, which already moves the traffic: a failure here leaves the live
+        // release as it was.
+        self.carry_user_files(&record.app, &release).await.map_err(DeployError::from)?;
         self.start_release(&record.app, to_start, &settings, log).await?;
         releases::switch(paths, record.id).map_err(|e| Error::io("switch wwwroot to", release.clone(), e))?;
         Ok(built)
@@ -578,17 +581,11 @@ impl Deployer {
         let _turn = self.lock_app(app).await;
         let paths = self.shared.data_dir.app(app);
         let release = paths.release(target.id);
-        if let Some((live, live_dir)) = releases::live(&paths).filter(|(id, _)| *id != target.id) {
-            // As the app's user, in its sandbox: the releases are the app's to write.
+        if let Some((live, _)) = releases::live(&paths).filter(|(id, _)| *id != target.id) {
             tracing::info!("{app}: rolling back from deployment {live} to {}", target.id);
-            let job = Job::CarryUserFiles { from: live_dir, to: release.clone() };
-            let log = BuildLog::new(Arc::new(jobs::TracingSink(app.clone())));
-            match jobs::run(&self.shared, app, &job, jobs::Access { readable: Vec::new() }, &log).await? {
-                jobs::Ended::Reported(report) => report.result.map(|_| ()).map_err(Error::Internal)?,
-                jobs::Ended::Cancelled(reason) => return Err(Error::Internal(reason)),
-            }
         }
         let _switch = self.switch_turn(app).await;
+        self.carry_user_files(app, &release).await?;
         let settings = AppSettings::new(self.shared.store.settings(app)?);
         let log = |line: &str| tracing::info!("{app}: {line}");
         self.shared.start_release(app, Release::of(target), &settings, &log).await.map_err(Error::StartFailed)?;
@@ -596,6 +593,21 @@ impl Deployer {
         self.shared.store.activate(app, target.id)?;
         crate::cluster::tell_instances(&self.shared, AppEvent::Release, app);
         Ok(())
+    }
+
+    /// Files that users or the app put into the live release (an FTP upload, a SQLite file) go
+    /// along into `release` just before it goes live — those made while it was built too — so
+    /// that a deployment or a rollback never leaves them behind. As the app's user, in its
+    /// sandbox: the releases are the app's to write.
+    async fn carry_user_files(&self, app: &AppName, release: &std::path::Path) -> Result<()> {
+        let paths = self.shared.data_dir.app(app);
+        let Some((_, live_dir)) = releases::live(&paths).filter(|(_, dir)| dir != release) else { return Ok(()) };
+        let job = Job::CarryUserFiles { from: live_dir, to: release.to_path_buf() };
+        let log = BuildLog::new(Arc::new(jobs::TracingSink(app.clone())));
+        match jobs::run(&self.shared, app, &job, jobs::Access { readable: Vec::new() }, &log).await? {
+            jobs::Ended::Reported(report) => report.result.map(|_| ()).map_err(Error::Internal),
+            jobs::Ended::Cancelled(reason) => Err(Error::Internal(reason)),
+        }
     }
 
     /// Deletes the records, logs and releases of deployments beyond `SCM_MAX_DEPLOYMENTS`.

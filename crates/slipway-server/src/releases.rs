@@ -32,6 +32,33 @@ pub fn switch(paths: &AppPaths, id: i64) -> std::io::Result<()> {
     std::fs::rename(&next, paths.wwwroot())
 }
 
+/// Before a file in the app home is written in place (an FTP upload, a VFS `PUT`): if it shares
+/// its inode with another release (releases are hard-linked clones of each other), it gets one of
+/// its own first, so that the write changes this release only — a kept release stays as it was
+/// built, and a rollback after an FTP hot-fix runs the code it ran before. A file outside `home`
+/// (through a link) is left alone: the write itself is refused there.
+pub fn unshare(home: &Path, file: &Path) -> std::io::Result<()> {
+    let (Some(parent), Some(name)) = (file.parent(), file.file_name()) else { return Ok(()) };
+    let (Ok(parent), Ok(home)) = (parent.canonicalize(), home.canonicalize()) else { return Ok(()) };
+    if !parent.starts_with(&home) {
+        return Ok(());
+    }
+    let file = parent.join(name);
+    let meta = match std::fs::symlink_metadata(&file) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    use std::os::unix::fs::MetadataExt as _;
+    if !meta.is_file() || meta.nlink() < 2 {
+        return Ok(());
+    }
+    let own = parent.join(format!(".{}.slipway-unshare", name.to_string_lossy()));
+    std::fs::copy(&file, &own)?;
+    std::os::unix::fs::lchown(&own, Some(meta.uid()), Some(meta.gid()))?;
+    std::fs::rename(&own, &file)
+}
+
 /// A new app: an empty release 0, live.
 pub fn create(paths: &AppPaths) -> std::io::Result<()> {
     std::fs::create_dir_all(paths.release(0))?;
@@ -128,6 +155,30 @@ mod tests {
 
     fn app(dir: &Path) -> AppPaths {
         AppPaths { home: dir.to_path_buf() }
+    }
+
+    #[test]
+    fn a_file_written_in_place_stops_sharing_its_inode_with_other_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = app(dir.path());
+        for id in [1, 2] {
+            std::fs::create_dir_all(paths.release(id)).unwrap();
+        }
+        std::fs::write(paths.release(1).join("app.py"), "v1").unwrap();
+        std::fs::hard_link(paths.release(1).join("app.py"), paths.release(2).join("app.py")).unwrap();
+        switch(&paths, 2).unwrap();
+        unshare(&paths.home, &paths.wwwroot().join("app.py")).unwrap();
+        std::fs::write(paths.wwwroot().join("app.py"), "hot-fix").unwrap();
+        assert_eq!(std::fs::read_to_string(paths.release(1).join("app.py")).unwrap(), "v1", "v1 stays as built");
+        assert_eq!(std::fs::read_to_string(paths.release(2).join("app.py")).unwrap(), "hot-fix");
+        // A new file, and a file outside the home, are left as they are.
+        unshare(&paths.home, &paths.wwwroot().join("new.py")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("x"), "x").unwrap();
+        std::fs::hard_link(outside.path().join("x"), outside.path().join("y")).unwrap();
+        unshare(&paths.home, &outside.path().join("x")).unwrap();
+        use std::os::unix::fs::MetadataExt as _;
+        assert_eq!(std::fs::metadata(outside.path().join("y")).unwrap().nlink(), 2);
     }
 
     #[test]

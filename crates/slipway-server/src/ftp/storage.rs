@@ -135,6 +135,11 @@ impl StorageBackend<AppUser> for AppStorage {
         start_pos: u64,
     ) -> storage::Result<u64> {
         let path = Self::path(path)?;
+        let (home, file) = (user.home.clone(), user.home.join(path.strip_prefix("/").unwrap_or(&path)));
+        tokio::task::spawn_blocking(move || crate::releases::unshare(&home, &file))
+            .await
+            .map_err(|e| storage::Error::new(ErrorKind::LocalError, e))?
+            .map_err(|e| storage::Error::new(ErrorKind::LocalError, e))?;
         let written = self.fs()?.put(user, input, &path, start_pos).await?;
         user.give_to_app(&path);
         Ok(written)

@@ -121,6 +121,11 @@ async fn write(
     if let Some(parent) = target.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|e| io_error("create the folder of", &path, e))?;
     }
+    let (home, file) = (state.service.paths(&app).home, target.clone());
+    tokio::task::spawn_blocking(move || crate::releases::unshare(&home, &file))
+        .await
+        .map_err(|e| io_error("write", &path, std::io::Error::other(e)))?
+        .map_err(|e| io_error("write", &path, e))?;
     let mut file = tokio::fs::File::create(&target).await.map_err(|e| io_error("write", &path, e))?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
