@@ -64,6 +64,9 @@ fn concurrent_sibling_pushes_only_the_accepted_one_goes_live() {
 #[test]
 fn a_release_switch_under_load_fails_no_request() {
     let (server, _, url, repo) = TestServer::with_deployed_app("steady", "six\n");
+    // The old process retires 1 s after each switch, while the load still runs: the draining,
+    // the SIGTERM and the proxy's retry are all under load.
+    server.set_settings("steady", json!({ "WAIT_TO_RETIRE": "1" }));
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (sent, failures) = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..16)
@@ -84,7 +87,7 @@ fn a_release_switch_under_load_fails_no_request() {
         for version in ["v2", "v3"] {
             commit_version(&repo, version);
             repo.push_ok(&url, &["main"]);
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(Duration::from_millis(2500));
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         clients.into_iter().map(|c| c.join().unwrap()).fold((0, Vec::new()), |(n, mut f), (sent, failed)| {
@@ -235,19 +238,47 @@ fn a_hung_build_times_out_and_another_is_cancelled() {
     assert!(started.elapsed() < Duration::from_secs(30), "stopped promptly: {:?}", started.elapsed());
     assert!(server.get_app("hung", "/").1.starts_with("v1"), "the live release never left");
 
-    server.set_settings("hung", json!({ "SCM_COMMAND_IDLE_TIMEOUT": "600" }));
+    // A build that keeps printing but runs past BUILD_TIMEOUT.
+    server.set_settings("hung", json!({ "SCM_COMMAND_IDLE_TIMEOUT": "600", "BUILD_TIMEOUT": "3" }));
+    repo.write("deploy.sh", "while true; do echo tick; sleep 0.5; done\n");
+    repo.commit("runs forever, talkatively");
+    let (ok, out) = repo.push(&url, &["main"]);
+    assert!(!ok && out.contains("the build ran longer than 3s (BUILD_TIMEOUT): stopped"), "{out}");
+    assert!(server.get_app("hung", "/").1.starts_with("v1"), "the live release never left");
+
+    // Cancelled by the operator, with another push waiting for its turn: the build's processes
+    // go, and the waiting push goes next.
+    server.set_settings("hung", json!({ "BUILD_TIMEOUT": "1800" }));
+    repo.write("deploy.sh", "echo working\nexec sleep 607\n");
+    repo.commit("hangs until cancelled");
+    let waiting = Repo::new();
+    waiting.git(&["fetch", "--quiet", &url, "main"]);
+    waiting.git(&["reset", "--quiet", "--hard", "FETCH_HEAD"]);
+    commit_version(&waiting, "v-next");
     let pusher = repo.push_in_background(&url, "main");
     let running = server.wait_for_newest("hung", "building");
-    let cancelled = cli(&server, &["cancel", "hung"]).ok();
+    wait_until(Duration::from_secs(30), "the build's sleep", || {
+        (!host_pids(&["sleep", "607"]).is_empty()).then_some(())
+    });
+    let next = waiting.push_in_background(&url, "main");
+    wait_until(Duration::from_secs(30), "the second push to wait", || {
+        server.deployments("hung").iter().any(|d| d["status"] == "pending").then_some(())
+    });
+    let cancelled = cli(&server, &["cancel", "hung", &format!("v{}", running["number"])]).ok();
     assert!(cancelled.stderr.contains("cancelled by the operator"), "{}", cancelled.stderr);
     let (ok, out) = pusher.join().unwrap();
     assert!(!ok && out.contains("cancelled by the operator"), "{out}");
+    wait_until(Duration::from_secs(10), "the cancelled build's processes to go", || {
+        host_pids(&["sleep", "607"]).is_empty().then_some(())
+    });
+    let (ok, out) = next.join().unwrap();
+    assert!(ok, "the waiting push went next and succeeded: {out}");
+    assert!(server.get_app("hung", "/").1.starts_with("v-next"), "its code is live");
     let record = server.wait_for("hung", id(&running));
     assert_eq!(
         (record["status"].as_str(), record["reason"].as_str()),
         (Some("failed"), Some("cancelled by the operator"))
     );
-    assert!(server.get_app("hung", "/").1.starts_with("v1"));
     let (status, body) = server.api("POST", &format!("/api/apps/hung/deployments/{}/cancel", id(&running)), None);
     assert_eq!(status, 400, "an ended deployment cannot be cancelled: {body}");
 }
