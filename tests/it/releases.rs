@@ -68,16 +68,20 @@ fn a_release_switch_under_load_fails_no_request() {
     // the SIGTERM and the proxy's retry are all under load.
     server.set_settings("steady", json!({ "WAIT_TO_RETIRE": "1" }));
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let (server, stop) = (&server, &stop);
     let (sent, failures) = std::thread::scope(|scope| {
+        // Half the clients POST a small form: a request that never reached a retiring process
+        // is sent again to the new one, body and all.
         let clients: Vec<_> = (0..16)
-            .map(|_| {
-                scope.spawn(|| {
+            .map(|i| {
+                let (method, body) = if i % 2 == 0 { ("GET", "") } else { ("POST", "name=value&more=data") };
+                scope.spawn(move || {
                     let (mut sent, mut failures) = (0u32, Vec::new());
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         sent += 1;
-                        match server.raw_get("steady", "/") {
+                        match server.raw_request("steady", method, "/", body) {
                             Ok(200) => {}
-                            other => failures.push(format!("{other:?}")),
+                            other => failures.push(format!("{method}: {other:?}")),
                         }
                     }
                     (sent, failures)

@@ -24,6 +24,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.do_GET()
+
 ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 
@@ -324,11 +328,19 @@ impl TestServer {
     /// The same request on a plain socket (no process per request), for many requests in a row:
     /// the status, or why there was none.
     pub fn raw_get(&self, app: &str, path: &str) -> Result<u16, String> {
+        self.raw_request(app, "GET", path, "")
+    }
+
+    /// A request through the proxy on a connection of its own; its status, or what went wrong.
+    pub fn raw_request(&self, app: &str, method: &str, path: &str, body: &str) -> Result<u16, String> {
         use std::io::{Read, Write};
         let address = self.base.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {app}.localhost\r\nConnection: close\r\n\r\n");
+        let length = body.len();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {app}.localhost\r\nConnection: close\r\nContent-Length: {length}\r\n\r\n{body}"
+        );
         stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).map_err(|e| format!("read: {e}"))?;

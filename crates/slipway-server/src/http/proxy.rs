@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
@@ -267,10 +267,11 @@ async fn forward(state: &AppState, mut request: Request, endpoint: SocketAddr, a
         headers.insert(header::UPGRADE, upgrade);
     }
 
-    let replay = Replay::of(&request, &path, wants_upgrade);
+    let (request, body) = buffer_small_body(request, wants_upgrade).await?;
+    let replay = Replay::of(&request, &path, wants_upgrade, body);
     let mut response = match (state.proxy.request(request).await, replay) {
         (Ok(response), _) => response,
-        (Err(e), Some(replay)) if is_retryable(&e) => replay.retry(state, app, e).await?,
+        (Err(e), Some(replay)) if replay.may_retry(&e) => replay.retry(state, app, e).await?,
         (Err(e), _) => return Err(e.to_string()),
     };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -299,26 +300,60 @@ fn upstream_uri(endpoint: SocketAddr, path: &str) -> Result<Uri, String> {
 /// How many times a request that never reached an app is tried again, at the app's live endpoint.
 const RETRIES: u32 = 4;
 
-/// What is needed to send a request again: only for requests that can be sent twice safely —
-/// GET, HEAD or OPTIONS, with no body, not an upgrade.
+/// Request bodies up to this size are read before they are sent, so that the request can be
+/// sent again if the app's process was gone (a release switch); larger ones stream.
+const REPLAYABLE_BODY: usize = 64 * 1024;
+
+/// A request with a small body of known length: read whole, kept for a replay.
+async fn buffer_small_body(request: Request, upgrade: bool) -> Result<(Request, Option<Bytes>), String> {
+    let length = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    match length {
+        Some(n) if n > 0 && n <= REPLAYABLE_BODY && !chunked && !upgrade => {
+            let (parts, body) = request.into_parts();
+            let bytes = axum::body::to_bytes(body, REPLAYABLE_BODY)
+                .await
+                .map_err(|e| format!("reading the request body: {e}"))?;
+            Ok((Request::from_parts(parts, Body::from(bytes.clone())), Some(bytes)))
+        }
+        _ => Ok((request, None)),
+    }
+}
+
+/// What is needed to send a request again. A GET, HEAD or OPTIONS with no body is sent again
+/// whenever it got no answer; any other request with a small body only when it never reached
+/// the app (the connection was refused), since the app may have acted on it otherwise.
 struct Replay {
     method: axum::http::Method,
     path: String,
     headers: HeaderMap,
+    body: Bytes,
+    only_when_unsent: bool,
 }
 
 impl Replay {
-    fn of(request: &Request, path: &str, upgrade: bool) -> Option<Self> {
+    fn of(request: &Request, path: &str, upgrade: bool, body: Option<Bytes>) -> Option<Self> {
         use axum::http::Method;
         let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let headers = request.headers();
         let bodyless = !headers.contains_key(header::TRANSFER_ENCODING)
             && headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0");
-        (safe && bodyless && !upgrade).then(|| Replay {
+        let only_when_unsent = !(safe && bodyless);
+        (!upgrade && (bodyless || body.is_some())).then(|| Replay {
             method: request.method().clone(),
             path: path.to_string(),
             headers: headers.clone(),
+            body: body.unwrap_or_default(),
+            only_when_unsent,
         })
+    }
+
+    fn may_retry(&self, error: &hyper_util::client::legacy::Error) -> bool {
+        if self.only_when_unsent {
+            error.is_connect()
+        } else {
+            is_retryable(error)
+        }
     }
 
     /// Sends the request again to the app's live endpoint — during a release switch, the new one —
@@ -333,13 +368,13 @@ impl Replay {
         for attempt in 1..=RETRIES {
             tokio::time::sleep(std::time::Duration::from_millis(25 * u64::from(attempt))).await;
             let Some(endpoint) = state.service.shared().placement.endpoint(app) else { continue };
-            let mut request = Request::new(Body::empty());
+            let mut request = Request::new(Body::from(self.body.clone()));
             *request.method_mut() = self.method.clone();
             *request.uri_mut() = upstream_uri(endpoint, &self.path)?;
             *request.headers_mut() = self.headers.clone();
             match state.proxy.request(request).await {
                 Ok(response) => return Ok(response),
-                Err(e) if is_retryable(&e) => last = e.to_string(),
+                Err(e) if self.may_retry(&e) => last = e.to_string(),
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -347,8 +382,6 @@ impl Replay {
     }
 }
 
-/// The request never reached the app: the connection was refused, or closed or reset before any
-/// answer (a process that was stopping).
 fn is_retryable(error: &hyper_util::client::legacy::Error) -> bool {
     if error.is_connect() {
         return true;
