@@ -484,3 +484,23 @@ fn dashboard_in_headless_chromium() {
     assert!(stdout.contains("checks passed, 0 failed"), "{stdout}\n{stderr}");
     println!("{stdout}");
 }
+
+/// The step table comes from the build's report, not from its log text: a custom script's step
+/// `custom script` is one row with its outcome, not split at the space.
+#[test]
+fn a_custom_script_step_is_one_row_of_the_step_table() {
+    let server = TestServer::start();
+    let password = server.create_app("scripted");
+    let repo = Repo::app("3.12", "six\n");
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", "echo scripted\nexit 3\n");
+    repo.commit("a script that fails");
+    let (ok, _) = repo.push(&server.git_url("scripted", &password), &["main"]);
+    assert!(!ok);
+    let deployment = &server.deployments("scripted")[0];
+    let steps: Vec<&str> = deployment["steps"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(steps.contains(&"custom script"), "{steps:?}");
+    let page = Client::login(&server).get(&format!("/apps/scripted/deployments/v{}", deployment["number"]));
+    let row = page.body.lines().find(|l| l.contains("<td>custom script</td>"));
+    assert!(row.is_some_and(|r| r.contains("step-bad") && r.contains("FAILED")), "one row, failed:\n{}", page.body);
+    assert!(!page.body.contains("<td>custom</td>"), "not split at its space");
+}
