@@ -97,6 +97,12 @@ impl Hosts {
         self.base.as_ref()
     }
 
+    /// The `--admin-host` names a certificate can be had for (not IPs, not `localhost`): with
+    /// `--https`, the dashboard, the API and git are served on them over HTTPS too.
+    pub fn admin_names(&self) -> impl Iterator<Item = &str> {
+        self.admin.iter().map(String::as_str).filter(|name| DomainName::parse(name).is_ok() && !is_ip(name))
+    }
+
     /// Replaces the custom domains (at start, and after each change).
     pub fn set_domains(&self, domains: impl IntoIterator<Item = (DomainName, AppName)>) {
         *self.domains.write().unwrap() = domains.into_iter().map(|(d, a)| (d.0, a)).collect();

@@ -122,11 +122,7 @@ impl Certificates {
         match loaded.get(name) {
             None => true,
             Some(cert) if cert.source == Source::Manual => false,
-            Some(cert) => {
-                let lifetime = cert.not_after - cert.not_before;
-                let left = cert.not_after - OffsetDateTime::now_utc();
-                left < std::cmp::max(lifetime / 3_i32, LAST_DAY)
-            }
+            Some(cert) => due_for_renewal(cert.not_before, cert.not_after, OffsetDateTime::now_utc()),
         }
     }
 
@@ -281,4 +277,28 @@ fn write_private(dir: &Path, file: &str, text: &str) -> Result<(), String> {
     tmp.write_all(text.as_bytes()).map_err(fail)?;
     tmp.persist(dir.join(file)).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// Renewed with a third of its lifetime left (30 days of Let's Encrypt's 90, as certbot does),
+/// and never later than its last day.
+fn due_for_renewal(not_before: OffsetDateTime, not_after: OffsetDateTime, now: OffsetDateTime) -> bool {
+    let lifetime = not_after - not_before;
+    not_after - now < std::cmp::max(lifetime / 3_i32, LAST_DAY)
+}
+
+#[cfg(test)]
+mod renewal_tests {
+    use super::*;
+    use time::Duration;
+
+    #[test]
+    fn a_certificate_is_renewed_with_a_third_of_its_lifetime_left() {
+        let issued = OffsetDateTime::now_utc();
+        let expires = issued + Duration::days(90);
+        assert!(!due_for_renewal(issued, expires, expires - Duration::days(40)), "fresh: left alone");
+        assert!(due_for_renewal(issued, expires, expires - Duration::days(20)), "20 of 90 days left");
+        let short = issued + Duration::days(2);
+        assert!(due_for_renewal(issued, short, short - Duration::hours(12)), "a short one on its last day");
+        assert!(!due_for_renewal(issued, short, issued + Duration::hours(1)));
+    }
 }

@@ -63,6 +63,13 @@ pub async fn serve(
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+            // hyper's header timeout starts at the first byte: a connection that sends nothing is
+            // dropped here (a TLS one by the handshake's timeout below).
+            if acceptor.is_none()
+                && tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut [0u8; 1])).await.is_err()
+            {
+                return tracing::debug!("connection from {peer}: nothing sent within {HEADER_READ_TIMEOUT:?}");
+            }
             let served = match acceptor {
                 None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service)).await,
                 Some(acceptor) => {

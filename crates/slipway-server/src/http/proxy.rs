@@ -262,6 +262,11 @@ async fn forward(state: &AppState, mut request: Request, endpoint: SocketAddr, a
         Some(host) => headers.insert("x-forwarded-host", host),
         None => headers.remove("x-forwarded-host"),
     };
+    // Other names for the same claims, which frameworks read (Django, werkzeug, gunicorn): from a
+    // client they would be lies about its address or scheme.
+    for spoofable in UNTRUSTED_FORWARDING {
+        headers.remove(*spoofable);
+    }
     if let Some(upgrade) = upgrade_value {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, upgrade);
@@ -292,6 +297,19 @@ async fn forward(state: &AppState, mut request: Request, endpoint: SocketAddr, a
     strip_hop_by_hop(response.headers_mut());
     Ok(response.map(Body::new))
 }
+
+/// Forwarding headers slipway does not set and does not pass on.
+const UNTRUSTED_FORWARDING: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-ssl",
+    "x-forwarded-protocol",
+    "x-forwarded-scheme",
+    "x-url-scheme",
+    "front-end-https",
+];
 
 fn upstream_uri(endpoint: SocketAddr, path: &str) -> Result<Uri, String> {
     format!("http://{endpoint}{path}").parse().map_err(|e| format!("bad URI: {e}"))

@@ -10,7 +10,7 @@ use crate::app_name::AppName;
 use crate::certs::{CertStatus, Source};
 use crate::cluster::{AppEvent, ClusterLock};
 use crate::error::{Error, Result};
-use crate::hosts::DomainName;
+use crate::hosts::{DomainName, Target};
 
 /// One name of an app, as `slipway domains list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +50,11 @@ impl Service {
     pub fn add_domain(&self, app: &AppName, domain: &str) -> Result<DomainView> {
         self.require_app(app)?;
         let domain = DomainName::parse(domain).map_err(Error::Invalid)?;
+        if self.shared.hosts.target(domain.as_str()) == Target::Admin {
+            return Err(Error::Invalid(format!(
+                "{domain} is one of the server's admin host names (--admin-host): the dashboard and the API answer there"
+            )));
+        }
         if let Some(base) = self.shared.hosts.base() {
             if domain == *base || domain.as_str().ends_with(&format!(".{base}")) {
                 return Err(Error::Invalid(format!(
@@ -106,6 +111,7 @@ impl Service {
         let mut names: Vec<String> =
             self.shared.store.domains().unwrap_or_default().into_iter().map(|(d, _)| d.to_string()).collect();
         names.extend(self.shared.store.app_names().unwrap_or_default().iter().filter_map(|app| self.base_name(app)));
+        names.extend(self.shared.hosts.admin_names().map(String::from));
         for name in names.into_iter().filter(|n| self.shared.certs.needs_certificate(n)) {
             self.obtain(&name).await;
         }
