@@ -13,6 +13,13 @@ fi
 # Formatting and lints first: a tree that does not format or lint cleanly fails before the tests.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+# One version of each hash crate slipway uses itself (a dependency bump can bring a second).
+sha2_versions=$(cargo tree --workspace --locked -e normal --prefix none -f '{p}' | grep -oE '^sha2 v[^ ]+' | sort -u)
+if [ "$(printf '%s\n' "$sha2_versions" | wc -l)" -gt 1 ]; then
+    printf '%s\n' "$sha2_versions" >&2
+    echo "error: two versions of sha2 are built (see above); align the workspace's sha2 with its dependents'" >&2
+    exit 1
+fi
 # One throwaway PostgreSQL cluster for the run (tests make a database each), stopped at the end.
 pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/slipway-test-pg.XXXXXX")
 trap './scripts/postgres.sh stop "$pg_dir" 2>/dev/null || true; rm -rf "$pg_dir"' EXIT
