@@ -202,6 +202,9 @@ fn config_set_list_and_unset() {
     // A bad argument is refused before anything is sent.
     let bad = cli(&server, &["config", "set", "conf", "A_KEY=2", "OOPS"]);
     assert_eq!(bad.usage_error_line(), "error: invalid argument `OOPS`: expected KEY=VALUE");
+    let build_only = cli(&server, &["config", "set", "conf", "PIP_NO_INDEX=1"]).ok().stdout;
+    assert!(build_only.contains("a build reads them: they apply at the next deployment"), "{build_only}");
+    cli(&server, &["config", "unset", "conf", "PIP_NO_INDEX"]).ok();
     let invalid = cli(&server, &["config", "set", "conf", "bad key=1"]);
     assert!(invalid.error_line().contains("invalid setting name `bad key`"), "{}", invalid.stderr);
     let settings = cli(&server, &["config", "list", "conf", "--json", "--reveal"]).ok().json();

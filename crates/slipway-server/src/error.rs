@@ -126,3 +126,22 @@ impl From<tokio::task::JoinError> for Error {
         Error::Internal(format!("a server task failed: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_tells_the_client_nothing_of_its_details() {
+        let secret = "/srv/slipway/data/apps/shop/site/admin-token";
+        let error = Error::io("read", secret, std::io::Error::other("disk on fire"));
+        assert_eq!(error.kind(), ErrorKind::Internal);
+        let told = error.public_message();
+        assert!(!told.contains(secret) && !told.contains("disk on fire"), "{told}");
+        assert!(told.contains("the server log has the details"), "{told}");
+        assert_eq!(crate::http::error::status_of(error.kind()), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        // A user's mistake is told as it is.
+        let invalid = Error::Invalid("PYTHON_VERSION: `three` is not a Python version".into());
+        assert_eq!(invalid.public_message(), "PYTHON_VERSION: `three` is not a Python version");
+    }
+}

@@ -21,6 +21,8 @@ pub enum Applied {
     NotRunning,
     /// The caller deferred it: the next restart or deployment takes them.
     Deferred,
+    /// Only a build reads them (PYTHON_VERSION, PIP_*, …): nothing was restarted for them.
+    AtNextDeployment,
 }
 
 impl Applied {
@@ -30,6 +32,7 @@ impl Applied {
             Applied::Restarted => "the app was restarted with them",
             Applied::NotRunning => "the app is not running; they apply when it starts",
             Applied::Deferred => "not restarted: they apply at the next restart (`slipway apps restart`) or deployment",
+            Applied::AtNextDeployment => "a build reads them: they apply at the next deployment (nothing was restarted)",
         }
     }
 }
@@ -68,8 +71,14 @@ impl Service {
         restart: bool,
     ) -> Result<(BTreeMap<String, String>, Applied)> {
         self.require_app(app)?;
+        let build_only = match &change {
+            Change::Set(values) => values.keys().all(|key| settings::BUILD_ONLY.contains(&key.as_str())),
+            Change::Unset(key) => settings::BUILD_ONLY.contains(key),
+        };
         self.store_change(Some(app), change)?;
-        let applied = if !restart {
+        let applied = if build_only {
+            Applied::AtNextDeployment
+        } else if !restart {
             Applied::Deferred
         } else if self.shared.placement.has_processes(app) {
             self.restart_app(app).await.map_err(|e| {

@@ -1,7 +1,7 @@
 //! `WEB_CONCURRENCY`'s default for a detected gunicorn or uvicorn, as Heroku sets it: two worker
 //! processes per CPU core plus one, but no more than the app's memory allows (256 MB each).
 
-use crate::settings::AppSettings;
+use crate::settings::{AppSettings, CPU_LIMIT};
 
 /// Memory one worker is assumed to need.
 const MEMORY_PER_WORKER: u64 = 256 << 20;
@@ -12,7 +12,7 @@ pub fn default(settings: &AppSettings) -> (u32, String) {
     let limit = settings.cpu_limit().ok().flatten();
     let cores = limit.map_or(host_cores, |limit| limit.min(host_cores)).ceil().max(1.0) as u32;
     let by_cpu = 2 * cores + 1;
-    let source = if limit.is_some() { "CPU_LIMIT" } else { "the host" };
+    let source = if limit.is_some() { CPU_LIMIT } else { "the host" };
     let by_cpu_why = format!("2 × {cores} CPU core{} ({source}) + 1", if cores == 1 { "" } else { "s" });
     match settings.memory_limit().ok().flatten() {
         Some(memory) => {

@@ -498,15 +498,15 @@ pub(super) async fn save_python_version(
 ) -> DashResult<Response> {
     let service = &dash.app.service;
     let version = form.version.trim().to_string();
-    // A new Python takes a build: the running processes are not restarted for it.
+    // A new Python takes a build: the service does not restart the running processes for it.
     let values = BTreeMap::from([(PYTHON_VERSION.to_string(), version.clone())]);
     let result = if version.is_empty() {
-        service.change_settings(&app, Change::Unset(PYTHON_VERSION), false).await.map(|_| {
+        service.change_settings(&app, Change::Unset(PYTHON_VERSION), true).await.map(|_| {
             "PYTHON_VERSION is not set: the next deployment takes runtime.txt, .python-version or the server's default."
                 .to_string()
         })
     } else {
-        service.change_settings(&app, Change::Set(&values), false).await.map(|_| {
+        service.change_settings(&app, Change::Set(&values), true).await.map(|_| {
             format!("PYTHON_VERSION = {version}. Deploy to apply it: env is recreated if its Python version changes.")
         })
     };
