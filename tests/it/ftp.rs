@@ -231,6 +231,14 @@ out["dele_other"] = attempt(lambda: ftp.delete("/../beta/site/wwwroot/secret.txt
 out["dele_symlinked"] = attempt(lambda: ftp.delete("to-beta/site/wwwroot/secret.txt"))
 out["rename_out"] = attempt(lambda: ftp.rename("/site/wwwroot/to-etc", "/../../stolen"))
 out["rmd_home"] = attempt(lambda: ftp.rmd("/"))
+# The rest of the home is slipway's: git runs as root, and the server writes the logs.
+out["stor_hook"] = attempt(lambda: put(ftp, "/repository/hooks/pre-receive", "id"))
+out["stor_config"] = attempt(lambda: put(ftp, "/repository/config", "[core]\n"))
+out["stor_log"] = attempt(lambda: put(ftp, "/LogFiles/app.log", "x"))
+out["stor_through_link"] = attempt(lambda: put(ftp, "/site/wwwroot/to-deployments/planted.txt", "x"))
+out["rmd_wwwroot_link"] = attempt(lambda: ftp.rmd("/site/wwwroot"))
+out["mkd_repository"] = attempt(lambda: ftp.mkd("/repository/hooks/more"))
+out["stor_data"] = attempt(lambda: put(ftp, "/data/notes.txt", "fine"))
 ftp.quit()
 "#,
         &[("PW", &alpha)],
@@ -260,6 +268,12 @@ ftp.quit()
         "dele_symlinked",
         "rename_out",
         "rmd_home",
+        "stor_hook",
+        "stor_config",
+        "stor_log",
+        "stor_through_link",
+        "rmd_wwwroot_link",
+        "mkd_repository",
     ] {
         assert!(err(&out[key]).starts_with('5'), "{key} must be refused: {out}");
     }
@@ -270,6 +284,24 @@ ftp.quit()
     assert!(!apps.join("beta/planted.txt").exists() && !server.data_dir().join("made-by-alpha").exists());
     assert!(!server.dir.path().join("made-by-alpha").exists() && !apps.join("made-by-alpha").exists());
     assert!(server.app_home("alpha").is_dir());
+    assert!(out["stor_data"]["ok"].is_string(), "the data folder is the app's: {out}");
+    assert!(!server.app_home("alpha").join("site/deployments/planted.txt").exists());
+}
+
+/// A hook in an app's repository (however it got there) is never run: git runs slipway's own,
+/// from outside the app homes.
+#[test]
+fn a_hook_in_the_apps_repository_is_never_run() {
+    let server = TestServer::start();
+    let password = server.create_app("hooked");
+    let marker = server.dir.path().join("hook-ran");
+    let hook = server.app_home("hooked").join("repository/hooks/pre-receive");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display())).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let repo = Repo::app("3.12", "six\n");
+    let out = repo.push_ok(&server.git_url("hooked", &password), &["main"]);
+    assert!(out.contains("remote: Deployment v1 succeeded"), "slipway's hook ran: {out}");
+    assert!(!marker.exists(), "the repository's own hook did not");
 }
 
 #[test]

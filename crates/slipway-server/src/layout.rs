@@ -77,6 +77,12 @@ impl DataDir {
         self.run_dir().join("hook.sock")
     }
 
+    /// The hooks every app's repository runs (`core.hooksPath`): outside the app homes, so that
+    /// nothing an app can write is ever run by git as root.
+    pub fn git_hooks(&self) -> PathBuf {
+        self.run_dir().join("git-hooks")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.run_dir().join("lock")
     }

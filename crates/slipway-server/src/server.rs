@@ -228,6 +228,8 @@ pub async fn serve(
         runtimes,
     });
     cluster::recover_orphans(&shared, true);
+    git::install_hook(&shared.data_dir.git_hooks(), &shared.config.slipway_exe)
+        .map_err(|e| anyhow::anyhow!("installing slipway's git hook: {e}"))?;
     for app in shared.store.app_names()? {
         // An app another instance deploys right now is that instance's to tidy.
         if let Some(_lock) = ClusterLock::try_take(&shared, &app) {
@@ -327,7 +329,7 @@ fn announce(shared: &Shared) -> anyhow::Result<()> {
 /// After a (re)start: the app's releases agree with the store (the live one is the store's, a
 /// release a crash left half-built is gone), and its git hook runs this server's binary.
 fn recover_app(shared: &Shared, app: &AppName) {
-    let Shared { store, data_dir, config, isolation, .. } = shared;
+    let Shared { store, data_dir, isolation, .. } = shared;
     let paths = data_dir.app(app);
     let ids = isolation.is_sandboxed().then(|| store.app_number(app).ok().flatten().map(sandbox::app_ids)).flatten();
     if let Err(e) = sandbox::prepare_home(&paths, ids) {
@@ -339,9 +341,9 @@ fn recover_app(shared: &Shared, app: &AppName) {
     if let Err(e) = releases::recover(&paths, live, &kept) {
         tracing::warn!("recovering the releases of {app}: {e}");
     }
-    if let Err(e) = git::install_hook(&paths.repository(), &config.slipway_exe) {
-        tracing::warn!("refreshing the git hook of {app}: {e}");
-    }
+    // A repository made before the hooks moved out of the app homes has its own: it goes, so
+    // that nothing in an app home looks as if git ran it.
+    let _ = std::fs::remove_file(paths.repository().join("hooks/pre-receive"));
 }
 
 /// After a (re)start, every app with an active deployment is started again.

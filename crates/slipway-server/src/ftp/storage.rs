@@ -79,6 +79,30 @@ impl AppStorage {
     fn path<P: AsRef<Path>>(path: P) -> storage::Result<PathBuf> {
         confine(path.as_ref()).map_err(|e| denied(&e))
     }
+
+    /// A path the session may change: one in the app's releases (what `site/wwwroot` shows) or
+    /// its data folder, judged by where its folder really is (through any link the app made).
+    /// The rest of the home — the git repository and its hooks, the deployment logs, the log
+    /// files — is slipway's, which runs as root: a write there would be a way out of the sandbox.
+    async fn writable<P: AsRef<Path>>(user: &AppUser, path: P) -> storage::Result<PathBuf> {
+        let path = Self::path(path)?;
+        let paths = crate::layout::AppPaths { home: user.home.clone() };
+        let real = user.home.join(path.strip_prefix("/").unwrap_or(&path));
+        let inside = tokio::task::spawn_blocking(move || {
+            let parent = real.parent()?.canonicalize().ok()?;
+            let areas = [paths.releases(), paths.data()];
+            Some(areas.iter().filter_map(|area| area.canonicalize().ok()).any(|area| parent.starts_with(area)))
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if inside {
+            Ok(path)
+        } else {
+            Err(denied("only site/wwwroot and data can be changed over FTP; the rest of the app home is slipway's"))
+        }
+    }
 }
 
 #[async_trait]
@@ -134,7 +158,7 @@ impl StorageBackend<AppUser> for AppStorage {
         path: P,
         start_pos: u64,
     ) -> storage::Result<u64> {
-        let path = Self::path(path)?;
+        let path = Self::writable(user, path).await?;
         let (home, file) = (user.home.clone(), user.home.join(path.strip_prefix("/").unwrap_or(&path)));
         tokio::task::spawn_blocking(move || crate::releases::unshare(&home, &file))
             .await
@@ -146,25 +170,22 @@ impl StorageBackend<AppUser> for AppStorage {
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
-        self.fs()?.del(user, Self::path(path)?).await
+        self.fs()?.del(user, Self::writable(user, path).await?).await
     }
 
     async fn mkd<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
-        let path = Self::path(path)?;
+        let path = Self::writable(user, path).await?;
         self.fs()?.mkd(user, &path).await?;
         user.give_to_app(&path);
         Ok(())
     }
 
     async fn rename<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, from: P, to: P) -> storage::Result<()> {
-        self.fs()?.rename(user, Self::path(from)?, Self::path(to)?).await
+        self.fs()?.rename(user, Self::writable(user, from).await?, Self::writable(user, to).await?).await
     }
 
     async fn rmd<P: AsRef<Path> + Send + Debug>(&self, user: &AppUser, path: P) -> storage::Result<()> {
-        let path = Self::path(path)?;
-        if path == Path::new("/") {
-            return Err(denied("the app home itself cannot be removed"));
-        }
+        let path = Self::writable(user, path).await?;
         self.fs()?.rmd(user, path).await
     }
 

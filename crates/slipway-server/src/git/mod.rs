@@ -62,9 +62,10 @@ fn failed(what: &str, stderr: &[u8]) -> GitError {
     GitError::Failed { what: what.to_string(), stderr: String::from_utf8_lossy(stderr).trim().to_string() }
 }
 
-/// Creates the bare repository with `main` as its default branch, push options enabled and the
-/// pre-receive hook that hands deployments to the server.
-pub fn init_repository(repo: &Path, slipway_exe: &Path) -> GitResult<()> {
+/// Creates the bare repository with `main` as its default branch and push options enabled. Its
+/// hooks are slipway's, from [`install_hook`]'s folder (given to `git http-backend` as
+/// `core.hooksPath`), not the repository's own `hooks/`.
+pub fn init_repository(repo: &Path) -> GitResult<()> {
     run(
         Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(repo),
         "create the repository",
@@ -74,25 +75,32 @@ pub fn init_repository(repo: &Path, slipway_exe: &Path) -> GitResult<()> {
     {
         run(git(repo).args(["config", key, value]), "configure the repository")?;
     }
-    install_hook(repo, slipway_exe)
+    Ok(())
 }
 
-/// (Re)writes the pre-receive hook; done at every start so it follows the binary if it moves.
-pub fn install_hook(repo: &Path, slipway_exe: &Path) -> GitResult<()> {
+/// Writes the pre-receive hook that hands deployments to the server into `hooks` (done at every
+/// start, so it follows the binary if it moves).
+pub fn install_hook(hooks: &Path, slipway_exe: &Path) -> GitResult<()> {
     use std::os::unix::fs::PermissionsExt;
-    let hook = repo.join("hooks/pre-receive");
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GitError::Io { action, path, source }
+    };
+    std::fs::create_dir_all(hooks).map_err(io("create", hooks))?;
+    let hook = hooks.join("pre-receive");
     let exe = slipway_exe.to_string_lossy().replace('\'', r"'\''");
-    std::fs::write(&hook, format!("#!/bin/sh\nexec '{exe}' hook pre-receive\n")).map_err(|source| GitError::Io {
-        action: "write",
-        path: hook.clone(),
-        source,
-    })?;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).map_err(|source| GitError::Io {
-        action: "make executable",
-        path: hook.clone(),
-        source,
-    })?;
-    Ok(())
+    std::fs::write(&hook, format!("#!/bin/sh\nexec '{exe}' hook pre-receive\n")).map_err(io("write", &hook))?;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).map_err(io("make executable", &hook))
+}
+
+/// `git http-backend`'s environment for slipway's hooks: configuration from the environment
+/// outranks the repository's own, so a `core.hooksPath` written into a repository is overridden.
+pub fn hooks_env(hooks: &Path) -> [(&'static str, std::ffi::OsString); 3] {
+    [
+        ("GIT_CONFIG_COUNT", "1".into()),
+        ("GIT_CONFIG_KEY_0", "core.hooksPath".into()),
+        ("GIT_CONFIG_VALUE_0", hooks.as_os_str().to_os_string()),
+    ]
 }
 
 #[derive(Debug, Clone, Default)]

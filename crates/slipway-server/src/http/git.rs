@@ -68,6 +68,7 @@ async fn run_backend(state: &AppState, app: &AppName, rest: &str, request: Reque
         .env(hook::ENV_TOKEN, &shared.hook_token)
         .env(hook::ENV_APP, app.as_str())
         .env(hook::ENV_PUSH_ID, &push_id)
+        .envs(crate::git::hooks_env(&shared.data_dir.git_hooks()))
         .env_remove("GIT_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -112,7 +112,7 @@ impl Service {
                         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", dir, e))?;
                     }
                     releases::create(&paths).map_err(|e| Error::io("create", paths.wwwroot(), e))?;
-                    git::init_repository(&paths.repository(), &shared.config.slipway_exe)?;
+                    git::init_repository(&paths.repository())?;
                     let ids = shared.app_ids(&app)?;
                     let ids = shared.isolation.is_sandboxed().then_some(ids);
                     sandbox::prepare_home(&paths, ids)

@@ -32,7 +32,9 @@ impl Applied {
             Applied::Restarted => "the app was restarted with them",
             Applied::NotRunning => "the app is not running; they apply when it starts",
             Applied::Deferred => "not restarted: they apply at the next restart (`slipway apps restart`) or deployment",
-            Applied::AtNextDeployment => "a build reads them: they apply at the next deployment (nothing was restarted)",
+            Applied::AtNextDeployment => {
+                "a build reads them: they apply at the next deployment (nothing was restarted)"
+            }
         }
     }
 }
