@@ -75,3 +75,29 @@ fn the_walkthrough_runs_as_written() {
         assert!(text.contains(step), "no `{step}` in:\n{text}");
     }
 }
+
+/// Every `](#anchor)` link in the README leads to one of its headings (as GitHub names them), so
+/// a section cannot go while links to it stay.
+#[test]
+fn the_readmes_links_to_its_sections_resolve() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let slug = |heading: &str| -> String {
+        heading
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect()
+    };
+    let anchors: Vec<String> =
+        readme.lines().filter_map(|l| l.strip_prefix('#')).map(|h| slug(h.trim_start_matches('#'))).collect();
+    let links: Vec<&str> = readme.split("](#").skip(1).filter_map(|rest| rest.split(')').next()).collect();
+    assert!(!links.is_empty());
+    for link in links {
+        assert!(anchors.iter().any(|a| a == link), "README links to #{link}, which no heading is: {anchors:?}");
+    }
+}
