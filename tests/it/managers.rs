@@ -252,11 +252,46 @@ fn a_committed_virtual_environment_is_not_copied() {
 
 #[test]
 fn variables_in_requirements_work_with_uv_as_with_pip() {
-    let mut project = flask_project("3.12", "six==${SIX_VERSION}\n");
-    project.setting("SIX_VERSION", "1.17.0");
+    let mut project = flask_project("3.12", "six==${SIX_VERSION}\n${EXTRA}\n");
+    project.setting("SIX_VERSION", "1.17.0").setting("EXTRA", "flask");
     let log = project.build_ok(&[]);
     assert!(log.contains("filled in from the app's settings"), "{log}");
     assert_eq!(project.env_python("import six; print(six.__version__)").unwrap(), "1.17.0");
+    // A new value of the setting is a new install, though requirements.txt did not change.
+    project.setting("EXTRA", "itsdangerous");
+    let log = project.build_ok(&[]);
+    assert!(!log.contains("--> install: skipped"), "{log}");
+    assert!(project.importable("itsdangerous") && !project.importable("flask"), "{log}");
+}
+
+const PACKAGED: &str = "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[tool.hatch.build.targets.wheel]\npackages = [\"src/app\"]\n";
+
+/// A project installed as a package (src layout, a build system): a change of its code alone is
+/// installed at the next deployment — uv and pip take an installed folder package as up to date.
+#[test]
+fn a_packaged_projects_new_code_is_installed_with_uv_lock_and_with_requirements() {
+    let project = Project::new();
+    project
+        .write("app.py", FLASK_APP)
+        .write(".python-version", "3.12\n")
+        .write("src/app/__init__.py", "VALUE = 'old'\n")
+        .write("pyproject.toml", pyproject(&["six"], PACKAGED));
+    uv_lock(&project.src());
+    project.build_ok(&[]);
+    let value = || project.env_python("import app; print(app.VALUE)").unwrap();
+    assert_eq!(value(), "old");
+    project.write("src/app/__init__.py", "VALUE = 'new'\n");
+    let log = project.build_ok(&[]);
+    assert_eq!(value(), "new", "{log}");
+    let log = project.build_ok(&[]);
+    assert!(log.contains("--> install: skipped"), "nothing changed, nothing installed:\n{log}");
+
+    // The same with requirements.txt naming the folder (`.`), as slipway tells setup.py apps to.
+    project.remove("uv.lock").write("requirements.txt", ".\n");
+    project.build_ok(&[]);
+    project.write("src/app/__init__.py", "VALUE = 'newer'\n");
+    let log = project.build_ok(&[]);
+    assert_eq!(value(), "newer", "{log}");
 }
 
 #[test]

@@ -53,6 +53,10 @@ pub struct Lock {
     pub hashed: Option<PathBuf>,
     /// Normalized names of every package the requirements need, dependencies included.
     pub packages: Vec<String>,
+    /// The requirements install folders of the repository (`.`, `-e .`): both installers take an
+    /// installed folder package as up to date whatever its code, so everything is reinstalled
+    /// (from the cache: quick).
+    pub local_code: bool,
 }
 
 /// What [`Installer::lock`] resolves: a requirements file, or a pyproject.toml (uv only), read
@@ -74,6 +78,7 @@ impl Lock {
             packages: names_in_lock(&text),
             path: path.to_path_buf(),
             hashed: all_hashed.then(|| path.to_path_buf()),
+            local_code: false,
         })
     }
 }
@@ -200,7 +205,7 @@ impl Installer {
                     log,
                 )?;
                 let text = std::fs::read_to_string(&lock_path).at("read", &lock_path)?;
-                Ok(Lock { packages: names_in_lock(&text), path: lock_path, hashed: None })
+                Ok(Lock { packages: names_in_lock(&text), path: lock_path, hashed: None, local_code: false })
             }
             Installer::Pip => {
                 let report = temp.join("pip-report.json");
@@ -222,7 +227,7 @@ impl Installer {
                 })?;
                 let lock = report.to_requirements();
                 std::fs::write(&lock_path, &lock).at("write", &lock_path)?;
-                Ok(Lock { packages: names_in_lock(&lock), path: lock_path, hashed: None })
+                Ok(Lock { packages: names_in_lock(&lock), path: lock_path, hashed: None, local_code: false })
             }
         }
     }
@@ -258,12 +263,15 @@ impl Installer {
                 c
             }
         };
+        let reinstall = match self {
+            Installer::Uv { .. } => "--reinstall",
+            Installer::Pip => "--force-reinstall",
+        };
         if lock.hashed.is_some() {
             // Installed packages are not checked again by either installer: reinstalled, they are.
-            command.arg("--require-hashes").arg(match self {
-                Installer::Uv { .. } => "--reinstall",
-                Installer::Pip => "--force-reinstall",
-            });
+            command.arg("--require-hashes").arg(reinstall);
+        } else if lock.local_code {
+            command.arg(reinstall);
         }
         run_logged(
             &format!("installing requirements ({})", self.kind()),

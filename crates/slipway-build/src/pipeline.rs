@@ -398,12 +398,27 @@ fn run_custom_script(
     })
 }
 
-/// The files whose content decides what an install of `dependencies` from `root` brings.
+/// The files whose content decides what an install of `dependencies` from `root` brings, and
+/// the repository's code when the install brings that too.
 fn install_inputs(root: &Path, dependencies: Dependencies) -> Result<RequirementFiles> {
-    match dependencies {
-        Dependencies::Requirements => RequirementFiles::read(&root.join(REQUIREMENTS_TXT), root),
-        other => RequirementFiles::read_plain(root, other.deciding_files()),
+    let mut inputs = match dependencies {
+        Dependencies::Requirements => RequirementFiles::read(&root.join(REQUIREMENTS_TXT), root)?,
+        other => RequirementFiles::read_plain(root, other.deciding_files())?,
+    };
+    let local_code = match dependencies {
+        Dependencies::Requirements => inputs.install_local_paths(),
+        Dependencies::UvLock => !local_uv_packages(&inputs).is_empty(),
+        _ => false,
+    };
+    if local_code {
+        inputs.local_code = Some(crate::requirements::tree_digest(root)?);
     }
+    Ok(inputs)
+}
+
+fn local_uv_packages(inputs: &RequirementFiles) -> Vec<String> {
+    let lock = inputs.files.iter().find(|f| f.name == project::UV_LOCK);
+    lock.map(|lock| project::uv::local_packages(&lock.bytes)).unwrap_or_default()
 }
 
 /// Why the resolve and install steps are skipped when nothing changed.
@@ -424,7 +439,7 @@ fn fingerprint(inputs: &RequirementFiles, dependencies: Dependencies, installing
         _ => String::new(),
     };
     let sources = installing.sources.as_args().join(" ");
-    inputs.fingerprint(&[dependencies.manager(), &tool, &identity, &sources])
+    inputs.fingerprint(installing.settings, &[dependencies.manager(), &tool, &identity, &sources])
 }
 
 fn is_up_to_date(
@@ -569,10 +584,11 @@ fn install_planned(
     marker.write(env)?;
     marker.packages = match plan {
         InstallPlan::Pins(lock) => {
-            let needed: BTreeSet<String> = match &lock {
-                Some(lock) => {
-                    installer.install(env, lock, target, sources, settings, log)?;
-                    lock.packages.iter().cloned().collect()
+            let needed: BTreeSet<String> = match lock {
+                Some(mut lock) => {
+                    lock.local_code = installed.inputs.local_code.is_some();
+                    installer.install(env, &lock, target, sources, settings, log)?;
+                    lock.packages.into_iter().collect()
                 }
                 None => BTreeSet::new(),
             };
@@ -589,7 +605,8 @@ fn install_planned(
         }
         InstallPlan::UvSync => {
             let uv = installer.uv().expect("uv.lock is installed with uv");
-            project::uv::sync(uv, target, env, sources, settings, log)?;
+            let rebuild = local_uv_packages(installed.inputs);
+            project::uv::sync(uv, target, env, sources, settings, &rebuild, log)?;
             env::installed_packages(env)
         }
         InstallPlan::PoetrySync(poetry) => {

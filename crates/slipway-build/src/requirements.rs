@@ -16,6 +16,10 @@ pub const REQUIREMENTS_TXT: &str = "requirements.txt";
 #[derive(Debug, Clone, Default)]
 pub struct RequirementFiles {
     pub files: Vec<RequirementFile>,
+    /// When the install brings code of the repository itself (`.` or `-e .` in requirements.txt,
+    /// a packaged uv project): a digest of the repository's files, so that a change of the code
+    /// alone makes the next deployment install again.
+    pub local_code: Option<String>,
 }
 
 impl RequirementFiles {
@@ -44,7 +48,7 @@ impl RequirementFiles {
                 .map_err(|e| BuildError::invalid_file(*name, None, format!("cannot read it: {e}")))?;
             files.push(RequirementFile { path: real, name: name.to_string(), bytes });
         }
-        Ok(RequirementFiles { files })
+        Ok(RequirementFiles { files, local_code: None })
     }
 
     /// The files with `${NAME}` replaced by the setting `NAME`, as pip does when it reads them
@@ -71,17 +75,32 @@ impl RequirementFiles {
     pub fn read(path: &Path, display_root: &Path) -> Result<Self> {
         let mut files = Vec::new();
         collect(path, display_root, &mut files, None)?;
-        Ok(RequirementFiles { files })
+        Ok(RequirementFiles { files, local_code: None })
     }
 
-    /// sha256 over every file (name and content) and whatever else decides the install's result —
-    /// the installer and its version, the interpreter, where packages come from.
-    pub fn fingerprint(&self, context: &[&str]) -> String {
+    /// Whether requirements.txt (or a file it includes) installs a folder of the repository:
+    /// `.`, `-e .`, `./libs/mylib`, a `file:` URL.
+    pub fn install_local_paths(&self) -> bool {
+        self.files.iter().any(|f| String::from_utf8_lossy(&f.bytes).lines().any(is_local_requirement))
+    }
+
+    /// sha256 over every file (name, and content with `${NAME}` filled in from `settings`), the
+    /// repository's code when the install brings it, and whatever else decides the install's
+    /// result — the installer and its version, the interpreter, where packages come from.
+    pub fn fingerprint(&self, settings: &Settings, context: &[&str]) -> String {
         let mut hash = Sha256::new();
         for file in &self.files {
             hash.update(file.name.as_bytes());
             hash.update([0]);
-            hash.update(&file.bytes);
+            if file.bytes.windows(2).any(|w| w == b"${") {
+                hash.update(expand_variables(&String::from_utf8_lossy(&file.bytes), settings).as_bytes());
+            } else {
+                hash.update(&file.bytes);
+            }
+            hash.update([0]);
+        }
+        if let Some(code) = &self.local_code {
+            hash.update(code.as_bytes());
             hash.update([0]);
         }
         for part in context {
@@ -90,6 +109,40 @@ impl RequirementFiles {
         }
         hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+fn is_local_requirement(line: &str) -> bool {
+    let line = line.split(" #").next().unwrap_or_default().trim();
+    let line = ["-e", "--editable"]
+        .iter()
+        .find_map(|flag| line.strip_prefix(flag).filter(|rest| rest.starts_with([' ', '=', '\t'])))
+        .map(|rest| rest.trim_start_matches(['=', ' ', '\t']))
+        .unwrap_or(line);
+    line.starts_with('.') || line.starts_with('/') || line.starts_with("file:") || line.contains("@ file:")
+}
+
+/// A digest of the files under `root` (names and contents), leaving out what is not the app's
+/// code: `.git`, virtual environments (`env`, any folder with `pyvenv.cfg`), caches.
+pub fn tree_digest(root: &Path) -> Result<String> {
+    const SKIPPED: &[&str] = &[".git", "__pycache__", "node_modules", ".slipway", ".mypy_cache", ".pytest_cache"];
+    let mut hash = Sha256::new();
+    let walker = walkdir::WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|e| {
+        let skipped = SKIPPED.iter().any(|s| e.file_name() == *s);
+        let venv = e.file_type().is_dir() && e.path().join("pyvenv.cfg").exists();
+        e.depth() == 0 || !(skipped || venv)
+    });
+    for entry in walker {
+        let entry = entry.map_err(|e| BuildError::io("read", root, e.into()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        hash.update(rel.as_os_str().as_encoded_bytes());
+        hash.update([0]);
+        hash.update(std::fs::read(entry.path()).at("read", entry.path())?);
+        hash.update([0]);
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn display(path: &Path, root: &Path) -> String {
@@ -234,15 +287,16 @@ mod tests {
         std::fs::create_dir(dir.path().join("more")).unwrap();
         std::fs::write(dir.path().join("more/base.txt"), "requests\n-c ../pins.txt\n").unwrap();
         std::fs::write(dir.path().join("pins.txt"), "requests==2.34.2\n").unwrap();
+        let none = Settings::default();
         let before = RequirementFiles::read(&req, dir.path()).unwrap();
         assert_eq!(before.files.len(), 3);
         std::fs::write(dir.path().join("pins.txt"), "requests==2.34.1\n").unwrap();
         let after = RequirementFiles::read(&req, dir.path()).unwrap();
-        assert_ne!(before.fingerprint(&["uv 1"]), after.fingerprint(&["uv 1"]));
-        assert_ne!(after.fingerprint(&["uv 1"]), after.fingerprint(&["uv 2"]));
+        assert_ne!(before.fingerprint(&none, &["uv 1"]), after.fingerprint(&none, &["uv 1"]));
+        assert_ne!(after.fingerprint(&none, &["uv 1"]), after.fingerprint(&none, &["uv 2"]));
         assert_eq!(
-            after.fingerprint(&["uv 1"]),
-            RequirementFiles::read(&req, dir.path()).unwrap().fingerprint(&["uv 1"])
+            after.fingerprint(&none, &["uv 1"]),
+            RequirementFiles::read(&req, dir.path()).unwrap().fingerprint(&none, &["uv 1"])
         );
 
         // The same files in another checkout have the same fingerprint.
@@ -252,7 +306,7 @@ mod tests {
             std::fs::copy(dir.path().join(name), elsewhere.path().join(name)).unwrap();
         }
         let moved = RequirementFiles::read(&elsewhere.path().join(REQUIREMENTS_TXT), elsewhere.path()).unwrap();
-        assert_eq!(moved.fingerprint(&["uv 1"]), after.fingerprint(&["uv 1"]));
+        assert_eq!(moved.fingerprint(&none, &["uv 1"]), after.fingerprint(&none, &["uv 1"]));
     }
 
     #[test]
@@ -310,5 +364,36 @@ mod tests {
         assert_eq!(normalize_name("Typing_Extensions"), "typing-extensions");
         assert_eq!(normalize_name("zope.interface"), "zope-interface");
         assert_eq!(normalize_name("a--_b"), "a-b");
+    }
+
+    #[test]
+    fn local_code_and_variables_decide_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = dir.path().join(REQUIREMENTS_TXT);
+        for (text, local) in [
+            ("flask\n-e .\n", true),
+            ("--editable=./libs/mylib\n", true),
+            (".  # the app itself\n", true),
+            ("mylib @ file:///srv/mylib\n", true),
+            ("flask\n-r more.txt\n", false),
+            ("-extra-thing\n", false),
+        ] {
+            std::fs::write(&req, text).unwrap();
+            std::fs::write(dir.path().join("more.txt"), "six\n").unwrap();
+            assert_eq!(RequirementFiles::read(&req, dir.path()).unwrap().install_local_paths(), local, "{text}");
+        }
+        std::fs::write(&req, "${PKG}\n").unwrap();
+        let files = RequirementFiles::read(&req, dir.path()).unwrap();
+        let with = |value: &str| files.fingerprint(&[("PKG", value)].into_iter().collect(), &[]);
+        assert_ne!(with("six"), with("itsdangerous"), "the setting behind the variable decides");
+
+        std::fs::write(dir.path().join("app.py"), "VALUE = 'old'").unwrap();
+        std::fs::create_dir_all(dir.path().join("env")).unwrap();
+        std::fs::write(dir.path().join("env/pyvenv.cfg"), "home = /usr").unwrap();
+        let old = tree_digest(dir.path()).unwrap();
+        std::fs::write(dir.path().join("env/junk"), "x").unwrap();
+        assert_eq!(tree_digest(dir.path()).unwrap(), old, "a virtual environment is not the app's code");
+        std::fs::write(dir.path().join("app.py"), "VALUE = 'new'").unwrap();
+        assert_ne!(tree_digest(dir.path()).unwrap(), old);
     }
 }

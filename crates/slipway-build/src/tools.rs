@@ -69,7 +69,8 @@ impl Tool {
         shed.installer.create_venv(shed.runtime, &home, shed.log)?;
         let pin = tempfile::NamedTempFile::new_in(shed.dir).at("create a temporary file in", shed.dir)?;
         std::fs::write(pin.path(), format!("{}=={}\n", self.name, self.version)).at("write", pin.path())?;
-        let lock = Lock { path: pin.path().to_path_buf(), hashed: None, packages: vec![self.name.to_string()] };
+        let packages = vec![self.name.to_string()];
+        let lock = Lock { path: pin.path().to_path_buf(), hashed: None, packages, local_code: false };
         shed.installer.install(&home, &lock, shed.dir, shed.sources, shed.settings, shed.log)?;
         let marker = serde_json::json!({ "name": self.name, "version": self.version });
         std::fs::write(home.join(MARKER), marker.to_string()).at("write", home.join(MARKER))?;

@@ -29,13 +29,31 @@ pub fn check_lock(
     run_logged("checking uv.lock (uv lock --check)", with_settings(&mut command, settings).current_dir(project), log)
 }
 
-/// Installs uv.lock into `env` exactly.
+/// The packages uv.lock installs from folders of the repository (the project itself when it has a
+/// build system, path dependencies): uv rebuilds those only when their pyproject.toml changes,
+/// so a deployment that changes their code must ask for it.
+pub fn local_packages(lock: &[u8]) -> Vec<String> {
+    let Ok(lock) = toml::from_str::<toml::Table>(&String::from_utf8_lossy(lock)) else { return Vec::new() };
+    let packages = lock.get("package").and_then(|p| p.as_array()).map(Vec::as_slice).unwrap_or_default();
+    packages
+        .iter()
+        .filter(|package| {
+            let source = package.get("source").and_then(|s| s.as_table());
+            source.is_some_and(|s| ["editable", "directory", "path"].iter().any(|k| s.contains_key(*k)))
+        })
+        .filter_map(|package| package.get("name")?.as_str().map(String::from))
+        .collect()
+}
+
+/// Installs uv.lock into `env` exactly; the packages in `rebuild` are built again from the
+/// repository's code.
 pub fn sync(
     uv: &Path,
     project: &Path,
     env: &Path,
     sources: &PackageSources,
     settings: &Settings,
+    rebuild: &[String],
     log: &BuildLog,
 ) -> Result<()> {
     log.info("Installing uv.lock into env (uv sync --locked --no-default-groups --no-editable).");
@@ -44,6 +62,9 @@ pub fn sync(
         .args(["sync", "--locked", "--no-default-groups", "--no-editable", "--python"])
         .arg(crate::env::python_in(env))
         .args(sources.as_args());
+    for package in rebuild {
+        command.args(["--reinstall-package", package]);
+    }
     with_settings(&mut command, settings).env("UV_PROJECT_ENVIRONMENT", env).current_dir(project);
     run_logged("installing uv.lock (uv sync)", &mut command, log)
 }
