@@ -298,6 +298,12 @@ fn errors_are_json_and_unsafe_settings_are_refused() {
     let (status, body) = server.request("GET", traversal, None, Some(&basic));
     assert_eq!(status, 404, "{body}");
     assert!(body["error"].is_string(), "{body}");
+    // Paths no route matches, under /api and /git: JSON too.
+    for path in ["/api/", "/api/no-such-thing", "/git/plain.git", "/git/x"] {
+        let (status, body) = server.request("GET", path, None, Some(&auth));
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
 
     let (status, body) = server.api("PUT", "/api/apps/plain/settings", Some(json!({ "PYTHONHOME": "/usr" })));
     assert_eq!(status, 400, "{body}");

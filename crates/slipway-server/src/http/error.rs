@@ -52,13 +52,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware for the API and git routes: every error answer is `{"error": "..."}`, axum's own
+/// Middleware for the API, git and hook paths (the dashboard's pages are left as they are): every
+/// error answer is `{"error": "..."}`, axum's own
 /// rejections (405, a bad query, a bad path encoding) and git's included, which come as text or
 /// empty. The text, when there is one, is kept as the message; headers (`WWW-Authenticate`,
 /// `Allow`, `Retry-After`) are kept too.
 pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use axum::http::header;
+    let path = request.uri().path();
+    let machine_facing = path == "/api" || ["/api/", "/git/", "/hooks/"].iter().any(|p| path.starts_with(p));
     let response = next.run(request).await;
+    if !machine_facing {
+        return response;
+    }
     let status = response.status();
     let is_json =
         response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));

@@ -34,22 +34,16 @@ pub struct AppState {
 pub fn router(service: Service) -> Router {
     let state = AppState { service, proxy: proxy::client() };
     Router::new()
-        .nest(
-            "/api",
-            api::router(state.clone())
-                .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
-                .layer(axum::middleware::from_fn(error::json_errors)),
-        )
+        .nest("/api", api::router(state.clone()).layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY)))
         .route(
             "/metrics",
             get(api::openmetrics).layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_admin)),
         )
-        .route(
-            "/hooks/{app}/{secret}",
-            axum::routing::post(hooks::deploy_hook).layer(axum::middleware::from_fn(error::json_errors)),
-        )
-        .route("/git/{repo}/{*rest}", any(git::handle).layer(axum::middleware::from_fn(error::json_errors)))
+        .route("/hooks/{app}/{secret}", axum::routing::post(hooks::deploy_hook))
+        .route("/git/{repo}/{*rest}", any(git::handle))
         .merge(dashboard::router(state.clone()))
+        // Outside the routes, so that a path no route matches (`/api/`, `/git/x`) answers JSON too.
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), proxy::route_app_hosts))
         .with_state(state)
 }

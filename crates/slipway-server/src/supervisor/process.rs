@@ -123,7 +123,7 @@ fn shell_line(command: &str) -> String {
     let assignment = first
         .split_once('=')
         .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-    if compound || assignment || first == "cd" {
+    if compound || assignment || first == "cd" || first == "exec" {
         command.to_string()
     } else {
         format!("exec {command}")
@@ -199,5 +199,6 @@ mod tests {
         assert_eq!(shell_line("WEB_CONCURRENCY=2 gunicorn x"), "WEB_CONCURRENCY=2 gunicorn x");
         assert_eq!(shell_line("cd sub && python app.py"), "cd sub && python app.py");
         assert_eq!(shell_line("python app.py --opt=1"), "exec python app.py --opt=1");
+        assert_eq!(shell_line("exec gunicorn x"), "exec gunicorn x", "not `exec exec`");
     }
 }
