@@ -4,6 +4,7 @@
 //! Every failure becomes one line that says what was wrong: the server's own `{"error": …}` text,
 //! a server that cannot be reached, or an admin token that is missing or refused.
 
+use slipway_build::log::escape_controls;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -337,8 +338,12 @@ pub fn print_json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints rows as plain aligned columns; the last column is not padded.
+/// Prints rows as plain aligned columns; the last column is not padded. Control characters in
+/// a cell (a commit message is the pusher's) are shown escaped, never sent to the terminal.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| escape_controls(cell).into_owned()).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -454,7 +459,8 @@ pub fn duration(deployment: &Value) -> String {
 
 /// The first line of `text`, at most `max` characters.
 pub fn truncate(text: &str, max: usize) -> String {
-    let first = text.lines().next().unwrap_or("").trim();
+    let first = escape_controls(text.lines().next().unwrap_or("").trim()).into_owned();
+    let first = first.as_str();
     if first.chars().count() > max {
         format!("{}…", first.chars().take(max.saturating_sub(1)).collect::<String>())
     } else {
@@ -465,6 +471,12 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commit_message_never_reaches_the_terminal_raw() {
+        let message = "\u{1b}]0;owned\u{7} \u{1b}[31mRED";
+        assert_eq!(truncate(message, 60), "\\u{1b}]0;owned\\u{7} \\u{1b}[31mRED");
+    }
 
     #[test]
     fn parses_rfc3339() {
