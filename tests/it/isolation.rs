@@ -316,3 +316,28 @@ fn base64_credentials(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
+
+/// A build that prints a 12 MB line and then 12 MB of lines: the line is cut at 64 KiB, the log
+/// stops at its cap with a note and still ends with the outcome, and the server's memory does
+/// not follow the output.
+#[test]
+fn a_flood_of_build_output_is_cut_and_capped() {
+    let server = TestServer::start();
+    let password = server.create_app("chatty");
+    let repo = Repo::app("3.12", "six\n");
+    let script = "head -c 12000000 /dev/zero | tr '\\0' x; echo; yes 'a line of output' | head -c 12000000; exit 3\n";
+    repo.write(".deployment", "[config]\ncommand = deploy.sh\n").write("deploy.sh", script);
+    repo.commit("talks too much");
+    let before = server.rss_kib();
+    let (ok, _) = repo.push(&server.git_url("chatty", &password), &["main"]);
+    assert!(!ok);
+    let grown = server.rss_kib().saturating_sub(before);
+    assert!(grown < 40 * 1024, "the server grew by {grown} KiB");
+    let id = server.deployments("chatty")[0]["id"].as_i64().unwrap();
+    let path = server.app_home("chatty").join(format!("site/deployments/{id}/log.txt"));
+    let log = std::fs::read_to_string(path).unwrap();
+    assert!(log.contains("[slipway: line cut, 12000000 bytes]"), "{}", &log[..log.len().min(300)]);
+    assert!(log.contains("this log passed 10 MB: the rest of the build's output is dropped"));
+    assert!(log.len() < 11 << 20, "{} bytes", log.len());
+    assert!(log.contains("failed (exit code 3)"), "the outcome is kept: {}", &log[log.len().saturating_sub(600)..]);
+}

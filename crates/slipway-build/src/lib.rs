@@ -20,6 +20,7 @@ pub mod error;
 pub mod installer;
 pub mod job;
 pub mod lifecycle;
+pub mod lines;
 pub mod log;
 pub mod pipeline;
 pub mod process;

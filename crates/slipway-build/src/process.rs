@@ -1,7 +1,7 @@
 //! Running a child process with its output streamed into the build log line by line as it is
 //! printed (never buffered to the end), stdout and stderr alike.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 
 use crate::log::BuildLog;
@@ -113,12 +113,7 @@ fn die_with_parent(command: &mut Command) {
 }
 
 fn forward_lines(stream: impl Read, log: &BuildLog) {
-    for line in BufReader::new(stream).split(b'\n') {
-        match line {
-            Ok(bytes) => log.output(&String::from_utf8_lossy(&bytes)),
-            Err(_) => break,
-        }
-    }
+    crate::lines::for_each(stream, |line| log.output(line));
 }
 
 fn describe_status(status: std::process::ExitStatus) -> String {

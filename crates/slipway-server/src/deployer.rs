@@ -124,9 +124,11 @@ struct CappedLog {
 impl LogSink for DeploymentSink {
     fn line(&self, line: &str) {
         // Output of the build's commands is indented; past the cap it is dropped (with a note).
-        let output = line.starts_with("    ");
+        // slipway's own lines go on (the outcome, the timings), up to a hard limit: a build job's
+        // lines are relayed, and a script could write unindented ones too.
+        let output = line.starts_with("    ") || line.len() > 1024;
         let Ok(mut log) = self.file.lock() else { return };
-        if output && log.written >= MAX_LOG_BYTES {
+        if log.written >= MAX_LOG_BYTES + (1 << 20) || (output && log.written >= MAX_LOG_BYTES) {
             if log.dropped == 0 {
                 let note = format!(
                     "[slipway] this log passed {} MB: the rest of the build's output is dropped",

@@ -14,7 +14,7 @@ use std::process::Stdio;
 
 use slipway_build::job::{BuildReport, Job};
 use slipway_build::log::BuildLog;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::app_name::AppName;
 use crate::error::{Error, Result};
@@ -75,12 +75,10 @@ pub async fn run(shared: &Shared, app: &AppName, job: &Job, access: Access, log:
     let stdout = child.stdout.take().expect("piped");
     let relay = {
         let log = log.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.relay(&line);
-            }
-        })
+        tokio::spawn(crate::lines::for_each(stderr, move |line| {
+            log.relay(&line);
+            true
+        }))
     };
     // A job that dies early closes its input: the write fails, and the report says why.
     let _ = stdin.write_all(&input).await;

@@ -33,6 +33,7 @@ pub mod hosts;
 pub mod http;
 pub mod jobs;
 pub mod layout;
+pub mod lines;
 pub mod login_limiter;
 pub mod metrics;
 pub mod oneoff;

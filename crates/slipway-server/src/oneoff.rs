@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::Stdio;
 
 use slipway_build::log::Cancel;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::app_name::AppName;
@@ -89,14 +88,7 @@ pub async fn run(shared: &Shared, oneoff: &OneOff<'_>, cancel: &Cancel, mut outp
     .flatten()
     {
         let lines = lines.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(crate::lines::for_each(stream, move |line| lines.send(line).is_ok()));
     }
     drop(lines);
     let status = loop {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::app_log::AppLog;
@@ -91,13 +90,11 @@ pub fn spawn(launch: &Launch) -> std::io::Result<(Child, Tail)> {
     ];
     for stream in streams.into_iter().flatten() {
         let (log, tail, name, version) = (launch.log.clone(), tail.clone(), launch.name.clone(), launch.version);
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.write(version, &name, &line);
-                tail.push(line);
-            }
-        });
+        tokio::spawn(crate::lines::for_each(stream, move |line| {
+            log.write(version, &name, &line);
+            tail.push(line);
+            true
+        }));
     }
     let port = launch.port.map(|p| format!(" on port {p}")).unwrap_or_default();
     launch.say(&format!(
