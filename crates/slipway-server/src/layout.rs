@@ -10,6 +10,9 @@
 //!     lock                      held (flock) by the one server using this run dir; its pid
 //!     server.json               pid and the addresses it listens on
 //!     hook.sock                 git's pre-receive hook talks to the server here
+//!     git-hooks/pre-receive     the hook every repository runs (git's core.hooksPath)
+//!   certs/<name>/               a name's certificate: cert.pem, key.pem (0600), source
+//!   acme/                       the ACME account, and HTTP-01 answers (challenges/)
 //!   apps/<app>/                 the app home (its FTP root), see [`AppPaths`]
 //! ```
 
@@ -111,6 +114,8 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// site/wwwroot/env/             so, the live env, as the seed and FTP users know it
 /// site/deployments/<id>/log.txt each deployment's log
 /// LogFiles/app.log              the running app's output (app.log.1 after rotation)
+/// LogFiles/runs/<id>.log        each one-off command's and cron job's output
+/// data/                         the app's data, outside every release ($SLIPWAY_APP_DATA)
 /// cache/                        the app's caches (uv, pip) and its processes' HOME
 /// tmp/checkout-<id>/            a deployment's checkout while it builds
 /// ```
