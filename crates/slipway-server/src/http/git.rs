@@ -28,17 +28,19 @@ pub async fn handle(
     let Some(app) = repo.strip_suffix(".git").and_then(|a| AppName::parse(a).ok()) else {
         return ApiError::not_found(format!("no repository `{repo}`: expected /git/<app>.git")).into_response();
     };
+    // The password first: without it, whether an app of that name exists is not told (an app
+    // that does not exist costs the same check as a wrong password).
+    let ip =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if let Err(refusal) = auth::require_deployer(&state, &app, ip, request.headers()).await {
+        return refusal;
+    }
     if let Err(e) = state.service.require_app(&app) {
         return ApiError::from(e).into_response();
     }
     // Only paths inside the app's repository: no `..` (`..%2F..%2Fother-app%2Frepository`).
     if std::path::Path::new(&rest).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
         return ApiError::not_found(format!("no `{rest}` in the repository of `{app}`")).into_response();
-    }
-    let ip =
-        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    if let Err(refusal) = auth::require_deployer(&state, &app, ip, request.headers()).await {
-        return refusal;
     }
     match run_backend(&state, &app, &rest, request).await {
         Ok(response) => response,
