@@ -344,3 +344,37 @@ fn a_flood_of_build_output_is_cut_and_capped() {
     assert!(log.len() < 11 << 20, "{} bytes", log.len());
     assert!(log.contains("failed (exit code 3)"), "the outcome is kept: {}", &log[log.len().saturating_sub(600)..]);
 }
+
+/// The groups an app's processes ran in go with the app, and the server's go when it stops.
+#[test]
+#[cfg_attr(not_root, ignore = "needs root: cgroups are made for apps only when slipway runs as root")]
+fn a_deleted_app_and_a_stopped_server_leave_no_cgroups() {
+    let server = TestServer::start();
+    let password = server.create_app("grouped");
+    Repo::app("3.12", "six\n").push_ok(&server.git_url("grouped", &password), &["main"]);
+    let own = std::fs::read_to_string(format!("/proc/{}/cgroup", server.pid())).unwrap();
+    let (base, own) = match own.lines().find_map(|l| l.split_once(":memory:")) {
+        Some((_, path)) => (std::path::PathBuf::from("/sys/fs/cgroup/memory"), path.to_string()),
+        None => (
+            std::path::PathBuf::from("/sys/fs/cgroup"),
+            own.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_string(),
+        ),
+    };
+    let parent = base.join(own.trim_start_matches('/'));
+    // v2 with delegation: the server sits in `<its group>/server`.
+    let parent =
+        if parent.ends_with("server") { parent.parent().unwrap().parent().unwrap().to_path_buf() } else { parent };
+    let Some(root) = std::fs::read_dir(&parent).unwrap().flatten().map(|e| e.path()).find(|p| {
+        p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("slipway-")) && p.join("grouped").is_dir()
+    }) else {
+        eprintln!("no writable cgroups here (rlimits only): nothing to leave behind");
+        return;
+    };
+    let (status, body) = server.api("DELETE", "/api/apps/grouped", None);
+    assert_eq!(status, 200, "{body}");
+    wait_until(Duration::from_secs(10), "the app's groups to go with it", || {
+        (!root.join("grouped").exists()).then_some(())
+    });
+    server.terminate();
+    assert!(!root.exists(), "the server's group went when it stopped: {}", root.display());
+}

@@ -55,10 +55,14 @@ impl Cgroups {
         let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers");
         if v2.is_file() {
             let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
-            let dir = Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/')).join(&name);
-            return match make_v2(&dir) {
+            let own = Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
+            let dir = own.join(&name);
+            return match make_v2(&dir).or_else(|_| delegate_v2(&own, &dir)) {
                 Ok(()) => Cgroups::V2(dir),
-                Err(_) => Cgroups::Unavailable,
+                Err(e) => {
+                    tracing::warn!("cgroup v2 is not delegated to slipway ({e}): limits fall back to rlimits; run it as a systemd service with Delegate=yes");
+                    Cgroups::Unavailable
+                }
             };
         }
         let hierarchy = |controller: &str| {
@@ -141,21 +145,59 @@ impl Cgroups {
         }
     }
 
-    /// Removes the app's (empty) groups, after it was deleted.
-    pub fn remove(&self, app: &AppName) {
-        let roots: Vec<&PathBuf> = match self {
+    fn roots(&self) -> Vec<&PathBuf> {
+        match self {
             Cgroups::V2(root) => vec![root],
             Cgroups::V1 { memory, cpu, pids } => [memory, cpu, pids].into_iter().flatten().collect(),
             Cgroups::Unavailable => Vec::new(),
-        };
-        for root in roots {
-            let dir = root.join(app.as_str());
-            for part in ["web", "build"] {
-                let _ = std::fs::remove_dir(dir.join(part));
-            }
-            let _ = std::fs::remove_dir(&dir);
         }
     }
+
+    /// Removes the app's groups, after it was deleted: in the background, for a few seconds if
+    /// need be, since a stopped process leaves its group only once the kernel has reaped it.
+    pub fn remove(&self, app: &AppName) {
+        let dirs: Vec<PathBuf> = self.roots().into_iter().map(|root| root.join(app.as_str())).collect();
+        std::thread::spawn(move || {
+            for _ in 0..50 {
+                dirs.iter().for_each(|dir| remove_empty_groups(dir));
+                if dirs.iter().all(|dir| !dir.exists()) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+    }
+
+    /// At shutdown, once every process has stopped: the server's groups, which are empty now.
+    pub fn remove_all(&self) {
+        for root in self.roots() {
+            remove_empty_groups(root);
+        }
+    }
+}
+
+/// Removes `dir` and the groups below it, deepest first; a group that still has a process
+/// (or is the server's own) stays.
+fn remove_empty_groups(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_empty_groups(&entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// cgroup v2 when the server's own group does not hand the controllers down yet (a systemd
+/// service with `Delegate=yes`, a container): the server moves into a leaf group of its own
+/// (`<dir>/server`, since a group with processes cannot enable controllers for its children),
+/// then enables them in its former group and in `dir`.
+fn delegate_v2(own: &Path, dir: &Path) -> std::io::Result<()> {
+    let leaf = dir.join("server");
+    std::fs::create_dir_all(&leaf)?;
+    write(&leaf.join("cgroup.procs"), &std::process::id().to_string())?;
+    write(&own.join("cgroup.subtree_control"), "+memory +cpu +pids")?;
+    make_v2(dir)
 }
 
 /// cgroup v2: a group whose children may use the memory, cpu and pids controllers.

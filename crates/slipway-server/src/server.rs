@@ -279,6 +279,7 @@ pub async fn serve(
     let _ = shared.store.remove_instance(&shared.instance.name);
     hook_task.abort();
     shared.placement.stop_all().await;
+    shared.cgroups.remove_all();
     let _ = std::fs::remove_file(shared.data_dir.hook_socket());
     let _ = std::fs::remove_file(shared.data_dir.server_info());
     Ok(())
