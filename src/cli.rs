@@ -44,9 +44,10 @@ pub struct CacheArgs {
 pub enum Command {
     /// Run the default build locally, with no server: sync, runtime, env, install, collectstatic.
     ///
-    /// App settings (PYTHON_VERSION, PYTHON_INSTALLER, PIP_INDEX_URL, PIP_EXTRA_INDEX_URL,
-    /// PIP_FIND_LINKS, PIP_NO_INDEX, DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT) are read
-    /// from the environment.
+    /// App settings (PYTHON_VERSION, PYTHON_INSTALLER, PYTHON_PACKAGE_MANAGER, PROJECT,
+    /// ALLOW_EOL_PYTHON, PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX,
+    /// DISABLE_COLLECTSTATIC, SCM_DO_BUILD_DURING_DEPLOYMENT, and index credentials such as
+    /// UV_INDEX_<NAME>_PASSWORD) are read from the environment.
     Build(BuildArgs),
     /// List the Python interpreters found on this machine.
     Runtimes(RuntimesArgs),

@@ -152,6 +152,9 @@ pub fn run_steps(request: &BuildRequest, log: &BuildLog) -> Result<BuildOutcome>
     let (resolution, dependencies, installer) = log.step("runtime", || {
         let dependencies = project::detect(&paths.source, settings)?;
         log.info(format!("Dependencies: {dependencies}"));
+        for note in project::unused_declarations(&paths.source, dependencies, settings) {
+            log.warn(note);
+        }
         let context = VersionContext {
             catalog: &request.catalog,
             default: request.default_python,

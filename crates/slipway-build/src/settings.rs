@@ -24,6 +24,9 @@ pub const ALLOW_EOL_PYTHON: &str = "ALLOW_EOL_PYTHON";
 /// previous deployment); otherwise such a deployment is refused, naming them.
 pub const SCM_OVERWRITE_RUNTIME_FILES: &str = "SCM_OVERWRITE_RUNTIME_FILES";
 
+/// Where packages come from, as pip spells it (uv is given the same as flags).
+pub const PACKAGE_SOURCE_SETTINGS: &[&str] = &[PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX];
+
 /// The settings that `slipway build` (which has no server to hold settings) takes from its own
 /// environment.
 pub const BUILD_SETTINGS: &[&str] = &[

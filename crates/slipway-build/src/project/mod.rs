@@ -142,6 +142,31 @@ pub fn detect(root: &Path, settings: &Settings) -> Result<Dependencies> {
     Ok(dependencies)
 }
 
+/// What the app's files say that `dependencies` leaves out, as warnings for the log: dependencies
+/// declared where the chosen manager does not look, package-source settings it does not read.
+pub fn unused_declarations(root: &Path, dependencies: Dependencies, settings: &Settings) -> Vec<String> {
+    let mut notes = Vec::new();
+    if dependencies == Dependencies::Requirements {
+        let declared = read_toml(root, PYPROJECT_TOML).ok().flatten().is_some_and(|pyproject| {
+            let deps = pyproject.get("project").and_then(|p| p.get("dependencies")).and_then(|d| d.as_array());
+            deps.is_some_and(|deps| !deps.is_empty())
+        });
+        let installs_project = crate::requirements::RequirementFiles::read(&root.join(REQUIREMENTS_TXT), root)
+            .is_ok_and(|files| files.install_local_paths());
+        if declared && !installs_project {
+            notes.push(format!("pyproject.toml's `[project]` dependencies are not installed: {REQUIREMENTS_TXT} decides (add `.` to it to install the project and its dependencies)"));
+        }
+    }
+    if dependencies == Dependencies::PoetryLock {
+        let sources = crate::settings::PACKAGE_SOURCE_SETTINGS;
+        let set: Vec<&str> = sources.iter().copied().filter(|key| settings.get(key).is_some()).collect();
+        if !set.is_empty() {
+            notes.push(format!("Poetry installs the app's packages from the sources its pyproject.toml names; {} apply only to installing Poetry itself", set.join(", ")));
+        }
+    }
+    notes
+}
+
 /// What `PYTHON_PACKAGE_MANAGER` chooses, if its file is there.
 fn chosen(root: &Path, choice: &str, exists: &dyn Fn(&str) -> bool) -> Result<Dependencies> {
     let missing = |file: &str, hint: &str| BuildError::InvalidSetting {
@@ -362,6 +387,21 @@ mod tests {
     }
 
     const PYPROJECT: &str = "[project]\nname = \"app\"\nversion = \"1\"\ndependencies = [\"flask\"]\n";
+
+    #[test]
+    fn dependencies_the_chosen_manager_leaves_out_are_pointed_out() {
+        let notes = |files: &[(&str, &str)], settings: &[(&str, &str)]| {
+            let dir = project(files);
+            let settings: Settings = settings.iter().copied().collect();
+            unused_declarations(dir.path(), detect(dir.path(), &settings).unwrap(), &settings)
+        };
+        let both = notes(&[("requirements.txt", "six"), ("pyproject.toml", PYPROJECT)], &[]);
+        assert!(both[0].starts_with("pyproject.toml's `[project]` dependencies are not installed"), "{both:?}");
+        assert!(notes(&[("requirements.txt", "-e ."), ("pyproject.toml", PYPROJECT)], &[]).is_empty());
+        let poetry = notes(&[("pyproject.toml", PYPROJECT), ("poetry.lock", "")], &[("PIP_FIND_LINKS", "/w")]);
+        assert!(poetry[0].ends_with("PIP_FIND_LINKS apply only to installing Poetry itself"), "{poetry:?}");
+        assert!(notes(&[("requirements.txt", "six")], &[("PIP_FIND_LINKS", "/w")]).is_empty());
+    }
 
     #[test]
     fn each_manager_is_found_by_its_file() {
