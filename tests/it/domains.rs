@@ -23,7 +23,33 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def do_POST(self):
+        # A streamed body (chunked) or a sized one: its length and digest come back.
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = f"posted {len(data)} {hashlib.sha256(data).hexdigest()}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):
+        if self.path == "/host":
+            body = f"host {self.headers.get('X-Forwarded-Host')}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.headers.get("Upgrade", "").lower() != "websocket":
             spoofable = "".join(f" {h}={self.headers[h]}" for h in ("Forwarded", "X-Real-IP", "X-Forwarded-Port") if h in self.headers)
             body = f"app {self.path} {self.headers.get('X-Forwarded-Proto')} {self.headers.get('X-Forwarded-For')}{spoofable}".encode()
@@ -362,8 +388,33 @@ fn custom_domains_get_certificates_from_acme_and_renew_them() {
     let mode = |p: &str| std::fs::metadata(server.data_dir().join(p)).unwrap().permissions().mode() & 0o777;
     assert_eq!((mode("certs/shop.test/key.pem"), mode("certs/shop.test/cert.pem")), (0o600, 0o600));
 
-    // A WebSocket through the proxy, over HTTPS.
+    // HTTP/2 on the HTTPS port; X-Forwarded-Host is the name the client used; request bodies
+    // (sized and chunked, larger than the proxy buffers) reach the app whole.
     let port = server.https.as_ref().unwrap().rsplit(':').next().unwrap().to_string();
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "-m", "20", "--resolve", &format!("shop.test:{port}:127.0.0.1"), "--cacert"])
+            .arg(&pebble.root)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let h2 = curl(&["--http2", "-o", "/dev/null", "-w", "%{http_version}", &format!("https://shop.test:{port}/")]);
+    assert_eq!(h2, "2", "HTTP/2 through ALPN");
+    assert_eq!(curl(&[&format!("https://shop.test:{port}/host")]), format!("host shop.test:{port}"));
+    let payload = tempfile::NamedTempFile::new().unwrap();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(payload.path(), &bytes).unwrap();
+    let digest = Command::new("sha256sum").arg(payload.path()).output().unwrap();
+    let digest = String::from_utf8_lossy(&digest.stdout).split_whitespace().next().unwrap().to_string();
+    let file = format!("@{}", payload.path().display());
+    let url = format!("https://shop.test:{port}/upload");
+    assert_eq!(curl(&["--http1.1", "--data-binary", &file, &url]), format!("posted 300000 {digest}"));
+    let chunked = curl(&["--http1.1", "-H", "Transfer-Encoding: chunked", "--data-binary", &file, &url]);
+    assert_eq!(chunked, format!("posted 300000 {digest}"), "a chunked body streams through");
+
+    // A WebSocket through the proxy, over HTTPS.
     let ws = Command::new("python3")
         .args(["-c", WS_CLIENT, "127.0.0.1", &port, "shop.test"])
         .arg(&pebble.root)
