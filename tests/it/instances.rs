@@ -87,6 +87,8 @@ fn three_instances_serve_every_app_and_switch_together_without_failing_a_request
                 });
             }
         }
+        // If anything below panics, the clients stop too (or the scope would wait for them forever).
+        let _stop_on_panic = StopOnDrop(&stop);
         repo.write("app.py", &PLAIN_APP.replace("\"v1\"", "\"v2\"")).commit("v2");
         repo.push_ok(&b.git_url("shared", &password), &["main"]);
         for server in [a, b, c] {
@@ -162,6 +164,15 @@ fn pushes_through_two_instances_take_turns_and_a_builder_that_dies_is_noticed() 
         out.lines().any(|l| l.starts_with("a ") && l.contains("gone")).then_some(out)
     });
     assert!(listed.lines().any(|l| l.starts_with("b (this one)") && l.contains("up")), "{listed}");
+}
+
+/// Sets its flag when dropped: at the end of a scope, or when a panic unwinds through it.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A clone of `repo`, to make a sibling commit in.

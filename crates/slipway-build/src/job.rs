@@ -49,16 +49,28 @@ pub fn run(job: &Job, log: &BuildLog) -> BuildReport {
     match job {
         Job::Build(request) => build(request, log),
         Job::CarryUserFiles { from, to } => {
-            let brought = |release: &PathBuf| {
-                crate::sync::read_manifest(&release.join(STATE_DIR_NAME).join(MANIFEST_FILE)).unwrap_or_default()
+            let skip = crate::sync::RESERVED_ROOT_NAMES;
+            let brought =
+                |release: &PathBuf| crate::sync::read_manifest(&release.join(STATE_DIR_NAME).join(MANIFEST_FILE)).ok();
+            // A release a custom script made may have no manifest: then what a deployment brought
+            // cannot be told from what users made. With none in `from`, nothing is carried; with
+            // none in `to`, only what `to` lacks (its own files stay as the script left them).
+            let result = match brought(from) {
+                None => Ok(0),
+                Some(from_brought) => {
+                    let to_brought = brought(to).unwrap_or_else(|| {
+                        let every = release::user_files(to, &Default::default(), skip);
+                        every.iter().map(|rel| rel.to_string_lossy().into_owned()).collect()
+                    });
+                    release::carry_user_files(from, &from_brought, to, &to_brought, skip)
+                }
             };
-            let result =
-                release::carry_user_files(from, &brought(from), to, &brought(to), crate::sync::RESERVED_ROOT_NAMES)
-                    .map(|carried| {
-                        log.info(format!("Carried {carried} files that users or the app put into the live release."));
-                        Built::default()
-                    })
-                    .map_err(|e| e.to_string());
+            let result = result
+                .map(|carried| {
+                    log.info(format!("Carried {carried} files that users or the app put into the live release."));
+                    Built::default()
+                })
+                .map_err(|e| e.to_string());
             BuildReport { steps: Vec::new(), result }
         }
     }
