@@ -349,13 +349,7 @@ fn a_setting_changed_and_a_file_uploaded_during_a_build_reach_the_release_it_bui
         assert!(out.contains("the app was restarted with them"), "the live v1 restarts at once: {out}");
         assert!(server.get_app("midway", "/").1.starts_with("v1 web.1 midway"), "v1 has it");
         // A file uploaded into the live release while v2 builds goes live with v2.
-        let (status, body) = server.request(
-            "PUT",
-            "/api/apps/midway/vfs/site/wwwroot/uploaded-midway.txt",
-            Some("made during the build\n".into()),
-            Some(&format!("Bearer {}", server.token())),
-        );
-        assert_eq!(status, 201, "{body}");
+        assert_eq!(server.put_file("midway", "uploaded-midway.txt", "made during the build\n"), 201);
         std::fs::write(data.join("set"), "").unwrap();
         push.join().unwrap();
     });

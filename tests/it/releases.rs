@@ -115,23 +115,11 @@ fn rollback_switches_to_a_kept_release_without_a_build_and_keeps_user_files() {
     assert!(server.get_app("back", "/").1.starts_with("v2"));
     // A file a user (over the VFS API, as over FTP) or the app put into wwwroot: it stays across
     // rollbacks.
-    let (status, body) = server.request(
-        "PUT",
-        "/api/apps/back/vfs/site/wwwroot/notes.db",
-        Some("precious\n".into()),
-        Some(&format!("Bearer {}", server.token())),
-    );
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(server.put_file("back", "notes.db", "precious\n"), 201);
     // A hot-fix of a deployed file that v1 and v2 share (the releases are hard-linked clones):
     // it changes the live release only, and the rollback runs v1 as it was built.
     let requirements = std::fs::read_to_string(server.wwwroot("back").join("requirements.txt")).unwrap();
-    let (status, body) = server.request(
-        "PUT",
-        "/api/apps/back/vfs/site/wwwroot/requirements.txt",
-        Some("hot-fix\n".into()),
-        Some(&format!("Bearer {}", server.token())),
-    );
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(server.put_file("back", "requirements.txt", "hot-fix\n"), 201);
 
     let releases = cli(&server, &["releases", "back"]).ok().stdout;
     assert!(releases.lines().nth(1).unwrap().starts_with(&format!("v{second}")), "newest first:\n{releases}");

@@ -213,6 +213,15 @@ impl TestServer {
         self.request(method, path, body.map(|b| b.to_string()), Some(&format!("Bearer {}", self.token())))
     }
 
+    /// Writes a file into the app's live release through the VFS API, as a user would; its status.
+    pub fn put_file(&self, app: &str, rel: &str, content: &str) -> u16 {
+        let path = format!("/api/apps/{app}/vfs/site/wwwroot/{rel}");
+        let (status, body) =
+            self.request("PUT", &path, Some(content.into()), Some(&format!("Bearer {}", self.token())));
+        assert!(status == 201 || status >= 400, "{body}");
+        status
+    }
+
     pub fn request(&self, method: &str, path: &str, body: Option<String>, authorization: Option<&str>) -> (u16, Value) {
         if self.base.starts_with("https://") {
             return self.request_with_curl(method, path, body, authorization);

@@ -43,20 +43,21 @@ fn skip_line(reader: &mut impl BufRead) -> usize {
     let mut skipped = 0;
     loop {
         let Ok(buffer) = reader.fill_buf() else { return skipped };
-        if buffer.is_empty() {
+        let (consume, ended) = rest_of_line(buffer);
+        reader.consume(consume);
+        skipped += consume - usize::from(ended);
+        if ended || consume == 0 {
             return skipped;
         }
-        match buffer.iter().position(|b| *b == b'\n') {
-            Some(end) => {
-                reader.consume(end + 1);
-                return skipped + end;
-            }
-            None => {
-                let n = buffer.len();
-                reader.consume(n);
-                skipped += n;
-            }
-        }
+    }
+}
+
+/// For a buffer read in the middle of a line being skipped: how many bytes to consume, and
+/// whether the line ended in them (its newline is consumed too). An empty buffer is the end.
+pub fn rest_of_line(buffer: &[u8]) -> (usize, bool) {
+    match buffer.iter().position(|b| *b == b'\n') {
+        Some(end) => (end + 1, true),
+        None => (buffer.len(), false),
     }
 }
 

@@ -2,7 +2,7 @@
 //! output, line by line, each line at most [`MAX_LINE`] bytes (the rest of a longer one is read
 //! and dropped), bytes that are not UTF-8 replaced rather than a reason to stop reading.
 
-use slipway_build::lines::{cut, MAX_LINE};
+use slipway_build::lines::{cut, rest_of_line, MAX_LINE};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 /// Calls `each` with every line of `reader` until the end, an error, or `each` says stop.
@@ -35,19 +35,11 @@ async fn skip_line(reader: &mut (impl AsyncBufReadExt + Unpin)) -> usize {
     let mut skipped = 0;
     loop {
         let Ok(buffer) = reader.fill_buf().await else { return skipped };
-        if buffer.is_empty() {
+        let (consume, ended) = rest_of_line(buffer);
+        reader.consume(consume);
+        skipped += consume - usize::from(ended);
+        if ended || consume == 0 {
             return skipped;
-        }
-        match buffer.iter().position(|b| *b == b'\n') {
-            Some(end) => {
-                reader.consume(end + 1);
-                return skipped + end;
-            }
-            None => {
-                let n = buffer.len();
-                reader.consume(n);
-                skipped += n;
-            }
         }
     }
 }

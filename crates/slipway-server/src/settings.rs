@@ -128,20 +128,20 @@ const PLAIN: &[&str] = &[
     FORCE_HTTPS,
 ];
 /// Settings that are URLs: shown with their password masked (`https://user:••••••••@host/simple`).
-/// Settings only a build reads (which Python, how packages are installed and from where): a
-/// change takes a deployment, and restarting the running release for it would change nothing.
-pub const BUILD_ONLY: &[&str] = &[
-    PYTHON_VERSION,
-    PYTHON_INSTALLER,
-    PYTHON_PACKAGE_MANAGER,
-    ALLOW_EOL_PYTHON,
-    DISABLE_COLLECTSTATIC,
-    SCM_DO_BUILD_DURING_DEPLOYMENT,
-    PIP_INDEX_URL,
-    PIP_EXTRA_INDEX_URL,
-    PIP_FIND_LINKS,
-    PIP_NO_INDEX,
-];
+/// Whether only a build reads the setting (which Python, how packages are installed and from
+/// where): a change takes a deployment, and restarting the running release for it would change
+/// nothing.
+pub fn is_build_only(key: &str) -> bool {
+    const BUILD_CHOICES: &[&str] = &[
+        PYTHON_VERSION,
+        PYTHON_INSTALLER,
+        PYTHON_PACKAGE_MANAGER,
+        ALLOW_EOL_PYTHON,
+        DISABLE_COLLECTSTATIC,
+        SCM_DO_BUILD_DURING_DEPLOYMENT,
+    ];
+    BUILD_CHOICES.contains(&key) || slipway_build::settings::PACKAGE_SOURCE_SETTINGS.contains(&key)
+}
 
 const URLS: &[&str] = &[PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, DEPLOYMENT_REPOSITORY];
 /// What a masked value shows instead.

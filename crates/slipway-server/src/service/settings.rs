@@ -74,8 +74,8 @@ impl Service {
     ) -> Result<(BTreeMap<String, String>, Applied)> {
         self.require_app(app)?;
         let build_only = match &change {
-            Change::Set(values) => values.keys().all(|key| settings::BUILD_ONLY.contains(&key.as_str())),
-            Change::Unset(key) => settings::BUILD_ONLY.contains(key),
+            Change::Set(values) => values.keys().all(|key| settings::is_build_only(key)),
+            Change::Unset(key) => settings::is_build_only(key),
         };
         self.store_change(Some(app), change)?;
         let applied = if build_only {
