@@ -238,6 +238,7 @@ out["stor_log"] = attempt(lambda: put(ftp, "/LogFiles/app.log", "x"))
 out["stor_through_link"] = attempt(lambda: put(ftp, "/site/wwwroot/to-deployments/planted.txt", "x"))
 out["rmd_wwwroot_link"] = attempt(lambda: ftp.rmd("/site/wwwroot"))
 out["mkd_repository"] = attempt(lambda: ftp.mkd("/repository/hooks/more"))
+out["rmd_a_release"] = attempt(lambda: ftp.rmd("/site/releases/0"))
 out["stor_data"] = attempt(lambda: put(ftp, "/data/notes.txt", "fine"))
 ftp.quit()
 "#,
@@ -274,6 +275,7 @@ ftp.quit()
         "stor_through_link",
         "rmd_wwwroot_link",
         "mkd_repository",
+        "rmd_a_release",
     ] {
         assert!(err(&out[key]).starts_with('5'), "{key} must be refused: {out}");
     }

@@ -90,8 +90,10 @@ impl AppStorage {
         let real = user.home.join(path.strip_prefix("/").unwrap_or(&path));
         let inside = tokio::task::spawn_blocking(move || {
             let parent = real.parent()?.canonicalize().ok()?;
-            let areas = [paths.releases(), paths.data()];
-            Some(areas.iter().filter_map(|area| area.canonicalize().ok()).any(|area| parent.starts_with(area)))
+            // Inside a release, not the releases themselves (which slipway keeps and prunes).
+            let in_a_release = paths.releases().canonicalize().is_ok_and(|r| parent.starts_with(&r) && parent != r);
+            let in_data = paths.data().canonicalize().is_ok_and(|d| parent.starts_with(d));
+            Some(in_a_release || in_data)
         })
         .await
         .ok()
